@@ -1,0 +1,47 @@
+//! The four hashes of the protocol, each in its own domain (SOUNDNESS row 12): a holder's public
+//! key and commitment, a registry leaf, a tree node and the identity-binding tag.
+//!
+//! The domain constant goes into Poseidon's capacity element (see [`crate::poseidon`]); 0 is left
+//! to plain circomlib `Poseidon`, so none of our hashes coincides with an undomained one.
+
+pub mod gadget;
+
+use crate::poseidon::native::hash;
+use ark_bn254::Fr;
+
+/// Poseidon capacity values, one per purpose.
+pub mod domain {
+    /// `pk = H(sk, 0)`: the holder's public key, derived on the device.
+    pub const PUBLIC_KEY: u64 = 1;
+    /// `commitment = H(pk, id_hash)`: what the registry stores at enrolment.
+    pub const COMMITMENT: u64 = 2;
+    /// `leaf = H(commitment, state words…)`.
+    pub const LEAF: u64 = 3;
+    /// `node = H(child₀, child₁, child₂, child₃)` in the arity-4 registry tree.
+    pub const NODE: u64 = 4;
+    /// `tag = H(id_hash, challenge)`: identity binding towards one checkpoint challenge.
+    pub const BINDING_TAG: u64 = 5;
+}
+
+/// Number of field elements the holder state is packed into in a leaf.
+pub const STATE_WORDS: usize = 3;
+
+pub fn public_key(sk: Fr) -> Fr {
+    hash(domain::PUBLIC_KEY.into(), &[sk, Fr::from(0u64)])
+}
+
+pub fn commitment(pk: Fr, id_hash: Fr) -> Fr {
+    hash(domain::COMMITMENT.into(), &[pk, id_hash])
+}
+
+pub fn leaf(commitment: Fr, words: &[Fr; STATE_WORDS]) -> Fr {
+    hash(domain::LEAF.into(), &[commitment, words[0], words[1], words[2]])
+}
+
+pub fn node(children: &[Fr; 4]) -> Fr {
+    hash(domain::NODE.into(), children)
+}
+
+pub fn binding_tag(id_hash: Fr, challenge: Fr) -> Fr {
+    hash(domain::BINDING_TAG.into(), &[id_hash, challenge])
+}

@@ -1,0 +1,293 @@
+//! Published policies: the TOML format of DESIGN.md, validated with line/column errors, a
+//! canonical form and its digest.
+
+mod duration;
+pub mod eval;
+pub mod expr;
+
+pub use duration::parse_duration;
+pub use eval::{evaluate, StateError, Verdict};
+pub use expr::{Atom, CmpOp, Expr, Term};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::ops::Range;
+use toml::Spanned;
+
+/// At most this many event kinds: three leaf words of six 40-bit times each.
+pub const MAX_EVENT_KINDS: usize = crate::hashes::STATE_WORDS * crate::state::TIMES_PER_WORD;
+
+/// Domain prefix of the policy digest.
+const DIGEST_DOMAIN: &[u8] = b"healthcode/policy/v1\n";
+
+/// A code colour. The circuit's public `colour` input is [`Colour::code`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Colour {
+    Green,
+    Yellow,
+    Red,
+}
+
+impl Colour {
+    pub const ALL: [Colour; 3] = [Colour::Green, Colour::Yellow, Colour::Red];
+
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_code(c: u8) -> Option<Self> {
+        Self::ALL.get(c as usize).copied()
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Colour::Green => "green",
+            Colour::Yellow => "yellow",
+            Colour::Red => "red",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+impl fmt::Display for Colour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub colour: Colour,
+    pub because: String,
+    pub when: Expr,
+}
+
+/// A validated policy. Build it with [`Policy::parse`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    pub id: String,
+    pub version: u64,
+    pub title: String,
+    /// Seconds: codes over an older registry head are rejected.
+    pub max_root_age: u64,
+    /// Seconds: codes whose `now` is older than this are rejected.
+    pub max_code_age: u64,
+    pub events: Vec<String>,
+    pub default: Colour,
+    /// First match wins.
+    pub rules: Vec<Rule>,
+}
+
+/// A policy error with its 1-based line and column in the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{column}: {message}")]
+pub struct PolicyError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(src.len());
+    let before = &src[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+fn error_at(src: &str, offset: usize, message: impl Into<String>) -> PolicyError {
+    let (line, column) = line_col(src, offset);
+    PolicyError { line, column, message: message.into() }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    id: Spanned<String>,
+    version: Spanned<i64>,
+    #[serde(default)]
+    title: Option<String>,
+    max_root_age: Spanned<String>,
+    max_code_age: Spanned<String>,
+    events: Spanned<Vec<Spanned<String>>>,
+    default: Spanned<String>,
+    #[serde(default)]
+    rules: Vec<RawRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    colour: Spanned<String>,
+    because: Spanned<String>,
+    when: Spanned<String>,
+}
+
+/// Where the text of a string value starts in the file, if its characters map one to one
+/// (a plain `"…"` or `'…'` string without escapes); else where the value starts.
+fn string_body(src: &str, span: &Range<usize>, value: &str) -> (usize, bool) {
+    let raw = &src[span.clone()];
+    for q in ["\"", "'"] {
+        if raw.len() >= 2 && raw.starts_with(q) && raw.ends_with(q) && &raw[1..raw.len() - 1] == value {
+            return (span.start + 1, true);
+        }
+    }
+    (span.start, false)
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(ch) if ch.is_ascii_lowercase() || ch == '_')
+        && c.all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+}
+
+const RESERVED: [&str; 3] = ["now", "within", "never"];
+
+impl Policy {
+    /// Parses and validates a policy file. Every error names its line and column.
+    pub fn parse(src: &str) -> Result<Self, PolicyError> {
+        let meaningful = src.lines().any(|l| {
+            let t = l.trim();
+            !t.is_empty() && !t.starts_with('#')
+        });
+        if !meaningful {
+            return Err(error_at(src, 0, "the policy file is empty"));
+        }
+        let raw: RawPolicy = toml::from_str(src).map_err(|e| {
+            let at = e.span().map_or(0, |s| s.start);
+            error_at(src, at, e.message().trim().to_string())
+        })?;
+        let at = |s: &Range<usize>, m: String| error_at(src, s.start, m);
+
+        let id = raw.id.get_ref().trim().to_string();
+        if id.is_empty() {
+            return Err(at(&raw.id.span(), "`id` must not be empty".into()));
+        }
+        let version = u64::try_from(*raw.version.get_ref())
+            .ok()
+            .filter(|v| *v >= 1)
+            .ok_or_else(|| at(&raw.version.span(), "`version` must be a positive integer".into()))?;
+
+        let duration = |v: &Spanned<String>, name: &str| -> Result<u64, PolicyError> {
+            let d = parse_duration(v.get_ref()).map_err(|m| at(&v.span(), m))?;
+            if d == 0 {
+                return Err(at(&v.span(), format!("`{name}` must be longer than 0s")));
+            }
+            Ok(d)
+        };
+        let max_root_age = duration(&raw.max_root_age, "max_root_age")?;
+        let max_code_age = duration(&raw.max_code_age, "max_code_age")?;
+
+        let mut events: Vec<String> = Vec::new();
+        if raw.events.get_ref().is_empty() {
+            return Err(at(&raw.events.span(), "`events` must name at least one event kind".into()));
+        }
+        for e in raw.events.get_ref() {
+            let name = e.get_ref();
+            if !is_identifier(name) {
+                return Err(at(&e.span(), format!("event name `{name}` must be lower-case letters, digits and `_`, starting with a letter or `_`")));
+            }
+            if RESERVED.contains(&name.as_str()) {
+                return Err(at(&e.span(), format!("`{name}` is reserved and cannot name an event")));
+            }
+            if events.contains(name) {
+                return Err(at(&e.span(), format!("duplicate event `{name}`")));
+            }
+            events.push(name.clone());
+        }
+        if events.len() > MAX_EVENT_KINDS {
+            return Err(at(
+                &raw.events.span(),
+                format!("at most {MAX_EVENT_KINDS} event kinds are supported, got {}", events.len()),
+            ));
+        }
+
+        let colour = |v: &Spanned<String>| {
+            Colour::parse(v.get_ref()).ok_or_else(|| {
+                at(&v.span(), format!("unknown colour `{}`: use green, yellow or red", v.get_ref()))
+            })
+        };
+        let default = colour(&raw.default)?;
+
+        let mut rules = Vec::with_capacity(raw.rules.len());
+        for r in &raw.rules {
+            let because = r.because.get_ref().trim().to_string();
+            if because.is_empty() {
+                return Err(at(&r.because.span(), "`because` must explain the rule".into()));
+            }
+            let (body, exact) = string_body(src, &r.when.span(), r.when.get_ref());
+            let when = expr::parse(r.when.get_ref(), &events).map_err(|e| {
+                let off = if exact { body + e.offset } else { body };
+                error_at(src, off, format!("in `when`: {}", e.message))
+            })?;
+            rules.push(Rule { colour: colour(&r.colour)?, because, when });
+        }
+
+        Ok(Policy {
+            id,
+            version,
+            title: raw.title.unwrap_or_default().trim().to_string(),
+            max_root_age,
+            max_code_age,
+            events,
+            default,
+            rules,
+        })
+    }
+
+    pub fn event_index(&self, name: &str) -> Option<usize> {
+        self.events.iter().position(|e| e == name)
+    }
+
+    /// The canonical form: a JSON object with keys in this fixed order, durations in seconds and
+    /// each `when` in [`expr::Canonical`] text. Comments, spacing, quoting and duration units of
+    /// the file do not change it; the order of events and rules does (it changes the meaning or
+    /// the leaf layout).
+    ///
+    /// `{"id":…,"version":…,"title":…,"max_root_age":…,"max_code_age":…,"events":[…],
+    ///   "default":…,"rules":[{"colour":…,"because":…,"when":…},…]}`
+    pub fn canonical(&self) -> String {
+        let rules: Vec<serde_json::Value> = self
+            .rules
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "colour": r.colour.name(),
+                    "because": r.because,
+                    "when": expr::Canonical { expr: &r.when, events: &self.events }.to_string(),
+                })
+            })
+            .collect();
+        // serde_json keeps insertion order only with `preserve_order`; build the text by hand so
+        // the key order is part of this code, not of a feature flag.
+        let s = |v: &str| serde_json::to_string(v).expect("string serialises");
+        format!(
+            "{{\"id\":{},\"version\":{},\"title\":{},\"max_root_age\":{},\"max_code_age\":{},\"events\":{},\"default\":{},\"rules\":[{}]}}",
+            s(&self.id),
+            self.version,
+            s(&self.title),
+            self.max_root_age,
+            self.max_code_age,
+            serde_json::to_string(&self.events).expect("strings serialise"),
+            s(self.default.name()),
+            rules
+                .iter()
+                .map(|r| format!("{{\"colour\":{},\"because\":{},\"when\":{}}}", r["colour"], r["because"], r["when"]))
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+    }
+
+    /// SHA-256 of `"healthcode/policy/v1\n"` followed by [`Self::canonical`].
+    pub fn digest(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(DIGEST_DOMAIN);
+        h.update(self.canonical().as_bytes());
+        h.finalize().into()
+    }
+}
