@@ -1,0 +1,56 @@
+//! Errors and output shared by the subcommands.
+
+use serde::Serialize;
+use std::fmt;
+
+/// Why a command failed; decides the exit code.
+#[derive(Debug)]
+pub enum CliError {
+    /// The input was malformed or inconsistent (exit 2).
+    BadInput(String),
+    /// Anything else went wrong (exit 1).
+    Failure(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::BadInput(_) => 2,
+            CliError::Failure(_) => 1,
+        }
+    }
+
+    pub fn bad(e: impl fmt::Display) -> Self {
+        CliError::BadInput(e.to_string())
+    }
+
+    pub fn fail(e: impl fmt::Display) -> Self {
+        CliError::Failure(e.to_string())
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::BadInput(m) | CliError::Failure(m) => f.write_str(m),
+        }
+    }
+}
+
+pub type CliResult = Result<(), CliError>;
+
+/// Prints `value` as one JSON object on stdout when `json`, else the human text.
+pub fn emit<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String) -> CliResult {
+    if json {
+        println!("{}", serde_json::to_string(value).map_err(CliError::fail)?);
+    } else {
+        println!("{}", human());
+    }
+    Ok(())
+}
+
+/// Reads a file, naming it in the error.
+pub fn read_file(path: &std::path::Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| CliError::BadInput(format!("cannot read {}: {e}", path.display())))
+}
