@@ -8,6 +8,8 @@ pub mod gadget;
 
 use crate::poseidon::native::hash;
 use ark_bn254::Fr;
+use ark_ff::PrimeField;
+use sha2::{Digest, Sha256};
 
 /// Poseidon capacity values, one per purpose.
 pub mod domain {
@@ -44,4 +46,22 @@ pub fn node(children: &[Fr; 4]) -> Fr {
 
 pub fn binding_tag(id_hash: Fr, challenge: Fr) -> Fr {
     hash(domain::BINDING_TAG.into(), &[id_hash, challenge])
+}
+
+/// Maps text to a field element: SHA-256 of a domain label and the text, truncated to 248 bits so
+/// the result is canonical without reduction.
+fn text_to_field(label: &[u8], text: &str) -> Fr {
+    let digest = Sha256::new().chain_update(label).chain_update(text.as_bytes()).finalize();
+    Fr::from_be_bytes_mod_order(&digest[..31])
+}
+
+/// `id_hash` of an identity document number: a checkpoint holding the document recomputes it to
+/// check an identity-bound code.
+pub fn id_hash(document_number: &str) -> Fr {
+    text_to_field(b"healthcode/id/v1\n", document_number.trim())
+}
+
+/// The challenge field element of a checkpoint's venue code or time-slot label.
+pub fn challenge(text: &str) -> Fr {
+    text_to_field(b"healthcode/challenge/v1\n", text)
 }
