@@ -42,7 +42,7 @@ fn position(index: u64) -> (usize, u64) {
 }
 
 /// The siblings of a leaf at each level, in ascending child order, leaf level first.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MerklePath {
     #[serde(with = "crate::field::serde_fr_vec3")]
     pub siblings: Vec<[Fr; ARITY - 1]>,

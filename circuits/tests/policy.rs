@@ -1,0 +1,153 @@
+//! The policy format: a table of broken policies with their line:column and message, the
+//! canonical form and digest, and the reference evaluator on the example policy.
+
+use healthcode_circuits::field;
+use healthcode_circuits::policy::{evaluate, Colour, Policy};
+
+const EXAMPLE: &str = include_str!("../../policies/henan-2022.toml");
+const HEAD: &str = "id = \"p\"\nversion = 1\nmax_root_age = \"6h\"\nmax_code_age = \"5m\"\nevents = [\"pos\", \"neg\"]\ndefault = \"green\"\n";
+
+fn with_rule(when: &str) -> String {
+    format!("{HEAD}[[rules]]\ncolour = \"red\"\nbecause = \"x\"\nwhen = \"{when}\"\n")
+}
+
+#[test]
+fn broken_policies_report_line_and_column() {
+    let rule_line = 10; // `when` of the rule appended by `with_rule`
+    let cases: Vec<(String, usize, usize, &str)> = vec![
+        (String::new(), 1, 1, "empty"),
+        ("# only a comment\n\n".into(), 1, 1, "empty"),
+        ("id = \n".into(), 1, 6, "string"),
+        (HEAD.replace("version = 1", "version = 0"), 2, 11, "positive integer"),
+        (HEAD.replace("version = 1", "version = -3"), 2, 11, "positive integer"),
+        (HEAD.replace("\"6h\"", "\"6x\""), 3, 16, "unknown duration unit"),
+        (HEAD.replace("\"6h\"", "\"h\""), 3, 16, "invalid duration"),
+        (HEAD.replace("\"6h\"", "\"6\""), 3, 16, "needs a unit"),
+        (HEAD.replace("\"6h\"", "\"0s\""), 3, 16, "longer than 0s"),
+        (HEAD.replace("\"6h\"", "\"99999999999999999999999d\""), 3, 16, "too long"),
+        (HEAD.replace("\"6h\"", "\"12725830d\""), 3, 16, "too long"),
+        (HEAD.replace("[\"pos\", \"neg\"]", "[\"pos\", \"pos\"]"), 5, 18, "duplicate event `pos`"),
+        (HEAD.replace("[\"pos\", \"neg\"]", "[]"), 5, 10, "at least one"),
+        (HEAD.replace("[\"pos\", \"neg\"]", "[\"pos\", \"Neg\"]"), 5, 18, "lower-case"),
+        (HEAD.replace("[\"pos\", \"neg\"]", "[\"now\"]"), 5, 11, "reserved"),
+        (HEAD.replace("\"green\"", "\"blue\""), 6, 11, "unknown colour `blue`"),
+        (HEAD.replace("default = \"green\"\n", ""), 1, 1, "missing field `default`"),
+        (format!("{HEAD}colour_scheme = 1\n"), 7, 1, "unknown field"),
+        (
+            format!("{HEAD}[[rules]]\ncolour = \"purple\"\nbecause = \"x\"\nwhen = \"never(pos)\"\n"),
+            8,
+            10,
+            "unknown colour",
+        ),
+        (
+            format!("{HEAD}[[rules]]\ncolour = \"red\"\nbecause = \" \"\nwhen = \"never(pos)\"\n"),
+            9,
+            11,
+            "explain",
+        ),
+        (with_rule(""), rule_line, 9, "empty condition"),
+        (with_rule("within(pos, 14d) && within(flu, 1d)"), rule_line, 36, "unknown event `flu`"),
+        (with_rule("within(pos, 14)"), rule_line, 21, "needs a unit"),
+        (with_rule("within(pos, 14y)"), rule_line, 21, "unknown duration unit `y`"),
+        (with_rule("within(pos 14d)"), rule_line, 20, "expected `,`"),
+        (with_rule("within(pos, 14d"), rule_line, 24, "`)` closing"),
+        (with_rule("pos > "), rule_line, 15, "expected `now` or an event name"),
+        (with_rule("pos"), rule_line, 12, "expected a comparison"),
+        (with_rule("pos - 1d < now"), rule_line, 13, "`-` is not supported"),
+        (with_rule("pos < now & neg < now"), rule_line, 19, "did you mean `&&`"),
+        (with_rule("pos = now"), rule_line, 13, "did you mean `==`"),
+        (with_rule("(never(pos)"), rule_line, 20, "expected `)`"),
+        (with_rule("never(pos))"), rule_line, 19, "expected `&&`, `||` or the end"),
+        (with_rule("never(pos) never(neg)"), rule_line, 20, "expected `&&`"),
+        (with_rule("now < pos + 1099511627776s"), rule_line, 21, "too long"),
+        (with_rule("within(now, 1d)"), rule_line, 16, "unknown event `now`"),
+        (with_rule("never(pos) @ 1"), rule_line, 20, "unexpected character `@`"),
+        (with_rule("within(1d, pos)"), rule_line, 16, "expected an event name"),
+        (with_rule("!"), rule_line, 10, "expected a condition"),
+    ];
+    for (src, line, column, message) in cases {
+        let err = Policy::parse(&src).expect_err(&src);
+        assert_eq!((err.line, err.column), (line, column), "{src}\n→ {err}");
+        assert!(err.message.contains(message), "{src}\n→ {err}\n(expected `{message}`)");
+        assert!(err.to_string().starts_with(&format!("{line}:{column}: ")));
+    }
+}
+
+#[test]
+fn longest_duration_is_accepted() {
+    let p = Policy::parse(&with_rule("now < pos + 1099511627775s")).unwrap();
+    assert_eq!(p.rules.len(), 1);
+}
+
+#[test]
+fn digest_ignores_formatting_but_not_meaning_or_order() {
+    let p = Policy::parse(EXAMPLE).unwrap();
+    let reformatted = EXAMPLE
+        .replace("# ", "#   changed comment ")
+        .replace(" = ", "   =   ")
+        .replace("14d", "336h")
+        .replace("\"6h\"", "'21600s'")
+        .replace("&& !(", "&&!(");
+    let q = Policy::parse(&reformatted).unwrap();
+    assert_eq!(p, q);
+    assert_eq!(p.canonical(), q.canonical());
+    assert_eq!(p.digest(), q.digest());
+
+    let mut swapped = p.clone();
+    swapped.rules.swap(1, 2);
+    assert_ne!(swapped.digest(), p.digest(), "rule order is meaning");
+    let edited =
+        Policy::parse(&EXAMPLE.replace("within(close_contact, 14d)", "within(close_contact, 13d)")).unwrap();
+    assert_ne!(edited.digest(), p.digest());
+    let retitled = Policy::parse(&EXAMPLE.replace("title = \"Illustrative", "title = \"Other")).unwrap();
+    assert_ne!(retitled.digest(), p.digest(), "the published text is covered too");
+    assert_eq!(
+        hex::encode(p.digest()),
+        "7a1b32bb6fb5ff13715d5d12216f93b92846f193cba2efa56c348948a7e60c3c",
+        "pinned: a change to the canonical encoding is a visible decision"
+    );
+}
+
+#[test]
+fn example_policy_verdicts() {
+    let p = Policy::parse(EXAMPLE).unwrap();
+    let now = 1_655_164_800;
+    let day = 86_400;
+    let v = evaluate(&p, &[now - day, 0, 0, 0], now).unwrap();
+    assert_eq!((v.colour, v.rule), (Colour::Red, Some(0)));
+    assert!(v.because.unwrap().contains("positive test"));
+    // Boundary of `within(positive_test, 14d)`: red until e + 14d - 1, green from e + 14d.
+    assert_eq!(evaluate(&p, &[now - 14 * day + 1, 0, 0, 0], now).unwrap().colour, Colour::Red);
+    assert_eq!(evaluate(&p, &[now - 14 * day, 0, 0, 0], now).unwrap().colour, Colour::Green);
+    // Cleared by a negative test exactly 7 days after, not 7 days minus a second.
+    assert_eq!(evaluate(&p, &[now - 8 * day, now - day, 0, 0], now).unwrap().colour, Colour::Green);
+    assert_eq!(evaluate(&p, &[now - 8 * day, now - day - 1, 0, 0], now).unwrap().colour, Colour::Red);
+    let v = evaluate(&p, &[0, 0, 0, now - day], now).unwrap();
+    assert_eq!((v.colour, v.rule), (Colour::Yellow, Some(2)));
+    let v = evaluate(&p, &[0, now - day, 0, 0], now).unwrap();
+    assert_eq!((v.colour, v.rule, v.because), (Colour::Green, None, None));
+    assert!(evaluate(&p, &[0, 0, 0], now).is_err(), "wrong arity");
+    assert!(evaluate(&p, &[0, 0, 0, 0], 1 << 40).is_err(), "now out of range");
+}
+
+/// SOUNDNESS rows 3 and 6: byte parsers refuse aliased (x + p) and non-canonical encodings.
+#[test]
+fn field_decoders_refuse_non_canonical_encodings() {
+    use ark_bn254::Fr;
+    use ark_ff::{BigInteger, PrimeField};
+    for x in [Fr::from(0u64), Fr::from(5u64), -Fr::from(1u64)] {
+        let bytes = field::to_bytes(&x);
+        assert_eq!(field::from_bytes(&bytes).unwrap(), x);
+        assert_eq!(field::from_hex(&field::to_hex(&x)).unwrap(), x);
+        let mut aliased = x.into_bigint();
+        if !aliased.add_with_carry(&Fr::MODULUS) {
+            let alias_bytes = aliased.to_bytes_be();
+            assert_eq!(field::from_bytes(&alias_bytes), Err(field::FieldError::NonCanonical));
+            assert_eq!(field::from_hex(&hex::encode(alias_bytes)), Err(field::FieldError::NonCanonical));
+        }
+    }
+    assert_eq!(field::from_bytes(&[0xff; 32]), Err(field::FieldError::NonCanonical));
+    assert_eq!(field::from_bytes(&[0; 31]), Err(field::FieldError::Length(31)));
+    assert_eq!(field::from_bytes(&[0; 33]), Err(field::FieldError::Length(33)));
+    assert!(field::from_hex("0xzz").is_err());
+}
