@@ -28,7 +28,7 @@ pub fn example() -> Policy {
 
 /// A holder at [`INDEX`] in a tree with a few neighbours, and the public inputs for `colour`.
 pub fn fixture(state: Vec<u64>, now: u64, colour: Colour, bind: bool) -> (PublicInputs, Witness) {
-    let sk = Fr::from(0x5eC2e7u64);
+    let sk = Fr::from(0x5EC2E7_u64);
     let id_hash = hashes::id_hash("G12345678");
     let mut tree = SparseTree::new();
     for (i, other) in [(INDEX ^ 1, 11u64), (INDEX ^ 4, 12), (INDEX ^ 0x1000_0000, 13), (0, 14)] {
