@@ -9,6 +9,7 @@
 mod compile;
 mod digest;
 mod inputs;
+pub mod sample;
 
 pub use digest::{circuit_info, CircuitInfo, CIRCUIT_DIGEST_DOMAIN};
 pub use inputs::{PublicInputs, PUBLIC_INPUTS};
