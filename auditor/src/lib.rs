@@ -2,4 +2,5 @@
 //! circuit compiled from the published policy, that this circuit means what the policy says, and
 //! that every registry root is explained by signed events from accredited signers.
 
+pub mod keys;
 pub mod semantic;
