@@ -197,6 +197,10 @@ impl ConsistencyProof {
     }
 }
 
+/// How far ahead of the clock a head's `issued_at` may be pushed to keep the chain strictly
+/// increasing (publishes in quick succession).
+pub const MAX_AHEAD: u64 = 60;
+
 const META_KEY: &str = "registry_secret_key";
 const META_POLICY: &str = "policy";
 const META_CONFIG: &str = "config";
@@ -560,11 +564,12 @@ impl Registry {
         let kinds = self.policy.events.len();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let prev = latest_head(&tx)?;
-        if now < prev.issued_at {
+        // Strictly increasing even for several publishes within one second, but never more
+        // than MAX_AHEAD seconds ahead of the clock: a clock set back is an operator error.
+        let issued_at = now.max(prev.issued_at + 1);
+        if issued_at > now.saturating_add(MAX_AHEAD) {
             return Err(RegistryError::ClockBehind { now, last: prev.issued_at });
         }
-        // Strictly increasing even for two publishes within one second.
-        let issued_at = now.max(prev.issued_at + 1);
         let epoch = prev.epoch + 1;
 
         let queue: Vec<(i64, Vec<u8>)> = {

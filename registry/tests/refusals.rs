@@ -71,7 +71,12 @@ fn role_not_allowed() {
         &mut f,
         &ev,
         T0,
-        Refusal::RoleNotAllowed { kind: "positive_test".into(), name: "tracer".into(), role: Role::Tracer, needed: Role::Lab },
+        Refusal::RoleNotAllowed {
+            kind: "positive_test".into(),
+            name: "tracer".into(),
+            role: Role::Tracer,
+            needed: Role::Lab,
+        },
     );
     let pos = f.event(&f.lab, 1, "positive_test", T0, None);
     let id = f.reg.submit(&pos, T0).unwrap();
@@ -80,7 +85,12 @@ fn role_not_allowed() {
         &mut f,
         &ev,
         T0,
-        Refusal::RoleNotAllowed { kind: "close_contact".into(), name: "lab".into(), role: Role::Lab, needed: Role::Tracer },
+        Refusal::RoleNotAllowed {
+            kind: "close_contact".into(),
+            name: "lab".into(),
+            role: Role::Lab,
+            needed: Role::Tracer,
+        },
     );
 }
 

@@ -34,9 +34,8 @@ pub fn fixture(n: usize) -> Fixture {
     let (lab, tracer) = (key(1), key(2));
     reg.add_signer("lab", Role::Lab, lab.verifying_key(), 0, T0 - 10 * DAY).unwrap();
     reg.add_signer("tracer", Role::Tracer, tracer.verifying_key(), 0, T0 - 10 * DAY).unwrap();
-    let holders: Vec<HolderFile> = (0..n)
-        .map(|i| HolderFile::from_secret(Fr::from(1000 + i as u64), Fr::from(7 + i as u64)))
-        .collect();
+    let holders: Vec<HolderFile> =
+        (0..n).map(|i| HolderFile::from_secret(Fr::from(1000 + i as u64), Fr::from(7 + i as u64))).collect();
     for h in &holders {
         reg.enroll(h.commitment, T0 - 10 * DAY).unwrap();
     }
@@ -45,7 +44,14 @@ pub fn fixture(n: usize) -> Fixture {
 }
 
 impl Fixture {
-    pub fn event(&self, signer: &SigningKey, holder: u32, kind: &str, time: u64, case: Option<[u8; 32]>) -> SignedEvent {
+    pub fn event(
+        &self,
+        signer: &SigningKey,
+        holder: u32,
+        kind: &str,
+        time: u64,
+        case: Option<[u8; 32]>,
+    ) -> SignedEvent {
         Event {
             registry: self.reg.public_key(),
             holder,
