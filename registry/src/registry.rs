@@ -291,6 +291,13 @@ impl Registry {
         let policy = Policy::parse(policy_src).map_err(|e| RegistryError::Policy(e.to_string()))?;
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
         let mut conn = db::open(path, true)?;
+        // The file holds the registry's signing key (SQLite gives its -wal/-shm files the same mode).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| RegistryError::Corrupt(format!("cannot restrict {}: {e}", path.display())))?;
+        }
         let digest = policy.digest();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         db::set_meta(&tx, META_KEY, key.as_bytes())?;
