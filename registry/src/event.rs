@@ -375,6 +375,49 @@ impl Entry {
     }
 }
 
+/// What `publish` needs from a queued entry, read without decompressing any public key (the
+/// entry was fully validated when it was accepted; this is the hot loop of an epoch).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Summary {
+    Enrol { leaf_index: u32 },
+    Event { id: Hash, holder: u32, kind: String, time: u64 },
+    Retraction { event: Hash },
+    Signer,
+}
+
+impl Entry {
+    pub fn summary(bytes: &[u8]) -> Result<Summary, DecodeError> {
+        let mut r = Reader::new("log entry", bytes);
+        if r.u8()? != ENTRY_VERSION {
+            return Err(r.err("unknown entry version"));
+        }
+        let tag = r.u8()?;
+        r.u64()?;
+        Ok(match tag {
+            1 => Summary::Enrol { leaf_index: r.u32()? },
+            2 | 3 => Summary::Signer,
+            4 => {
+                let body_start = bytes.len() - r.rest.len();
+                r.array::<32>()?;
+                let holder = r.u32()?;
+                let kind = r.str()?;
+                let time = r.u64()?;
+                if r.rest.len() < 64 {
+                    return Err(r.err("truncated"));
+                }
+                let body = &bytes[body_start..bytes.len() - 64];
+                let id = Sha256::new().chain_update(EVENT_DOMAIN).chain_update(body).finalize().into();
+                Summary::Event { id, holder, kind, time }
+            }
+            5 => {
+                r.array::<32>()?;
+                Summary::Retraction { event: r.array()? }
+            }
+            _ => return Err(r.err(format!("unknown entry tag {tag}"))),
+        })
+    }
+}
+
 /// Hex (no prefix) for Ed25519 public keys in JSON.
 pub mod hex_key {
     use ed25519_dalek::VerifyingKey;
@@ -473,6 +516,19 @@ mod tests {
         ];
         for e in entries {
             let b = e.to_bytes();
+            match (Entry::summary(&b).unwrap(), &e.body) {
+                (Summary::Event { id, holder, time, .. }, EntryBody::Event(ev)) => {
+                    assert_eq!((id, holder, time), (ev.event.id(), ev.event.holder, ev.event.time));
+                }
+                (Summary::Retraction { event }, EntryBody::Retraction(r)) => {
+                    assert_eq!(event, r.retraction.event)
+                }
+                (Summary::Enrol { leaf_index }, EntryBody::Enrol { leaf_index: l, .. }) => {
+                    assert_eq!(leaf_index, *l)
+                }
+                (Summary::Signer, EntryBody::SignerAdd { .. } | EntryBody::SignerRevoke { .. }) => {}
+                other => panic!("summary disagrees: {other:?}"),
+            }
             assert_eq!(Entry::from_bytes(&b).unwrap(), e);
             let mut long = b.clone();
             long.push(0);

@@ -6,7 +6,7 @@
 //! transaction. Every operation takes `now` explicitly so tests and replays are deterministic.
 
 use crate::db::{self, DbSubtrees};
-use crate::event::{Entry, EntryBody, Role, SignedEvent, SignedRetraction, MAX_NAME, POSITIVE_TEST};
+use crate::event::{Entry, EntryBody, Role, SignedEvent, SignedRetraction, Summary, MAX_NAME, POSITIVE_TEST};
 use crate::head::{HeadFields, SignedHead};
 use crate::history::{History, HistoryEvent, InclusionProof};
 use crate::log::{self, Frontier, Hash, ProofError};
@@ -606,34 +606,32 @@ impl Registry {
             let mut holder_of = tx.prepare_cached("SELECT holder FROM events WHERE id = ?1")?;
             for (i, ((_, bytes), leaf)) in queue.iter().zip(&leaf_hashes).enumerate() {
                 let idx = frontier.size();
-                let entry = Entry::from_bytes(bytes)
+                let entry = Entry::summary(bytes)
                     .map_err(|e| RegistryError::Corrupt(format!("queued entry: {e}")))?;
                 ins_log.execute(params![idx as i64, bytes, epoch as i64])?;
                 for (level, index, hash) in frontier.push(*leaf) {
                     ins_node.execute(params![level, index as i64, hash.as_slice()])?;
                 }
-                match entry.body {
-                    EntryBody::Enrol { leaf_index, .. } => {
+                match entry {
+                    Summary::Enrol { leaf_index } => {
                         new_holders += 1;
                         touched.entry(leaf_index).or_insert(false);
                     }
-                    EntryBody::Event(e) => {
-                        let id = e.event.id();
+                    Summary::Event { id, holder, kind, time } => {
                         set_idx.execute(params![idx as i64, id.as_slice()])?;
-                        let kind = self.policy.event_index(&e.event.kind).ok_or_else(|| {
-                            RegistryError::Corrupt(format!("queued event of unknown kind {}", e.event.kind))
+                        let kind = self.policy.event_index(&kind).ok_or_else(|| {
+                            RegistryError::Corrupt(format!("queued event of unknown kind {kind}"))
                         })?;
-                        touched.entry(e.event.holder).or_insert(false);
-                        batch_events.entry(e.event.holder).or_default().push((kind, e.event.time, id));
+                        touched.entry(holder).or_insert(false);
+                        batch_events.entry(holder).or_default().push((kind, time, id));
                     }
-                    EntryBody::Retraction(r) => {
-                        let id = r.retraction.event;
+                    Summary::Retraction { event: id } => {
                         set_ridx.execute(params![idx as i64, id.as_slice()])?;
                         let holder: u32 = holder_of.query_row([id.as_slice()], |r| r.get(0))?;
                         touched.insert(holder, true);
                         retracted_now.insert(id);
                     }
-                    EntryBody::SignerAdd { .. } | EntryBody::SignerRevoke { .. } => {}
+                    Summary::Signer => {}
                 }
                 if let Some(p) = hooks.progress.as_mut() {
                     if i % 1024 == 0 || i as u64 + 1 == total {
@@ -684,7 +682,9 @@ impl Registry {
 
         // 3. Leaves and tree.
         let leaves = parallel_map(&rows, |(_, cm, st)| hashes::leaf(*cm, &state::pack(st)));
+
         let changed = self.tree.set_leaves_changed(rows.iter().map(|r| r.0).zip(leaves.iter().copied()));
+
         {
             let mut up_holder =
                 tx.prepare_cached("UPDATE holders SET state = ?1, published = 1 WHERE leaf_index = ?2")?;
