@@ -99,6 +99,8 @@ pub enum RegistryError {
     NotPublished(u32),
     #[error("log proof: {0}")]
     Proof(#[from] ProofError),
+    #[error("another process published since this registry was opened; call refresh or reopen")]
+    Stale,
     #[error("publish interrupted by an injected fault at {0:?}")]
     Injected(PublishStep),
 }
@@ -362,6 +364,15 @@ impl Registry {
         self.config
     }
 
+    /// Reloads the holder tree if another process published since it was loaded (long-running
+    /// servers call this before serving witnesses).
+    pub fn refresh(&mut self) -> Result<()> {
+        if self.head()?.root != self.tree.root() {
+            self.tree = load_tree(&self.conn)?;
+        }
+        Ok(())
+    }
+
     /// The current in-memory tree (as of the latest head).
     pub fn tree(&self) -> &SparseTree {
         &self.tree
@@ -481,8 +492,9 @@ impl Registry {
         let me = self.key.verifying_key();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut out = Vec::with_capacity(events.len());
+        let mut signers = HashMap::new();
         for (ev, ok) in events.iter().zip(sig_ok) {
-            let verdict = check_event(&tx, &self.policy, &self.config, &me, ev, ok, now)?;
+            let verdict = check_event(&tx, &self.policy, &self.config, &me, &mut signers, ev, ok, now)?;
             if let Ok(id) = &verdict {
                 let e = &ev.event;
                 tx.prepare_cached(
@@ -571,6 +583,10 @@ impl Registry {
         let kinds = self.policy.events.len();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let prev = latest_head(&tx)?;
+        // Another process may have published since this handle loaded its tree.
+        if self.tree.root() != prev.root {
+            self.tree = load_tree(&tx)?;
+        }
         // Strictly increasing even for several publishes within one second, but never more
         // than MAX_AHEAD seconds ahead of the clock: a clock set back is an operator error.
         let issued_at = now.max(prev.issued_at + 1);
@@ -763,6 +779,10 @@ impl Registry {
             return Err(RegistryError::NotPublished(leaf_index));
         }
         let st = state_from_blob(&st, self.policy.events.len())?;
+        let head = self.head()?;
+        if head.root != self.tree.root() {
+            return Err(RegistryError::Stale);
+        }
         let state: BTreeMap<String, u64> = self.policy.events.iter().cloned().zip(st).collect();
         Ok(WitnessFile {
             version: WITNESS_VERSION,
@@ -771,7 +791,7 @@ impl Registry {
             state,
             path: self.tree.path(leaf_index),
             policy: self.digest,
-            head: self.head()?,
+            head,
         })
     }
 
@@ -895,11 +915,13 @@ fn active_signer(conn: &Connection, key: &VerifyingKey, now: u64) -> Result<Sign
 }
 
 /// Every acceptance rule for one event. `Ok(Err(_))` is a refusal; `Err(_)` a storage failure.
+#[allow(clippy::too_many_arguments)]
 fn check_event(
     conn: &Connection,
     policy: &Policy,
     config: &Config,
     me: &VerifyingKey,
+    signers: &mut HashMap<VerifyingKey, Result<SignerInfo, Refusal>>,
     ev: &SignedEvent,
     signature_ok: bool,
     now: u64,
@@ -912,10 +934,22 @@ fn check_event(
     if !signature_ok {
         return refuse(Refusal::BadSignature);
     }
-    let signer = match active_signer(conn, &e.signer, now) {
+    // Signer status cannot change inside one batch's transaction: look each key up once.
+    let signer = match signers.get(&e.signer) {
+        Some(known) => known.clone(),
+        None => {
+            let found = match active_signer(conn, &e.signer, now) {
+                Ok(s) => Ok(s),
+                Err(RegistryError::Refused(r)) => Err(r),
+                Err(other) => return Err(other),
+            };
+            signers.insert(e.signer, found.clone());
+            found
+        }
+    };
+    let signer = match signer {
         Ok(s) => s,
-        Err(RegistryError::Refused(r)) => return refuse(r),
-        Err(other) => return Err(other),
+        Err(r) => return refuse(r),
     };
     if policy.event_index(&e.kind).is_none() {
         return refuse(Refusal::UnknownKind(e.kind.clone()));

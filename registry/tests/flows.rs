@@ -121,3 +121,25 @@ fn replay_catches_a_forged_entry() {
     entries[last][n - 70] ^= 1;
     assert!(replay(&entries, &f.reg.heads().unwrap(), &f.reg.public_key(), f.reg.policy()).is_err());
 }
+
+#[test]
+fn two_handles_stay_consistent() {
+    let mut f = fixture(2);
+    let mut other = Registry::open(&f.path).unwrap();
+    f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0, None), T0).unwrap();
+    f.reg.publish(T0).unwrap();
+    // The other handle's tree is stale: witnesses say so, refresh fixes it.
+    assert!(matches!(other.witness(0), Err(healthcode_registry::RegistryError::Stale)));
+    other.refresh().unwrap();
+    other.witness(0).unwrap().check(&other.public_key(), other.policy()).unwrap();
+    // Publishing from a stale handle reloads first, so the root stays right.
+    let mut third = Registry::open(&f.path).unwrap();
+    f.reg.submit(&f.event(&f.lab, 1, "positive_test", T0, None), T0).unwrap();
+    f.reg.publish(T0 + 1).unwrap();
+    third.submit(&f.event(&f.lab, 1, "negative_test", T0, None), T0).unwrap();
+    let head = third.publish(T0 + 2).unwrap();
+    assert_eq!(third.tree().recompute_root(), head.root);
+    let entries = third.log_entries(0, head.log_size).unwrap();
+    let r = replay(&entries, &third.heads().unwrap(), &third.public_key(), third.policy()).unwrap();
+    assert_eq!(r.tree.root(), head.root);
+}
