@@ -574,8 +574,9 @@ impl Registry {
     }
 
     fn publish_inner(&mut self, now: u64, mut hooks: PublishHooks) -> Result<SignedHead> {
+        let mut fault_hook = hooks.fault.take();
         let mut fault = |step: PublishStep| -> Result<()> {
-            match hooks.fault.as_mut() {
+            match fault_hook.as_mut() {
                 Some(f) => f(step).map_err(|()| RegistryError::Injected(step)),
                 None => Ok(()),
             }
@@ -603,9 +604,13 @@ impl Registry {
         let total = queue.len() as u64;
         fault(PublishStep::QueueRead)?;
 
-        // 1. Append to the log.
-        let mut frontier = Frontier::load(&DbSubtrees(&tx), prev.log_size)?;
-        let leaf_hashes = parallel_map(&queue, |(_, b)| log::leaf_hash(b));
+        // 1. What each entry does (no public key is decompressed: entries were validated when
+        //    accepted).
+        let summaries = queue
+            .iter()
+            .map(|(_, b)| Entry::summary(b))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| RegistryError::Corrupt(format!("queued entry: {e}")))?;
         let mut new_holders = 0u64;
         // holder → whether it needs a full recomputation (a retraction touched it).
         let mut touched: HashMap<u32, bool> = HashMap::new();
@@ -613,52 +618,29 @@ impl Registry {
         let mut batch_events: HashMap<u32, Vec<(usize, u64, Hash)>> = HashMap::new();
         let mut retracted_now: HashSet<Hash> = HashSet::new();
         {
-            let mut ins_log = tx.prepare_cached("INSERT INTO log (idx, entry, epoch) VALUES (?1, ?2, ?3)")?;
-            let mut ins_node =
-                tx.prepare_cached("INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
-            let mut set_idx = tx.prepare_cached("UPDATE events SET log_idx = ?1 WHERE id = ?2")?;
-            let mut set_ridx =
-                tx.prepare_cached("UPDATE events SET retraction_log_idx = ?1 WHERE id = ?2")?;
             let mut holder_of = tx.prepare_cached("SELECT holder FROM events WHERE id = ?1")?;
-            for (i, ((_, bytes), leaf)) in queue.iter().zip(&leaf_hashes).enumerate() {
-                let idx = frontier.size();
-                let entry = Entry::summary(bytes)
-                    .map_err(|e| RegistryError::Corrupt(format!("queued entry: {e}")))?;
-                ins_log.execute(params![idx as i64, bytes, epoch as i64])?;
-                for (level, index, hash) in frontier.push(*leaf) {
-                    ins_node.execute(params![level, index as i64, hash.as_slice()])?;
-                }
-                match entry {
+            for s in &summaries {
+                match s {
                     Summary::Enrol { leaf_index } => {
                         new_holders += 1;
-                        touched.entry(leaf_index).or_insert(false);
+                        touched.entry(*leaf_index).or_insert(false);
                     }
                     Summary::Event { id, holder, kind, time } => {
-                        set_idx.execute(params![idx as i64, id.as_slice()])?;
-                        let kind = self.policy.event_index(&kind).ok_or_else(|| {
+                        let kind = self.policy.event_index(kind).ok_or_else(|| {
                             RegistryError::Corrupt(format!("queued event of unknown kind {kind}"))
                         })?;
-                        touched.entry(holder).or_insert(false);
-                        batch_events.entry(holder).or_default().push((kind, time, id));
+                        touched.entry(*holder).or_insert(false);
+                        batch_events.entry(*holder).or_default().push((kind, *time, *id));
                     }
-                    Summary::Retraction { event: id } => {
-                        set_ridx.execute(params![idx as i64, id.as_slice()])?;
-                        let holder: u32 = holder_of.query_row([id.as_slice()], |r| r.get(0))?;
+                    Summary::Retraction { event } => {
+                        let holder: u32 = holder_of.query_row([event.as_slice()], |r| r.get(0))?;
                         touched.insert(holder, true);
-                        retracted_now.insert(id);
+                        retracted_now.insert(*event);
                     }
                     Summary::Signer => {}
                 }
-                if let Some(p) = hooks.progress.as_mut() {
-                    if i % 1024 == 0 || i as u64 + 1 == total {
-                        p(i as u64 + 1, total);
-                    }
-                }
             }
         }
-        let log_size = frontier.size();
-        let log_root = frontier.root();
-        fault(PublishStep::LogAppended)?;
 
         // 2. New states (per-kind max; a retraction forces recomputation from all events).
         let mut holders: Vec<u32> = touched.keys().copied().collect();
@@ -696,17 +678,55 @@ impl Registry {
         }
         fault(PublishStep::StatesComputed)?;
 
-        // 3. Leaves and tree.
-        let leaves = parallel_map(&rows, |(_, cm, st)| hashes::leaf(*cm, &state::pack(st)));
-
-        let changed = self.tree.set_leaves_changed(rows.iter().map(|r| r.0).zip(leaves.iter().copied()));
-
-        {
+        // 3. Hash the leaves and the tree on worker threads while this thread appends to the
+        //    log: the two are independent, and hashing is the larger cost.
+        let tree = &mut self.tree;
+        let (log_size, log_root, changed) = std::thread::scope(|scope| -> Result<_> {
+            let hashing = scope.spawn(|| {
+                let leaves = parallel_map(&rows, |(_, cm, st)| hashes::leaf(*cm, &state::pack(st)));
+                tree.set_leaves_changed(rows.iter().map(|r| r.0).zip(leaves))
+            });
+            let mut frontier = Frontier::load(&DbSubtrees(&tx), prev.log_size)?;
+            let mut ins_log = tx.prepare_cached("INSERT INTO log (idx, entry, epoch) VALUES (?1, ?2, ?3)")?;
+            let mut ins_node =
+                tx.prepare_cached("INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
+            let mut set_idx = tx.prepare_cached("UPDATE events SET log_idx = ?1 WHERE id = ?2")?;
+            let mut set_ridx =
+                tx.prepare_cached("UPDATE events SET retraction_log_idx = ?1 WHERE id = ?2")?;
+            for (i, ((_, bytes), summary)) in queue.iter().zip(&summaries).enumerate() {
+                let idx = frontier.size();
+                ins_log.execute(params![idx as i64, bytes, epoch as i64])?;
+                for (level, index, hash) in frontier.push(log::leaf_hash(bytes)) {
+                    ins_node.execute(params![level, index as i64, hash.as_slice()])?;
+                }
+                match summary {
+                    Summary::Event { id, .. } => {
+                        set_idx.execute(params![idx as i64, id.as_slice()])?;
+                    }
+                    Summary::Retraction { event } => {
+                        set_ridx.execute(params![idx as i64, event.as_slice()])?;
+                    }
+                    Summary::Enrol { .. } | Summary::Signer => {}
+                }
+                if let Some(p) = hooks.progress.as_mut() {
+                    if i % 1024 == 0 || i as u64 + 1 == total {
+                        p(i as u64 + 1, total);
+                    }
+                }
+            }
             let mut up_holder =
                 tx.prepare_cached("UPDATE holders SET state = ?1, published = 1 WHERE leaf_index = ?2")?;
             for (h, _, st) in &rows {
                 up_holder.execute(params![state_to_blob(st), h])?;
             }
+            let changed =
+                hashing.join().map_err(|_| RegistryError::Corrupt("tree hashing panicked".into()))?;
+            Ok((frontier.size(), frontier.root(), changed))
+        })?;
+        fault(PublishStep::LogAppended)?;
+
+        // 4. Persist the tree nodes that changed.
+        {
             let mut put = tx
                 .prepare_cached("INSERT OR REPLACE INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
             let mut del = tx.prepare_cached("DELETE FROM tree_nodes WHERE level = ?1 AND idx = ?2")?;
