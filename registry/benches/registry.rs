@@ -25,6 +25,17 @@ fn peak_mib() -> Option<u64> {
     Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? / 1024)
 }
 
+/// CPU time (user + system) this process has used, in seconds: on a shared machine wall time
+/// depends on the neighbours, CPU time per event does not.
+fn cpu_seconds() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 struct Setup {
     _dir: tempfile::TempDir,
     reg: Registry,
@@ -117,9 +128,15 @@ fn benches(c: &mut Criterion) {
                     s.reg.submit_batch(chunk, T0).unwrap();
                 }
                 now += 1;
-                let t = Instant::now();
+                let (t, cpu) = (Instant::now(), cpu_seconds());
                 s.reg.publish(now).unwrap();
-                total += t.elapsed();
+                let wall = t.elapsed();
+                total += wall;
+                let used = cpu_seconds() - cpu;
+                eprintln!(
+                    "publish {batch}: wall {wall:.2?}, CPU {used:.2} s ({:.0} events per CPU-second)",
+                    batch as f64 / used
+                );
             }
             total
         })
