@@ -27,6 +27,19 @@ enum Command {
     /// Inspect the circuit compiled from a policy.
     #[command(subcommand)]
     Circuit(cmd::circuit::CircuitCmd),
+    /// Run a registry: signers, enrolment, events, epochs, witnesses, proofs.
+    #[command(subcommand)]
+    Registry(cmd::registry::RegistryCmd),
+    /// The citizen's device side: create a holder secret and its commitment.
+    #[command(subcommand)]
+    Holder(cmd::holder::HolderCmd),
+    /// The lab / tracer side: make a signing key.
+    #[command(subcommand)]
+    Signer(cmd::sign_event::SignerCmd),
+    /// The lab / tracer side: sign a test result or contact event for a registry.
+    SignEvent(cmd::sign_event::SignEventArgs),
+    /// The lab / tracer side: sign the retraction of one of your own events.
+    SignRetraction(cmd::sign_event::SignRetractionArgs),
 }
 
 fn main() {
@@ -34,6 +47,11 @@ fn main() {
     let result = match cli.command {
         Command::Policy(c) => cmd::policy::run(c),
         Command::Circuit(c) => cmd::circuit::run(c),
+        Command::Registry(c) => cmd::registry::run(c),
+        Command::Holder(c) => cmd::holder::run(c),
+        Command::Signer(c) => cmd::sign_event::run_signer(c),
+        Command::SignEvent(a) => cmd::sign_event::run_sign_event(a),
+        Command::SignRetraction(a) => cmd::sign_event::run_sign_retraction(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

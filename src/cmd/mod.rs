@@ -1,4 +1,7 @@
 //! One module per subcommand group.
 
 pub mod circuit;
+pub mod holder;
 pub mod policy;
+pub mod registry;
+pub mod sign_event;

@@ -1,8 +1,25 @@
 //! Poseidon on field elements: what the registry, the prover's witness builder and the auditor use.
+//!
+//! The registry hashes hundreds of thousands of nodes per epoch, so this twin is the optimised
+//! form of the permutation from the Poseidon paper (appendix B), computed once from the plain
+//! constants in [`super::params`]:
+//!
+//! * partial-round constants are folded forward: in a partial round only element 0 passes the
+//!   S-box, so `M·S(x + c) = M·S(x + c₀e₀) + M·(0, c₁…)`, and the second term joins the next
+//!   round's constants; partial rounds then add one scalar;
+//! * the partial rounds' MDS matrix is factored `M = M'·M''` with `M' = diag(1, M̂)` (which
+//!   commutes with a partial round, so it moves into the next round's matrix) and `M''` sparse
+//!   (`2·width − 1` multiplications instead of `width²`); the last partial round keeps the dense
+//!   accumulated matrix;
+//! * dot products use arkworks' lazily reduced `sum_of_products`.
+//!
+//! [`hash_reference`] is the textbook permutation; the unit tests check both agree, and
+//! `tests/poseidon_vectors.rs` checks against circomlibjs.
 
-use super::params::params;
+use super::params::{params, PoseidonParams, WIDTH_2, WIDTH_4};
 use ark_bn254::Fr;
-use ark_ff::Field;
+use ark_ff::{Field, One, Zero};
+use std::sync::OnceLock;
 
 fn sbox(x: &mut Fr) {
     let x2 = x.square();
@@ -12,6 +29,27 @@ fn sbox(x: &mut Fr) {
 /// `PoseidonEx(inputs, initialState = domain)[0]` as in circomlib: the permutation of
 /// `[domain, inputs…]`, returning the first state element. `inputs` must be 2 or 4 long.
 pub fn hash(domain: Fr, inputs: &[Fr]) -> Fr {
+    match inputs.len() {
+        WIDTH_2 => {
+            static O: OnceLock<Optimized<3>> = OnceLock::new();
+            O.get_or_init(|| Optimized::new(params(WIDTH_2))).permute([domain, inputs[0], inputs[1]])
+        }
+        WIDTH_4 => {
+            static O: OnceLock<Optimized<5>> = OnceLock::new();
+            O.get_or_init(|| Optimized::new(params(WIDTH_4)))
+                .permute([domain, inputs[0], inputs[1], inputs[2], inputs[3]])
+        }
+        n => {
+            // `params` refuses other arities with a clear message.
+            let _ = params(n);
+            unreachable!("params accepts only 2 or 4 inputs")
+        }
+    }
+}
+
+/// The textbook permutation, straight from the constants: the reference the optimised form is
+/// tested against.
+pub fn hash_reference(domain: Fr, inputs: &[Fr]) -> Fr {
     let p = params(inputs.len());
     let mut state = Vec::with_capacity(p.width);
     state.push(domain);
@@ -32,4 +70,173 @@ pub fn hash(domain: Fr, inputs: &[Fr]) -> Fr {
         std::mem::swap(&mut state, &mut next);
     }
     state[0]
+}
+
+type Matrix<const W: usize> = [[Fr; W]; W];
+
+/// The optimised constants of one width.
+struct Optimized<const W: usize> {
+    mds: Matrix<W>,
+    /// Round constants of the first half of the full rounds.
+    first_full: Vec<[Fr; W]>,
+    /// One scalar per partial round, added to element 0.
+    partial: Vec<Fr>,
+    /// For each partial round but the last: `M''` as its first row and its first column
+    /// (element 0 of the column unused).
+    sparse: Vec<([Fr; W], [Fr; W])>,
+    /// The last partial round's dense matrix.
+    last_partial: Matrix<W>,
+    /// Round constants of the second half of the full rounds (the first absorbs the folded
+    /// partial-round constants).
+    last_full: Vec<[Fr; W]>,
+}
+
+fn mat_mul<const W: usize>(a: &Matrix<W>, b: &Matrix<W>) -> Matrix<W> {
+    std::array::from_fn(|i| std::array::from_fn(|j| (0..W).map(|k| a[i][k] * b[k][j]).sum()))
+}
+
+fn mat_vec<const W: usize>(m: &Matrix<W>, x: &[Fr; W]) -> [Fr; W] {
+    std::array::from_fn(|i| Fr::sum_of_products(&m[i], x))
+}
+
+/// Inverse of the lower-right `(W−1)×(W−1)` block of `m`, as the same block of a `W×W` matrix
+/// (Gauss–Jordan; the block of an MDS matrix, and its products with invertible blocks, is
+/// invertible).
+fn inverse_hat<const W: usize>(m: &Matrix<W>) -> Matrix<W> {
+    let n = W - 1;
+    let mut a: Vec<Vec<Fr>> = (0..n).map(|i| (0..n).map(|j| m[i + 1][j + 1]).collect()).collect();
+    let mut inv: Vec<Vec<Fr>> =
+        (0..n).map(|i| (0..n).map(|j| if i == j { Fr::one() } else { Fr::zero() }).collect()).collect();
+    for col in 0..n {
+        let pivot = (col..n).find(|&r| !a[r][col].is_zero()).expect("MDS sub-matrix is invertible");
+        a.swap(col, pivot);
+        inv.swap(col, pivot);
+        let p = a[col][col].inverse().expect("non-zero pivot");
+        for j in 0..n {
+            a[col][j] *= p;
+            inv[col][j] *= p;
+        }
+        for r in 0..n {
+            if r != col && !a[r][col].is_zero() {
+                let f = a[r][col];
+                for j in 0..n {
+                    let (ac, ic) = (a[col][j], inv[col][j]);
+                    a[r][j] -= f * ac;
+                    inv[r][j] -= f * ic;
+                }
+            }
+        }
+    }
+    let mut out = [[Fr::zero(); W]; W];
+    for i in 0..n {
+        for j in 0..n {
+            out[i + 1][j + 1] = inv[i][j];
+        }
+    }
+    out
+}
+
+impl<const W: usize> Optimized<W> {
+    fn new(p: &PoseidonParams) -> Self {
+        assert_eq!(p.width, W);
+        let mds: Matrix<W> = std::array::from_fn(|i| std::array::from_fn(|j| p.mds[i][j]));
+        let mut ark: Vec<[Fr; W]> = p.ark.iter().map(|r| std::array::from_fn(|i| r[i])).collect();
+        let half = p.full_rounds / 2;
+        let (first_partial, end_partial) = (half, half + p.partial_rounds);
+
+        // Fold the partial rounds' constants on elements 1.. forward.
+        let mut partial = Vec::with_capacity(p.partial_rounds);
+        for r in first_partial..end_partial {
+            let mut rest = ark[r];
+            rest[0] = Fr::zero();
+            partial.push(ark[r][0]);
+            let pushed = mat_vec(&mds, &rest);
+            for (c, d) in ark[r + 1].iter_mut().zip(pushed) {
+                *c += d;
+            }
+        }
+
+        // Factor the partial rounds' matrices, moving each M' into the next round.
+        let mut acc = mds;
+        let mut sparse = Vec::with_capacity(p.partial_rounds - 1);
+        for _ in 0..p.partial_rounds - 1 {
+            // acc = [[a, vᵀ], [c, Â]] = diag(1, Â) · [[a, vᵀ], [Â⁻¹c, I]].
+            let inv = inverse_hat(&acc);
+            let row0 = acc[0];
+            let mut col = [Fr::zero(); W];
+            for (i, slot) in col.iter_mut().enumerate().skip(1) {
+                *slot = (1..W).map(|k| inv[i][k] * acc[k][0]).sum();
+            }
+            sparse.push((row0, col));
+            let mut m_prime = [[Fr::zero(); W]; W];
+            m_prime[0][0] = Fr::one();
+            for (i, row) in m_prime.iter_mut().enumerate().skip(1) {
+                row[1..].copy_from_slice(&acc[i][1..]);
+            }
+            acc = mat_mul(&mds, &m_prime);
+        }
+
+        Self {
+            mds,
+            first_full: ark[..first_partial].to_vec(),
+            partial,
+            sparse,
+            last_partial: acc,
+            last_full: ark[end_partial..].to_vec(),
+        }
+    }
+
+    fn full_round(&self, x: &mut [Fr; W], c: &[Fr; W]) {
+        for (s, c) in x.iter_mut().zip(c) {
+            *s += c;
+            sbox(s);
+        }
+        *x = mat_vec(&self.mds, x);
+    }
+
+    fn permute(&self, mut x: [Fr; W]) -> Fr {
+        for c in &self.first_full {
+            self.full_round(&mut x, c);
+        }
+        let last = self.partial.len() - 1;
+        for (r, k) in self.partial.iter().enumerate() {
+            x[0] += k;
+            sbox(&mut x[0]);
+            if r < last {
+                let (row0, col) = &self.sparse[r];
+                let x0 = x[0];
+                let y0 = Fr::sum_of_products(row0, &x);
+                for i in 1..W {
+                    x[i] += col[i] * x0;
+                }
+                x[0] = y0;
+            } else {
+                x = mat_vec(&self.last_partial, &x);
+            }
+        }
+        for c in &self.last_full {
+            self.full_round(&mut x, c);
+        }
+        x[0]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn optimised_matches_the_reference() {
+        let mut x = Fr::from(12345u64);
+        for i in 0..50u64 {
+            x = x.square() + Fr::from(i);
+            let two = [x, x + Fr::one()];
+            assert_eq!(hash(Fr::from(i), &two), hash_reference(Fr::from(i), &two));
+            let four = [x, -x, x + x, Fr::from(i)];
+            assert_eq!(hash(x, &four), hash_reference(x, &four));
+        }
+        let m = -Fr::one();
+        assert_eq!(hash(m, &[m, m, m, m]), hash_reference(m, &[m, m, m, m]));
+        assert_eq!(hash(Fr::zero(), &[Fr::zero(); 2]), hash_reference(Fr::zero(), &[Fr::zero(); 2]));
+    }
 }

@@ -41,6 +41,21 @@ fn position(index: u64) -> (usize, u64) {
     ((index % ARITY as u64) as usize, index / ARITY as u64)
 }
 
+/// `f` over `items` on all available cores (scoped threads, order kept): hashing dominates
+/// batch updates, and the nodes of one level are independent.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || items.len() < 256 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> =
+            items.chunks(chunk).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("hashing does not panic")).collect()
+    })
+}
+
 /// The siblings of a leaf at each level, in ascending child order, leaf level first.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MerklePath {
@@ -105,31 +120,80 @@ impl SparseTree {
     /// Sets many leaves, then rehashes each touched node once, level by level: a batch of `k`
     /// updates costs at most `k × LEVELS` hashes and far fewer when leaves share ancestors.
     pub fn set_leaves(&mut self, updates: impl IntoIterator<Item = (u32, Fr)>) {
+        self.set_leaves_changed(updates);
+    }
+
+    /// [`SparseTree::set_leaves`], returning every node it wrote as `(level, index, value)`,
+    /// leaves included (a value equal to [`empty_root`]`(level)` means the node is now empty), so
+    /// a caller can persist exactly the nodes that changed. The nodes of one level are hashed on
+    /// all available cores.
+    pub fn set_leaves_changed(
+        &mut self,
+        updates: impl IntoIterator<Item = (u32, Fr)>,
+    ) -> Vec<(usize, u64, Fr)> {
+        let mut changed = Vec::new();
         let mut touched = BTreeSet::new();
         for (index, leaf) in updates {
             let index = index as u64;
-            if leaf == EMPTY_LEAF {
-                self.levels[0].remove(&index);
-            } else {
-                self.levels[0].insert(index, leaf);
-            }
+            self.put(0, index, leaf);
+            changed.push((0, index, leaf));
             touched.insert(position(index).1);
         }
         for level in 1..=LEVELS {
+            let indices: Vec<u64> = touched.iter().copied().collect();
+            let below = &self.levels[level - 1];
+            let hash_one = |&index: &u64| {
+                let children: [Fr; ARITY] = std::array::from_fn(|i| {
+                    let child = index * ARITY as u64 + i as u64;
+                    below.get(&child).copied().unwrap_or_else(|| empty_root(level - 1))
+                });
+                hashes::node(&children)
+            };
+            let hashes = parallel_map(&indices, hash_one);
             let mut next = BTreeSet::new();
-            for &index in &touched {
-                let children: [Fr; ARITY] =
-                    std::array::from_fn(|i| self.node(level - 1, index * ARITY as u64 + i as u64));
-                let h = hashes::node(&children);
-                if h == empty_root(level) {
-                    self.levels[level].remove(&index);
-                } else {
-                    self.levels[level].insert(index, h);
-                }
+            for (&index, h) in indices.iter().zip(hashes) {
+                self.put(level, index, h);
+                changed.push((level, index, h));
                 next.insert(position(index).1);
             }
             touched = next;
         }
+        changed
+    }
+
+    /// Stores a node, dropping it when it equals the empty subtree of its level.
+    fn put(&mut self, level: usize, index: u64, value: Fr) {
+        if value == empty_root(level) {
+            self.levels[level].remove(&index);
+        } else {
+            self.levels[level].insert(index, value);
+        }
+    }
+
+    /// Rebuilds a tree from stored nodes without hashing (`(level, index, value)` as
+    /// [`SparseTree::set_leaves_changed`] and [`SparseTree::nodes`] give them). The caller vouches
+    /// for their consistency; [`SparseTree::recompute_root`] checks it.
+    pub fn from_nodes(nodes: impl IntoIterator<Item = (usize, u64, Fr)>) -> Result<Self, String> {
+        let mut t = Self::new();
+        for (level, index, value) in nodes {
+            if level > LEVELS || index >= 1u64 << (2 * (LEVELS - level)) {
+                return Err(format!("tree node {level}/{index} is outside the tree"));
+            }
+            t.put(level, index, value);
+        }
+        Ok(t)
+    }
+
+    /// Every stored (non-empty) node as `(level, index, value)`.
+    pub fn nodes(&self) -> impl Iterator<Item = (usize, u64, Fr)> + '_ {
+        self.levels.iter().enumerate().flat_map(|(l, m)| m.iter().map(move |(&i, &v)| (l, i, v)))
+    }
+
+    /// The root recomputed from the leaves alone, ignoring the stored inner nodes.
+    pub fn recompute_root(&self) -> Fr {
+        let mut fresh = Self::new();
+        fresh.set_leaves(self.levels[0].iter().map(|(&i, &v)| (i as u32, v)));
+        fresh.root()
     }
 
     pub fn set_leaf(&mut self, index: u32, leaf: Fr) {

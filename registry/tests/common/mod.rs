@@ -1,0 +1,89 @@
+//! Shared fixtures: a registry on the sample policy, one lab, one tracer, a few holders.
+#![allow(dead_code)]
+
+use ed25519_dalek::SigningKey;
+use healthcode_circuits::Fr;
+use healthcode_registry::event::Role;
+use healthcode_registry::{Config, Event, HolderFile, Registry, Retraction, SignedEvent, SignedRetraction};
+use rusqlite::Connection;
+use std::path::PathBuf;
+
+pub const POLICY: &str = include_str!("../../../policies/henan-2022.toml");
+/// A fixed "now" for the fixtures (2022-06-14).
+pub const T0: u64 = 1_655_164_800;
+pub const DAY: u64 = 86_400;
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+    pub reg: Registry,
+    pub lab: SigningKey,
+    pub tracer: SigningKey,
+    pub holders: Vec<HolderFile>,
+}
+
+pub fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+/// A registry with `n` holders enrolled and published (epoch 1), lab "lab" and tracer "tracer".
+pub fn fixture(n: usize) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.db");
+    let mut reg = Registry::init(&path, POLICY, Config::default(), T0 - 10 * DAY).unwrap();
+    let (lab, tracer) = (key(1), key(2));
+    reg.add_signer("lab", Role::Lab, lab.verifying_key(), 0, T0 - 10 * DAY).unwrap();
+    reg.add_signer("tracer", Role::Tracer, tracer.verifying_key(), 0, T0 - 10 * DAY).unwrap();
+    let holders: Vec<HolderFile> =
+        (0..n).map(|i| HolderFile::from_secret(Fr::from(1000 + i as u64), Fr::from(7 + i as u64))).collect();
+    for h in &holders {
+        reg.enroll(h.commitment, T0 - 10 * DAY).unwrap();
+    }
+    reg.publish(T0 - 10 * DAY).unwrap();
+    Fixture { dir, path, reg, lab, tracer, holders }
+}
+
+impl Fixture {
+    pub fn event(
+        &self,
+        signer: &SigningKey,
+        holder: u32,
+        kind: &str,
+        time: u64,
+        case: Option<[u8; 32]>,
+    ) -> SignedEvent {
+        Event {
+            registry: self.reg.public_key(),
+            holder,
+            kind: kind.into(),
+            time,
+            signer: signer.verifying_key(),
+            index_case: case,
+        }
+        .sign(signer)
+    }
+
+    pub fn retraction(&self, signer: &SigningKey, event: [u8; 32]) -> SignedRetraction {
+        Retraction { registry: self.reg.public_key(), event, signer: signer.verifying_key() }.sign(signer)
+    }
+
+    /// Row counts and queue tail of every table: equal snapshots mean nothing was stored.
+    pub fn snapshot(&self) -> Vec<(String, i64, i64)> {
+        let c = Connection::open(&self.path).unwrap();
+        ["signers", "holders", "events", "queue", "log", "log_nodes", "tree_nodes", "heads"]
+            .iter()
+            .map(|t| {
+                let n: i64 = c.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0)).unwrap();
+                // A change in place (e.g. a retracted flag) shows in this checksum.
+                let sum: i64 = if *t == "events" {
+                    c.query_row("SELECT COALESCE(SUM(retracted), 0) FROM events", [], |r| r.get(0)).unwrap()
+                } else if *t == "signers" {
+                    c.query_row("SELECT COUNT(revoked_at) FROM signers", [], |r| r.get(0)).unwrap()
+                } else {
+                    0
+                };
+                (t.to_string(), n, sum)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,145 @@
+//! End to end: events → publish → witness the prover accepts, history with inclusion proofs,
+//! consistency between heads, retraction, and an auditor's replay matching every head.
+
+mod common;
+
+use common::*;
+use healthcode_circuits::policy::{evaluate, Colour};
+use healthcode_registry::audit::replay;
+use healthcode_registry::head::verify_chain;
+use healthcode_registry::witness::WitnessError;
+use healthcode_registry::{HolderFile, Registry, WitnessFile};
+
+fn audit(reg: &Registry) -> healthcode_registry::audit::Replay {
+    let head = reg.head().unwrap();
+    let entries = reg.log_entries(0, head.log_size).unwrap();
+    replay(&entries, &reg.heads().unwrap(), &reg.public_key(), reg.policy()).unwrap()
+}
+
+#[test]
+fn witness_history_consistency_and_replay() {
+    let mut f = fixture(3);
+    let pos = f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0 - 2 * DAY, None), T0).unwrap();
+    f.reg.submit(&f.event(&f.tracer, 1, "close_contact", T0 - DAY, Some(pos)), T0).unwrap();
+    f.reg.submit(&f.event(&f.lab, 1, "negative_test", T0 - 3 * DAY, None), T0).unwrap();
+    let h2 = f.reg.publish(T0).unwrap();
+    assert_eq!(h2.epoch, 2);
+    assert_eq!(h2.holders, 3);
+
+    // The witness is accepted by the prover-side checks and gives the right colour.
+    let vk = f.reg.public_key();
+    let w = f.reg.witness(1).unwrap();
+    let w = WitnessFile::from_json(&w.to_json()).unwrap();
+    let sw = w.statement_witness(&f.holders[1], &vk, f.reg.policy(), false).unwrap();
+    assert_eq!(sw.state, vec![0, T0 - 3 * DAY, T0 - DAY, 0]);
+    assert_eq!(sw.path.root(sw.leaf(), 1), h2.root);
+    assert_eq!(evaluate(f.reg.policy(), &sw.state, T0).unwrap().colour, Colour::Red);
+    // …but not for someone else's holder file, a tampered state or another registry's key.
+    assert_eq!(
+        w.statement_witness(&f.holders[0], &vk, f.reg.policy(), false).unwrap_err(),
+        WitnessError::WrongHolder
+    );
+    let mut t = w.clone();
+    t.state.insert("close_contact".into(), 0);
+    assert_eq!(t.check(&vk, f.reg.policy()).unwrap_err(), WitnessError::RootMismatch);
+    assert!(w.check(&key(9).verifying_key(), f.reg.policy()).is_err());
+    assert!(format!("{w:?}").contains("redacted"));
+
+    // History: signer names and inclusion proofs against the head.
+    let hist = f.reg.history(1).unwrap();
+    assert_eq!(hist.events.len(), 2);
+    assert_eq!(hist.events[0].signer, "tracer");
+    assert_eq!(hist.events[0].index_case, Some(pos));
+    for e in &hist.events {
+        e.inclusion.as_ref().unwrap().verify(&hist.head).unwrap();
+    }
+
+    // Retraction of the positive test: holder 0 goes back to green at the next epoch.
+    assert_eq!(f.reg.witness(0).unwrap().state["positive_test"], T0 - 2 * DAY);
+    f.reg.retract(&f.retraction(&f.lab, pos), T0 + 1).unwrap();
+    let h3 = f.reg.publish(T0 + 1).unwrap();
+    let w0 = f.reg.witness(0).unwrap();
+    assert_eq!(w0.state["positive_test"], 0);
+    let s0 = w0.check(&vk, f.reg.policy()).unwrap();
+    assert_eq!(evaluate(f.reg.policy(), &s0, T0 + 1).unwrap().colour, Colour::Green);
+    assert!(f.reg.history(0).unwrap().events[0].retracted);
+
+    // Consistency between every pair of heads, and the chain.
+    let heads = f.reg.heads().unwrap();
+    verify_chain(&heads, &vk, &f.reg.policy_digest()).unwrap();
+    for a in 0..heads.len() as u64 {
+        for b in a..heads.len() as u64 {
+            f.reg.consistency(a, b).unwrap().verify(&vk, &f.reg.policy_digest()).unwrap();
+        }
+    }
+    assert!(h3.issued_at > h2.issued_at);
+
+    // The auditor's replay reproduces every head, and the stored tree.
+    let r = audit(&f.reg);
+    assert_eq!(r.tree.root(), h3.root);
+    assert_eq!(f.reg.tree().recompute_root(), h3.root);
+
+    // Reopening reloads the same tree.
+    let path = f.path.clone();
+    drop(f.reg);
+    let reg = Registry::open(&path).unwrap();
+    assert_eq!(reg.tree().root(), h3.root);
+    assert_eq!(reg.witness(0).unwrap(), w0);
+}
+
+#[test]
+fn heads_strictly_increase_and_refuse_a_clock_going_back() {
+    let mut f = fixture(1);
+    let a = f.reg.publish(T0).unwrap();
+    let b = f.reg.publish(T0).unwrap();
+    assert!(b.issued_at > a.issued_at);
+    assert!(f.reg.publish(T0 - 100).is_err());
+    // An empty publish still makes a fresh head over the same root.
+    assert_eq!(a.root, b.root);
+}
+
+#[test]
+fn witness_needs_a_published_holder() {
+    let mut f = fixture(1);
+    let h = HolderFile::from_secret(healthcode_circuits::Fr::from(5u64), healthcode_circuits::Fr::from(6u64));
+    let i = f.reg.enroll(h.commitment, T0).unwrap();
+    assert!(f.reg.witness(i).is_err());
+    f.reg.publish(T0).unwrap();
+    f.reg.witness(i).unwrap().statement_witness(&h, &f.reg.public_key(), f.reg.policy(), true).unwrap();
+}
+
+#[test]
+fn replay_catches_a_forged_entry() {
+    let mut f = fixture(2);
+    f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0, None), T0).unwrap();
+    f.reg.publish(T0).unwrap();
+    let head = f.reg.head().unwrap();
+    let mut entries = f.reg.log_entries(0, head.log_size).unwrap();
+    let last = entries.len() - 1;
+    // Flip a byte of the event's time: its signature no longer verifies.
+    let n = entries[last].len();
+    entries[last][n - 70] ^= 1;
+    assert!(replay(&entries, &f.reg.heads().unwrap(), &f.reg.public_key(), f.reg.policy()).is_err());
+}
+
+#[test]
+fn two_handles_stay_consistent() {
+    let mut f = fixture(2);
+    let mut other = Registry::open(&f.path).unwrap();
+    f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0, None), T0).unwrap();
+    f.reg.publish(T0).unwrap();
+    // The other handle's tree is stale: witnesses say so, refresh fixes it.
+    assert!(matches!(other.witness(0), Err(healthcode_registry::RegistryError::Stale)));
+    other.refresh().unwrap();
+    other.witness(0).unwrap().check(&other.public_key(), other.policy()).unwrap();
+    // Publishing from a stale handle reloads first, so the root stays right.
+    let mut third = Registry::open(&f.path).unwrap();
+    f.reg.submit(&f.event(&f.lab, 1, "positive_test", T0, None), T0).unwrap();
+    f.reg.publish(T0 + 1).unwrap();
+    third.submit(&f.event(&f.lab, 1, "negative_test", T0, None), T0).unwrap();
+    let head = third.publish(T0 + 2).unwrap();
+    assert_eq!(third.tree().recompute_root(), head.root);
+    let entries = third.log_entries(0, head.log_size).unwrap();
+    let r = replay(&entries, &third.heads().unwrap(), &third.public_key(), third.policy()).unwrap();
+    assert_eq!(r.tree.root(), head.root);
+}

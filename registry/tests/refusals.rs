@@ -1,0 +1,224 @@
+//! Every refusal: the reason is the expected one and nothing was stored.
+
+mod common;
+
+use common::*;
+use healthcode_registry::event::Role;
+use healthcode_registry::{Refusal, RegistryError};
+
+/// Submits, expects `want`, and checks the database is unchanged.
+fn refused(f: &mut Fixture, ev: &healthcode_registry::SignedEvent, now: u64, want: Refusal) {
+    let before = f.snapshot();
+    match f.reg.submit(ev, now) {
+        Err(RegistryError::Refused(r)) => assert_eq!(r, want),
+        other => panic!("expected refusal {want:?}, got {other:?}"),
+    }
+    assert_eq!(f.snapshot(), before, "a refused event changed the database");
+}
+
+#[test]
+fn bad_signature() {
+    let mut f = fixture(2);
+    let mut ev = f.event(&f.lab, 0, "positive_test", T0, None);
+    ev.event.time -= 1;
+    refused(&mut f, &ev, T0, Refusal::BadSignature);
+    // Signed by another key than the one it names.
+    let mut ev = f.event(&f.lab, 0, "positive_test", T0, None);
+    ev.signature = f.event(&f.tracer, 0, "positive_test", T0, None).signature;
+    refused(&mut f, &ev, T0, Refusal::BadSignature);
+}
+
+#[test]
+fn wrong_registry() {
+    let mut f = fixture(1);
+    let mut e = f.event(&f.lab, 0, "positive_test", T0, None).event;
+    e.registry = key(99).verifying_key();
+    let ev = e.sign(&f.lab);
+    refused(&mut f, &ev, T0, Refusal::WrongRegistry);
+}
+
+#[test]
+fn unknown_signer() {
+    let mut f = fixture(1);
+    let stranger = key(50);
+    let ev = f.event(&stranger, 0, "positive_test", T0, None);
+    let hexkey = hex::encode(stranger.verifying_key().as_bytes());
+    refused(&mut f, &ev, T0, Refusal::UnknownSigner(hexkey));
+}
+
+#[test]
+fn revoked_signer() {
+    let mut f = fixture(1);
+    f.reg.revoke_signer("lab", T0 - DAY).unwrap();
+    let ev = f.event(&f.lab, 0, "positive_test", T0, None);
+    refused(&mut f, &ev, T0, Refusal::SignerRevoked { name: "lab".into(), at: T0 - DAY });
+}
+
+#[test]
+fn not_yet_accredited_signer() {
+    let mut f = fixture(1);
+    let late = key(60);
+    f.reg.add_signer("late-lab", Role::Lab, late.verifying_key(), T0 + DAY, T0).unwrap();
+    let ev = f.event(&late, 0, "negative_test", T0, None);
+    refused(&mut f, &ev, T0, Refusal::SignerNotYetAccredited { name: "late-lab".into(), from: T0 + DAY });
+}
+
+#[test]
+fn role_not_allowed() {
+    let mut f = fixture(2);
+    let ev = f.event(&f.tracer, 0, "positive_test", T0, None);
+    refused(
+        &mut f,
+        &ev,
+        T0,
+        Refusal::RoleNotAllowed {
+            kind: "positive_test".into(),
+            name: "tracer".into(),
+            role: Role::Tracer,
+            needed: Role::Lab,
+        },
+    );
+    let pos = f.event(&f.lab, 1, "positive_test", T0, None);
+    let id = f.reg.submit(&pos, T0).unwrap();
+    let ev = f.event(&f.lab, 0, "close_contact", T0, Some(id));
+    refused(
+        &mut f,
+        &ev,
+        T0,
+        Refusal::RoleNotAllowed {
+            kind: "close_contact".into(),
+            name: "lab".into(),
+            role: Role::Lab,
+            needed: Role::Tracer,
+        },
+    );
+}
+
+#[test]
+fn unknown_kind_and_holder() {
+    let mut f = fixture(1);
+    let ev = f.event(&f.lab, 0, "bank_depositor_test", T0, None);
+    refused(&mut f, &ev, T0, Refusal::UnknownKind("bank_depositor_test".into()));
+    let ev = f.event(&f.lab, 5, "positive_test", T0, None);
+    refused(&mut f, &ev, T0, Refusal::UnknownHolder(5));
+}
+
+#[test]
+fn times_out_of_window() {
+    let mut f = fixture(1);
+    let max_future = f.reg.config().max_future;
+    let max_past = f.reg.config().max_past;
+    let ev = f.event(&f.lab, 0, "positive_test", T0 + max_future + 1, None);
+    refused(&mut f, &ev, T0, Refusal::TimeInFuture { time: T0 + max_future + 1, now: T0, max_future });
+    let ev = f.event(&f.lab, 0, "positive_test", T0 - max_past - 1, None);
+    refused(&mut f, &ev, T0, Refusal::TimeTooOld { time: T0 - max_past - 1, now: T0, max_past });
+    let ev = f.event(&f.lab, 0, "positive_test", 0, None);
+    refused(&mut f, &ev, T0, Refusal::TimeOutOfRange { time: 0 });
+    let big = 1u64 << 40;
+    let ev = f.event(&f.lab, 0, "positive_test", big, None);
+    refused(&mut f, &ev, big, Refusal::TimeOutOfRange { time: big });
+    // The edges are accepted.
+    f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0 + max_future, None), T0).unwrap();
+    f.reg.submit(&f.event(&f.lab, 0, "negative_test", T0 - max_past, None), T0).unwrap();
+}
+
+#[test]
+fn contact_index_case_rules() {
+    let mut f = fixture(3);
+    let ev = f.event(&f.tracer, 0, "close_contact", T0, None);
+    refused(&mut f, &ev, T0, Refusal::MissingIndexCase("close_contact".into()));
+    let ev = f.event(&f.tracer, 0, "close_contact", T0, Some([7; 32]));
+    refused(&mut f, &ev, T0, Refusal::IndexCaseUnknown(hex::encode([7; 32])));
+    let neg = f.reg.submit(&f.event(&f.lab, 1, "negative_test", T0, None), T0).unwrap();
+    let ev = f.event(&f.tracer, 0, "close_contact", T0, Some(neg));
+    refused(&mut f, &ev, T0, Refusal::IndexCaseNotPositive(hex::encode(neg)));
+    let pos = f.reg.submit(&f.event(&f.lab, 1, "positive_test", T0, None), T0).unwrap();
+    let ev = f.event(&f.tracer, 1, "close_contact", T0, Some(pos));
+    refused(&mut f, &ev, T0, Refusal::IndexCaseSameHolder);
+    // A lab result takes no index case.
+    let ev = f.event(&f.lab, 0, "negative_test", T0, Some(pos));
+    refused(&mut f, &ev, T0, Refusal::UnexpectedIndexCase("negative_test".into()));
+    // Valid against a queued positive test, and after publishing it.
+    f.reg.submit(&f.event(&f.tracer, 0, "close_contact", T0, Some(pos)), T0).unwrap();
+    f.reg.publish(T0).unwrap();
+    f.reg.submit(&f.event(&f.tracer, 2, "secondary_contact", T0, Some(pos)), T0).unwrap();
+    // Not once the positive test is retracted.
+    f.reg.retract(&f.retraction(&f.lab, pos), T0).unwrap();
+    let ev = f.event(&f.tracer, 2, "close_contact", T0, Some(pos));
+    refused(&mut f, &ev, T0, Refusal::IndexCaseRetracted(hex::encode(pos)));
+}
+
+#[test]
+fn duplicates() {
+    let mut f = fixture(1);
+    let ev = f.event(&f.lab, 0, "positive_test", T0, None);
+    let id = f.reg.submit(&ev, T0).unwrap();
+    refused(&mut f, &ev, T0, Refusal::Duplicate(hex::encode(id)));
+    f.reg.publish(T0).unwrap();
+    refused(&mut f, &ev, T0 + 1, Refusal::Duplicate(hex::encode(id)));
+}
+
+fn retract_refused(f: &mut Fixture, r: &healthcode_registry::SignedRetraction, want: Refusal) {
+    let before = f.snapshot();
+    match f.reg.retract(r, T0) {
+        Err(RegistryError::Refused(got)) => assert_eq!(got, want),
+        other => panic!("expected refusal {want:?}, got {other:?}"),
+    }
+    assert_eq!(f.snapshot(), before, "a refused retraction changed the database");
+}
+
+#[test]
+fn retraction_rules() {
+    let mut f = fixture(2);
+    let other_lab = key(70);
+    f.reg.add_signer("lab-2", Role::Lab, other_lab.verifying_key(), 0, T0).unwrap();
+    let id = f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0, None), T0).unwrap();
+    let r = f.retraction(&other_lab, id);
+    retract_refused(&mut f, &r, Refusal::NotOriginalSigner(hex::encode(id)));
+    let r = f.retraction(&f.lab, [3; 32]);
+    retract_refused(&mut f, &r, Refusal::UnknownEvent(hex::encode([3; 32])));
+    let mut r = f.retraction(&f.lab, id);
+    r.retraction.event[0] ^= 1;
+    retract_refused(&mut f, &r, Refusal::BadSignature);
+    let r = f.retraction(&f.lab, id);
+    f.reg.retract(&r, T0).unwrap();
+    retract_refused(&mut f, &r, Refusal::AlreadyRetracted(hex::encode(id)));
+    // A revoked signer can no longer retract.
+    let id2 = f.reg.submit(&f.event(&other_lab, 1, "positive_test", T0, None), T0).unwrap();
+    f.reg.revoke_signer("lab-2", T0 - 1).unwrap();
+    let r = f.retraction(&other_lab, id2);
+    retract_refused(&mut f, &r, Refusal::SignerRevoked { name: "lab-2".into(), at: T0 - 1 });
+}
+
+#[test]
+fn enrolment_and_signer_refusals() {
+    let mut f = fixture(1);
+    let before = f.snapshot();
+    let cm = f.holders[0].commitment;
+    assert!(matches!(f.reg.enroll(cm, T0), Err(RegistryError::Refused(Refusal::DuplicateCommitment(0)))));
+    assert!(matches!(
+        f.reg.add_signer("lab", Role::Lab, key(80).verifying_key(), 0, T0),
+        Err(RegistryError::Refused(Refusal::DuplicateSigner("name")))
+    ));
+    assert!(matches!(
+        f.reg.add_signer("lab-x", Role::Lab, f.lab.verifying_key(), 0, T0),
+        Err(RegistryError::Refused(Refusal::DuplicateSigner("key")))
+    ));
+    assert!(matches!(
+        f.reg.add_signer("", Role::Lab, key(81).verifying_key(), 0, T0),
+        Err(RegistryError::Refused(Refusal::BadSignerName))
+    ));
+    assert_eq!(f.snapshot(), before);
+}
+
+#[test]
+fn batch_refusals_store_only_the_accepted() {
+    let mut f = fixture(2);
+    let good = f.event(&f.lab, 0, "positive_test", T0, None);
+    let bad = f.event(&f.tracer, 1, "positive_test", T0, None);
+    let out = f.reg.submit_batch(&[good.clone(), bad, good], T0).unwrap();
+    assert!(out[0].is_ok());
+    assert!(matches!(out[1], Err(Refusal::RoleNotAllowed { .. })));
+    assert!(matches!(out[2], Err(Refusal::Duplicate(_))));
+    assert_eq!(f.reg.queue_len().unwrap(), 1);
+}

@@ -1,0 +1,427 @@
+//! `healthcode registry …`: the registry operator's commands over one registry database file.
+
+use crate::output::{emit, read_file, CliError, CliResult};
+use clap::{Args, Subcommand};
+use healthcode_circuits::field::{from_hex, to_hex};
+use healthcode_circuits::hashes;
+use healthcode_circuits::policy::parse_duration;
+use healthcode_registry::audit::replay;
+use healthcode_registry::event::{key_from_hex, Role};
+use healthcode_registry::{
+    Config, PublishHooks, Registry, RegistryError, SignedEvent, SignedHead, SignedRetraction,
+};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct Db {
+    /// The registry database file.
+    db: PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum RegistryCmd {
+    /// Create a registry database for a policy, with a fresh registry signing key, and sign
+    /// the epoch-0 head. The database file holds the registry's secret key: protect it.
+    Init {
+        #[command(flatten)]
+        db: Db,
+        /// The policy file (TOML) whose event kinds the registry accepts.
+        #[arg(long)]
+        policy: PathBuf,
+        /// Refuse events timed further than this in the future (clock skew), e.g. 5m.
+        #[arg(long, default_value = "5m")]
+        max_future: String,
+        /// Refuse events older than this when submitted, e.g. 30d.
+        #[arg(long, default_value = "30d")]
+        max_past: String,
+    },
+    /// Accredit or revoke labs and tracers.
+    #[command(subcommand)]
+    Signer(SignerCmd),
+    /// Enrol a holder: store its commitment and assign a leaf index.
+    Enroll {
+        #[command(flatten)]
+        db: Db,
+        /// The commitment printed by `healthcode holder new` (0x-hex).
+        #[arg(long, conflicts_with_all = ["pk", "document"], required_unless_present = "pk")]
+        commitment: Option<String>,
+        /// Alternatively: the holder's public key (0x-hex) …
+        #[arg(long, requires = "document")]
+        pk: Option<String>,
+        /// … and the identity document number checked at the desk.
+        #[arg(long, requires = "pk")]
+        document: Option<String>,
+    },
+    /// Accept signed events (a file with one JSON event per line, from `healthcode sign-event`)
+    /// into the queue. Exit 2 if any was refused; accepted ones are kept.
+    Submit {
+        #[command(flatten)]
+        db: Db,
+        /// The signed event file.
+        file: PathBuf,
+    },
+    /// Accept a signer's retraction of its own event (from `healthcode sign-retraction`).
+    Retract {
+        #[command(flatten)]
+        db: Db,
+        file: PathBuf,
+    },
+    /// Apply the queue as the next epoch and sign its head (also run periodically with an
+    /// empty queue, so heads stay fresh).
+    Publish {
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Print the latest signed head (or one epoch's, or all of them).
+    Head {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long, conflicts_with = "all")]
+        epoch: Option<u64>,
+        /// Print every head, epoch 0 first (JSON array with --json).
+        #[arg(long)]
+        all: bool,
+    },
+    /// Export a holder's witness (state, Merkle path, signed head) for its device's prover.
+    Witness {
+        #[command(flatten)]
+        db: Db,
+        /// The holder's leaf index.
+        #[arg(long)]
+        leaf: u32,
+        /// Write the witness file here instead of stdout.
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+    /// A holder's events with signer names and log inclusion proofs: why a code has its colour.
+    History {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        leaf: u32,
+    },
+    /// Consistency proof between the logs of two epochs' heads (RFC 9162).
+    Consistency {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        from: u64,
+        #[arg(long)]
+        to: u64,
+    },
+    /// Replay the whole log as an auditor would and check every head against it.
+    Audit {
+        #[command(flatten)]
+        db: Db,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SignerCmd {
+    /// Accredit a lab (signs `*_test` kinds) or tracer (signs contact kinds).
+    Add {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["lab", "tracer"])]
+        role: String,
+        /// The signer's Ed25519 public key (64 hex digits, from `healthcode signer keygen`).
+        #[arg(long)]
+        key: String,
+        /// Accredited from this unix time (default: now).
+        #[arg(long)]
+        from: Option<u64>,
+    },
+    /// Revoke a signer now: its later events and retractions are refused.
+    Revoke {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        name: String,
+    },
+    /// List the signers.
+    List {
+        #[command(flatten)]
+        db: Db,
+    },
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Refusals and unknown names are the caller's input problem (exit 2); the rest is a failure.
+fn err(e: RegistryError) -> CliError {
+    match e {
+        RegistryError::Refused(_)
+        | RegistryError::Exists(_)
+        | RegistryError::Policy(_)
+        | RegistryError::NoSuchEpoch(_)
+        | RegistryError::NoSuchSigner(_)
+        | RegistryError::NotPublished(_) => CliError::bad(e),
+        _ => CliError::fail(e),
+    }
+}
+
+fn open(db: &Path) -> Result<Registry, CliError> {
+    if !db.exists() {
+        return Err(CliError::bad(format!(
+            "{} does not exist (create it with `healthcode registry init`)",
+            db.display()
+        )));
+    }
+    Registry::open(db).map_err(err)
+}
+
+fn head_text(h: &SignedHead) -> String {
+    format!(
+        "epoch {}  issued_at {}\n  root      {}\n  holders   {}\n  log       {} entries, root {}\n  registry  {}\n  policy    {}",
+        h.epoch,
+        h.issued_at,
+        to_hex(&h.root),
+        h.holders,
+        h.log_size,
+        hex::encode(h.log_root),
+        hex::encode(h.registry.as_bytes()),
+        hex::encode(h.policy)
+    )
+}
+
+pub fn run(cmd: RegistryCmd) -> CliResult {
+    match cmd {
+        RegistryCmd::Init { db, policy, max_future, max_past } => {
+            let src = read_file(&policy)?;
+            let config = Config {
+                max_future: parse_duration(&max_future)
+                    .map_err(|e| CliError::bad(format!("--max-future: {e}")))?,
+                max_past: parse_duration(&max_past).map_err(|e| CliError::bad(format!("--max-past: {e}")))?,
+            };
+            let reg = Registry::init(&db.db, &src, config, now()).map_err(err)?;
+            let head = reg.head().map_err(err)?;
+            let key = hex::encode(reg.public_key().as_bytes());
+            emit(
+                db.json,
+                &json!({ "registry": key, "policy": hex::encode(reg.policy_digest()), "head": head }),
+                || format!("created {}\n  registry key  {key}\n{}", db.db.display(), head_text(&head)),
+            )
+        }
+        RegistryCmd::Signer(c) => run_signer(c),
+        RegistryCmd::Enroll { db, commitment, pk, document } => {
+            let cm = match (commitment, pk, document) {
+                (Some(c), _, _) => {
+                    from_hex(c.trim()).map_err(|e| CliError::bad(format!("--commitment: {e}")))?
+                }
+                (None, Some(pk), Some(doc)) => {
+                    let pk = from_hex(pk.trim()).map_err(|e| CliError::bad(format!("--pk: {e}")))?;
+                    hashes::commitment(pk, hashes::id_hash(&doc))
+                }
+                _ => return Err(CliError::bad("give --commitment, or --pk and --document")),
+            };
+            let mut reg = open(&db.db)?;
+            let leaf = reg.enroll(cm, now()).map_err(err)?;
+            emit(db.json, &json!({ "leaf_index": leaf, "commitment": to_hex(&cm) }), || {
+                format!("enrolled at leaf {leaf} (in the tree from the next publish)")
+            })
+        }
+        RegistryCmd::Submit { db, file } => {
+            let src = read_file(&file)?;
+            let mut events = Vec::new();
+            for (i, line) in src.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                let ev: SignedEvent = serde_json::from_str(line).map_err(|e| {
+                    CliError::bad(format!("{}:{}: not a signed event: {e}", file.display(), i + 1))
+                })?;
+                events.push(ev);
+            }
+            if events.is_empty() {
+                return Err(CliError::bad(format!("{}: no events", file.display())));
+            }
+            let mut reg = open(&db.db)?;
+            let verdicts = reg.submit_batch(&events, now()).map_err(err)?;
+            let results: Vec<_> = verdicts
+                .iter()
+                .map(|v| match v {
+                    Ok(id) => json!({ "accepted": true, "id": hex::encode(id) }),
+                    Err(r) => json!({ "accepted": false, "reason": r.to_string() }),
+                })
+                .collect();
+            let refused = verdicts.iter().filter(|v| v.is_err()).count();
+            emit(db.json, &json!({ "results": results, "refused": refused }), || {
+                verdicts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| match v {
+                        Ok(id) => format!("event {}: accepted, id {}", i + 1, hex::encode(id)),
+                        Err(r) => format!("event {}: refused: {r}", i + 1),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })?;
+            if refused > 0 {
+                return Err(CliError::BadInput(format!("{refused} of {} events refused", events.len())));
+            }
+            Ok(())
+        }
+        RegistryCmd::Retract { db, file } => {
+            let r: SignedRetraction = serde_json::from_str(&read_file(&file)?)
+                .map_err(|e| CliError::bad(format!("{}: not a signed retraction: {e}", file.display())))?;
+            let mut reg = open(&db.db)?;
+            reg.retract(&r, now()).map_err(err)?;
+            let id = hex::encode(r.retraction.event);
+            emit(db.json, &json!({ "retracted": id }), || format!("retraction of {id} accepted"))
+        }
+        RegistryCmd::Publish { db } => {
+            let mut reg = open(&db.db)?;
+            let queued = reg.queue_len().map_err(err)?;
+            let bar = indicatif::ProgressBar::new(queued);
+            if db.json || queued < 10_000 {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            } else {
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "publishing {bar:40} {pos}/{len} entries ({per_sec}, eta {eta})",
+                    )
+                    .map_err(CliError::fail)?,
+                );
+            }
+            let mut progress = |done: u64, _total: u64| bar.set_position(done);
+            let head = reg
+                .publish_with(now(), PublishHooks { progress: Some(&mut progress), fault: None })
+                .map_err(err)?;
+            bar.finish_and_clear();
+            emit(db.json, &head, || format!("published {queued} entries\n{}", head_text(&head)))
+        }
+        RegistryCmd::Head { db, epoch, all } => {
+            let reg = open(&db.db)?;
+            if all {
+                let heads = reg.heads().map_err(err)?;
+                return emit(db.json, &heads, || heads.iter().map(head_text).collect::<Vec<_>>().join("\n"));
+            }
+            let head = match epoch {
+                Some(e) => reg.head_at(e),
+                None => reg.head(),
+            }
+            .map_err(err)?;
+            emit(db.json, &head, || head_text(&head))
+        }
+        RegistryCmd::Witness { db, leaf, out } => {
+            let reg = open(&db.db)?;
+            let w = reg.witness(leaf).map_err(err)?;
+            match out {
+                Some(p) => {
+                    std::fs::write(&p, w.to_json() + "\n")
+                        .map_err(|e| CliError::fail(format!("cannot write {}: {e}", p.display())))?;
+                    emit(db.json, &json!({ "file": p, "leaf_index": leaf, "epoch": w.head.epoch }), || {
+                        format!("wrote {} (leaf {leaf}, epoch {})", p.display(), w.head.epoch)
+                    })
+                }
+                None => {
+                    println!("{}", w.to_json());
+                    Ok(())
+                }
+            }
+        }
+        RegistryCmd::History { db, leaf } => {
+            let reg = open(&db.db)?;
+            let h = reg.history(leaf).map_err(err)?;
+            emit(db.json, &h, || {
+                let mut lines = vec![format!("holder {leaf}, head epoch {}", h.head.epoch)];
+                if let Some(s) = &h.state {
+                    lines.push(format!("  state: {}", serde_json::to_string(s).unwrap_or_default()));
+                }
+                for e in &h.events {
+                    lines.push(format!(
+                        "  {} at {} signed by {} ({}){}{}{}",
+                        e.kind,
+                        e.time,
+                        e.signer,
+                        e.role,
+                        e.index_case.map(|c| format!(", index case {}", hex::encode(c))).unwrap_or_default(),
+                        if e.retracted { ", RETRACTED" } else { "" },
+                        match &e.inclusion {
+                            Some(p) => format!(", log entry {}", p.index),
+                            None => ", pending publish".into(),
+                        }
+                    ));
+                }
+                lines.join("\n")
+            })
+        }
+        RegistryCmd::Consistency { db, from, to } => {
+            let reg = open(&db.db)?;
+            if from > to {
+                return Err(CliError::bad("--from must not be after --to"));
+            }
+            let p = reg.consistency(from, to).map_err(err)?;
+            p.verify(&reg.public_key(), &reg.policy_digest()).map_err(CliError::fail)?;
+            emit(db.json, &p, || {
+                format!(
+                    "log of epoch {from} ({} entries) is a prefix of epoch {to} ({} entries): {} proof hashes",
+                    p.from.log_size,
+                    p.to.log_size,
+                    p.proof.len()
+                )
+            })
+        }
+        RegistryCmd::Audit { db } => {
+            let reg = open(&db.db)?;
+            let heads = reg.heads().map_err(err)?;
+            let last = heads.last().cloned().ok_or_else(|| CliError::fail("no heads"))?;
+            let entries = reg.log_entries(0, last.log_size).map_err(err)?;
+            let r = replay(&entries, &heads, &reg.public_key(), reg.policy()).map_err(CliError::fail)?;
+            emit(
+                db.json,
+                &json!({ "ok": true, "heads": heads.len(), "entries": entries.len(), "holders": r.holders }),
+                || {
+                    format!(
+                        "ok: {} entries replayed, {} heads match, {} holders",
+                        entries.len(),
+                        heads.len(),
+                        r.holders
+                    )
+                },
+            )
+        }
+    }
+}
+
+fn run_signer(cmd: SignerCmd) -> CliResult {
+    match cmd {
+        SignerCmd::Add { db, name, role, key, from } => {
+            let role = Role::parse(&role).ok_or_else(|| CliError::bad("--role must be lab or tracer"))?;
+            let key = key_from_hex(&key).map_err(|e| CliError::bad(format!("--key: {e}")))?;
+            let mut reg = open(&db.db)?;
+            let t = now();
+            reg.add_signer(&name, role, key, from.unwrap_or(t), t).map_err(err)?;
+            emit(db.json, &json!({ "name": name, "role": role }), || format!("accredited {role} `{name}`"))
+        }
+        SignerCmd::Revoke { db, name } => {
+            let mut reg = open(&db.db)?;
+            let s = reg.revoke_signer(&name, now()).map_err(err)?;
+            emit(db.json, &s, || format!("revoked `{name}` at {}", s.revoked_at.unwrap_or_default()))
+        }
+        SignerCmd::List { db } => {
+            let reg = open(&db.db)?;
+            let s = reg.signers().map_err(err)?;
+            emit(db.json, &s, || {
+                s.iter()
+                    .map(|s| {
+                        format!(
+                            "{} ({}) {} from {}{}",
+                            s.name,
+                            s.role,
+                            hex::encode(s.key.as_bytes()),
+                            s.accredited_from,
+                            s.revoked_at.map(|t| format!(", revoked at {t}")).unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+    }
+}
