@@ -66,9 +66,26 @@ pub fn open(path: &Path, create: bool) -> rusqlite::Result<Connection> {
     }
     let mut conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    // Never add our schema to someone else's database, nor open a newer schema than we know.
+    let version = schema_version(&conn)?;
+    if (!create && version == 0) || version > MIGRATIONS.len() {
+        let why = if version == 0 {
+            "not a healthcode registry (no schema)".to_string()
+        } else {
+            format!("registry schema {version} is newer than this build ({})", MIGRATIONS.len())
+        };
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_NOTADB),
+            Some(why),
+        ));
+    }
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // A publish touches rows all over the events, holders and tree tables: a 256 MiB page
+    // cache (instead of SQLite's 2 MiB default) keeps those B-trees' inner pages in memory.
+    conn.pragma_update(None, "cache_size", -262_144)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     migrate(&mut conn)?;
     Ok(conn)
 }
