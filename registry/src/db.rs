@@ -82,10 +82,6 @@ pub fn open(path: &Path, create: bool) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // A publish touches rows all over the events, holders and tree tables: a 256 MiB page
-    // cache (instead of SQLite's 2 MiB default) keeps those B-trees' inner pages in memory.
-    conn.pragma_update(None, "cache_size", -262_144)?;
-    conn.pragma_update(None, "temp_store", "MEMORY")?;
     migrate(&mut conn)?;
     Ok(conn)
 }
