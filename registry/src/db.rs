@@ -66,6 +66,19 @@ pub fn open(path: &Path, create: bool) -> rusqlite::Result<Connection> {
     }
     let mut conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    // Never add our schema to someone else's database, nor open a newer schema than we know.
+    let version = schema_version(&conn)?;
+    if (!create && version == 0) || version > MIGRATIONS.len() {
+        let why = if version == 0 {
+            "not a healthcode registry (no schema)".to_string()
+        } else {
+            format!("registry schema {version} is newer than this build ({})", MIGRATIONS.len())
+        };
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_NOTADB),
+            Some(why),
+        ));
+    }
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;

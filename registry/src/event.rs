@@ -153,10 +153,13 @@ impl Writer {
         self.0.extend_from_slice(v);
         self
     }
+    /// A length-prefixed string. Names longer than `u16::MAX` bytes cannot be encoded; they are
+    /// cut there rather than panicking, and every such message is refused anyway (names are
+    /// limited to [`MAX_NAME`] bytes before any signature is checked).
     fn str(&mut self, s: &str) -> &mut Self {
-        let len = u16::try_from(s.len()).expect("names are checked to be short");
-        self.0.extend_from_slice(&len.to_be_bytes());
-        self.bytes(s.as_bytes())
+        let b = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
+        self.0.extend_from_slice(&(b.len() as u16).to_be_bytes());
+        self.bytes(b)
     }
 }
 

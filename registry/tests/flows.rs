@@ -143,3 +143,26 @@ fn two_handles_stay_consistent() {
     let r = replay(&entries, &third.heads().unwrap(), &third.public_key(), third.policy()).unwrap();
     assert_eq!(r.tree.root(), head.root);
 }
+
+#[test]
+fn refuses_foreign_and_future_databases() {
+    let dir = tempfile::tempdir().unwrap();
+    let foreign = dir.path().join("other.db");
+    let c = rusqlite::Connection::open(&foreign).unwrap();
+    c.execute_batch("CREATE TABLE t (x INTEGER);").unwrap();
+    drop(c);
+    let e = Registry::open(&foreign).unwrap_err().to_string();
+    assert!(e.contains("not a healthcode registry"), "{e}");
+    // The foreign file was left alone.
+    let c = rusqlite::Connection::open(&foreign).unwrap();
+    let n: i64 = c.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1);
+    drop(c);
+
+    let f = fixture(1);
+    let path = f.path.clone();
+    drop(f.reg);
+    rusqlite::Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    let e = Registry::open(&path).unwrap_err().to_string();
+    assert!(e.contains("newer than this build"), "{e}");
+}

@@ -136,6 +136,12 @@ pub fn run_sign_event(a: SignEventArgs) -> CliResult {
         .as_deref()
         .map(|h| hash_from_hex(h.trim()).map_err(|e| CliError::bad(format!("--index-case: {e}"))))
         .transpose()?;
+    if a.kind.is_empty() || a.kind.len() > healthcode_registry::event::MAX_NAME {
+        return Err(CliError::bad(format!(
+            "--kind must be 1 to {} bytes",
+            healthcode_registry::event::MAX_NAME
+        )));
+    }
     if a.time == 0 || a.time > healthcode_circuits::time::MAX_TIME {
         return Err(CliError::bad(format!("--time {} is not a valid unix time", a.time)));
     }

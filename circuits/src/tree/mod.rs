@@ -220,3 +220,52 @@ impl SparseTree {
         MerklePath { siblings }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaves(n: u32, salt: u64) -> Vec<(u32, Fr)> {
+        (0..n).map(|i| (i.wrapping_mul(2_654_435_761), Fr::from(i as u64 * 7 + salt + 1))).collect()
+    }
+
+    #[test]
+    fn batch_equals_one_by_one_and_paths_open() {
+        // More than 256 nodes per level, so the parallel path is taken.
+        let updates = leaves(600, 0);
+        let mut batch = SparseTree::new();
+        batch.set_leaves(updates.clone());
+        let mut single = SparseTree::new();
+        for &(i, v) in &updates {
+            single.set_leaf(i, v);
+        }
+        assert_eq!(batch.root(), single.root());
+        assert_eq!(batch.recompute_root(), batch.root());
+        for &(i, v) in updates.iter().step_by(37) {
+            assert_eq!(batch.path(i).root(v, i), batch.root());
+        }
+    }
+
+    #[test]
+    fn changed_nodes_rebuild_the_tree() {
+        let mut t = SparseTree::new();
+        let mut stored: HashMap<(usize, u64), Fr> = HashMap::new();
+        for round in 0..3 {
+            let mut updates = leaves(300, round);
+            // Emptying a leaf removes it and any node that becomes empty.
+            updates.push((updates[0].0, EMPTY_LEAF));
+            for (level, index, v) in t.set_leaves_changed(updates) {
+                if v == empty_root(level) {
+                    stored.remove(&(level, index));
+                } else {
+                    stored.insert((level, index), v);
+                }
+            }
+            let rebuilt = SparseTree::from_nodes(stored.iter().map(|(&(l, i), &v)| (l, i, v))).unwrap();
+            assert_eq!(rebuilt.root(), t.root());
+            assert_eq!(rebuilt.nodes().count(), t.nodes().count());
+        }
+        assert!(SparseTree::from_nodes([(0, 1u64 << 32, Fr::from(1u64))]).is_err());
+        assert!(SparseTree::from_nodes([(LEVELS + 1, 0, Fr::from(1u64))]).is_err());
+    }
+}
