@@ -6,7 +6,7 @@
 //! compares them with each signed head.
 
 use crate::event::{Entry, EntryBody, Role, POSITIVE_TEST};
-use crate::head::{verify_chain, SignedHead};
+use crate::head::SignedHead;
 use crate::log::{Hash, MemoryLog};
 use ed25519_dalek::VerifyingKey;
 use healthcode_circuits::field;
@@ -24,7 +24,34 @@ pub enum AuditError {
     Head(u64, String),
 }
 
+/// One problem a replay found. Entries with a problem are not applied to any holder state, so
+/// every later head that includes their effect is flagged too.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    /// The first epoch whose head covers the entry (or the head's own epoch).
+    pub epoch: Option<u64>,
+    /// Index of the log entry, when the finding is about one.
+    pub entry: Option<u64>,
+    /// The holder's leaf index, when known.
+    pub leaf: Option<u32>,
+    /// The event id (hex), when the entry is an event or a retraction.
+    pub event: Option<String>,
+    /// The signer's name, when known.
+    pub signer: Option<String>,
+    pub what: String,
+}
+
+impl Finding {
+    pub fn to_error(&self) -> AuditError {
+        match self.entry {
+            Some(i) => AuditError::Entry(i, self.what.clone()),
+            None => AuditError::Head(self.epoch.unwrap_or(0), self.what.clone()),
+        }
+    }
+}
+
 struct Signer {
+    name: String,
     role: Role,
     from: u64,
     revoked: Option<u64>,
@@ -47,17 +74,58 @@ pub struct Replay {
     pub holders: u64,
     /// Per holder: latest time per kind.
     pub states: Vec<Vec<u64>>,
+    /// Everything that is not backed by the log and the signatures in it.
+    pub findings: Vec<Finding>,
+    /// Accepted events per `(epoch, signer name, kind)`, so bursts stand out.
+    pub counts: std::collections::BTreeMap<(u64, String, String), u64>,
+    /// Heads whose roots were compared with the replay.
+    pub heads_checked: usize,
 }
 
-/// Replays `entries` (the whole log, in order) and checks each head against the recomputation.
+/// Replays `entries` (the whole log, in order) and checks each head against the recomputation;
+/// fails on the first finding. See [`replay_all`] for the auditor's complete report.
 pub fn replay(
     entries: &[Vec<u8>],
     heads: &[SignedHead],
     registry: &VerifyingKey,
     policy: &Policy,
 ) -> Result<Replay, AuditError> {
+    let r = replay_all(entries, heads, registry, policy);
+    match r.findings.first() {
+        Some(f) => Err(f.to_error()),
+        None => Ok(r),
+    }
+}
+
+/// Replays the whole log, re-checking every acceptance rule that does not depend on the
+/// registry's clock settings, and compares each head with the recomputation. Never stops early:
+/// every problem becomes a [`Finding`].
+pub fn replay_all(
+    entries: &[Vec<u8>],
+    heads: &[SignedHead],
+    registry: &VerifyingKey,
+    policy: &Policy,
+) -> Replay {
     let digest = policy.digest();
-    verify_chain(heads, registry, &digest).map_err(|e| AuditError::Head(0, e.to_string()))?;
+    let mut findings = Vec::new();
+    let head_finding = |epoch: u64, what: String| Finding {
+        epoch: Some(epoch),
+        entry: None,
+        leaf: None,
+        event: None,
+        signer: None,
+        what,
+    };
+    for h in heads {
+        if let Err(e) = h.verify(registry, &digest) {
+            findings.push(head_finding(h.epoch, e.to_string()));
+        }
+    }
+    if let Err(e) = verify_chain_order(heads) {
+        findings.push(head_finding(e.0, e.1));
+    }
+    // The epoch that first publishes entry `i`.
+    let epoch_of = |i: u64| heads.iter().find(|h| h.log_size > i).map(|h| h.epoch);
     let kinds = policy.events.len();
     let mut signers: HashMap<VerifyingKey, Signer> = HashMap::new();
     let mut names = BTreeSet::new();
@@ -68,7 +136,9 @@ pub fn replay(
     let mut tree = SparseTree::new();
     let mut log = MemoryLog::new();
     let mut dirty = BTreeSet::new();
-    let mut heads = heads.iter().peekable();
+    let mut counts = std::collections::BTreeMap::new();
+    let mut heads_iter = heads.iter().peekable();
+    let mut heads_checked = 0;
 
     let check_head = |h: &SignedHead,
                       tree: &mut SparseTree,
@@ -77,7 +147,8 @@ pub fn replay(
                       holders: u64,
                       events: &HashMap<Hash, EventRec>,
                       by_holder: &HashMap<u32, Vec<Hash>>,
-                      commitments: &[Fr]| {
+                      commitments: &[Fr],
+                      findings: &mut Vec<Finding>| {
         let leaves: Vec<(u32, Fr)> = dirty
             .iter()
             .map(|&hd| {
@@ -87,22 +158,22 @@ pub fn replay(
             .collect();
         tree.set_leaves(leaves);
         dirty.clear();
-        let fail = |why: &str| Err(AuditError::Head(h.epoch, why.to_string()));
+        let mut fail = |why: &str| findings.push(head_finding(h.epoch, why.to_string()));
         if h.log_root != log.root() {
-            return fail("log root differs from the replayed log");
+            fail("log root differs from the replayed log: the log was rewritten after this head");
         }
         if h.root != tree.root() {
-            return fail("holder-tree root differs from the replayed tree");
+            fail("holder-tree root differs from the tree replayed from signed events");
         }
         if h.holders != holders {
-            return fail("holder count differs");
+            fail("holder count differs from the replayed enrolments");
         }
-        Ok(())
     };
 
     for (i, bytes) in entries.iter().enumerate() {
         let i = i as u64;
-        while let Some(h) = heads.next_if(|h| h.log_size == i) {
+        while let Some(h) = heads_iter.next_if(|h| h.log_size == i) {
+            heads_checked += 1;
             check_head(
                 h,
                 &mut tree,
@@ -112,112 +183,52 @@ pub fn replay(
                 &events,
                 &by_holder,
                 &commitments,
-            )?;
-        }
-        let bad = |why: String| AuditError::Entry(i, why);
-        let entry = Entry::from_bytes(bytes).map_err(|e| bad(e.to_string()))?;
-        let active =
-            |signers: &HashMap<VerifyingKey, Signer>, key: &VerifyingKey| -> Result<Role, AuditError> {
-                let s = signers.get(key).ok_or_else(|| bad("unknown signer".into()))?;
-                if entry.at < s.from || s.revoked.is_some_and(|r| entry.at >= r) {
-                    return Err(bad("signer not accredited at acceptance time".into()));
-                }
-                Ok(s.role)
-            };
-        match &entry.body {
-            EntryBody::Enrol { leaf_index, commitment } => {
-                if *leaf_index as usize != commitments.len() {
-                    return Err(bad("leaf indices are not assigned in order".into()));
-                }
-                let cm = field::from_bytes(commitment).map_err(|e| bad(e.to_string()))?;
-                if !seen_cm.insert(*commitment) {
-                    return Err(bad("commitment enrolled twice".into()));
-                }
-                commitments.push(cm);
-                dirty.insert(*leaf_index);
-            }
-            EntryBody::SignerAdd { key, role, name, accredited_from } => {
-                if signers.contains_key(key) || !names.insert(name.clone()) {
-                    return Err(bad("signer added twice".into()));
-                }
-                signers.insert(*key, Signer { role: *role, from: *accredited_from, revoked: None });
-            }
-            EntryBody::SignerRevoke { key, revoked_at } => {
-                let s = signers.get_mut(key).ok_or_else(|| bad("revoking an unknown signer".into()))?;
-                if s.revoked.is_some() {
-                    return Err(bad("signer revoked twice".into()));
-                }
-                s.revoked = Some(*revoked_at);
-            }
-            EntryBody::Event(se) => {
-                let e = &se.event;
-                if e.registry != *registry || !se.verify() {
-                    return Err(bad("event signature does not verify for this registry".into()));
-                }
-                let role = active(&signers, &e.signer)?;
-                let kind =
-                    policy.event_index(&e.kind).ok_or_else(|| bad(format!("unknown kind {}", e.kind)))?;
-                if role != Role::for_kind(&e.kind) {
-                    return Err(bad("signer role not allowed for the kind".into()));
-                }
-                if e.holder as usize >= commitments.len() {
-                    return Err(bad("event for a holder not enrolled".into()));
-                }
-                if e.time == 0 || e.time > MAX_TIME {
-                    return Err(bad("event time out of range".into()));
-                }
-                match (role, &e.index_case) {
-                    (Role::Lab, None) => {}
-                    (Role::Tracer, Some(case)) => match events.get(case) {
-                        Some(c) if c.positive && !c.retracted && c.holder != e.holder => {}
-                        _ => {
-                            return Err(bad(
-                                "index case is not an earlier, live positive test of another holder".into(),
-                            ))
-                        }
-                    },
-                    _ => return Err(bad("index case present on a test or missing on a contact".into())),
-                }
-                let id = e.id();
-                if events.contains_key(&id) {
-                    return Err(bad("duplicate event".into()));
-                }
-                events.insert(
-                    id,
-                    EventRec {
-                        holder: e.holder,
-                        kind,
-                        time: e.time,
-                        signer: e.signer,
-                        positive: e.kind == POSITIVE_TEST,
-                        retracted: false,
-                    },
-                );
-                by_holder.entry(e.holder).or_default().push(id);
-                dirty.insert(e.holder);
-            }
-            EntryBody::Retraction(sr) => {
-                let r = &sr.retraction;
-                if r.registry != *registry || !sr.verify() {
-                    return Err(bad("retraction signature does not verify for this registry".into()));
-                }
-                active(&signers, &r.signer)?;
-                let ev =
-                    events.get_mut(&r.event).ok_or_else(|| bad("retraction of an unknown event".into()))?;
-                if ev.signer != r.signer || ev.retracted {
-                    return Err(bad("retraction by another signer or of a retracted event".into()));
-                }
-                ev.retracted = true;
-                dirty.insert(ev.holder);
-            }
+                &mut findings,
+            );
         }
         log.append(bytes);
+        let epoch = epoch_of(i);
+        let mut finding =
+            Finding { epoch, entry: Some(i), leaf: None, event: None, signer: None, what: String::new() };
+        let entry = match Entry::from_bytes(bytes) {
+            Ok(e) => e,
+            Err(e) => {
+                finding.what = format!("undecodable entry: {e}");
+                findings.push(finding);
+                continue;
+            }
+        };
+        let outcome = apply(
+            &entry,
+            registry,
+            policy,
+            &mut signers,
+            &mut names,
+            &mut commitments,
+            &mut seen_cm,
+            &mut events,
+            &mut by_holder,
+            &mut dirty,
+            &mut finding,
+        );
+        match outcome {
+            Ok(Some((signer, kind))) => {
+                *counts.entry((epoch.unwrap_or(0), signer, kind)).or_insert(0u64) += 1;
+            }
+            Ok(None) => {}
+            Err(why) => {
+                finding.what = why;
+                findings.push(finding);
+            }
+        }
     }
     let n = entries.len() as u64;
-    for h in heads.by_ref() {
+    for h in heads_iter.by_ref() {
         if h.log_size != n {
-            return Err(AuditError::Head(h.epoch, "covers entries the log does not have".into()));
+            findings.push(head_finding(h.epoch, "covers entries the log does not have".into()));
+            continue;
         }
+        heads_checked += 1;
         check_head(
             h,
             &mut tree,
@@ -227,10 +238,156 @@ pub fn replay(
             &events,
             &by_holder,
             &commitments,
-        )?;
+            &mut findings,
+        );
     }
     let states = (0..commitments.len() as u32).map(|h| state_of(h, kinds, &events, &by_holder)).collect();
-    Ok(Replay { tree, log, holders: commitments.len() as u64, states })
+    Replay { tree, log, holders: commitments.len() as u64, states, findings, counts, heads_checked }
+}
+
+/// Epochs consecutive, times increasing, nothing shrinking (signatures are checked one by one).
+fn verify_chain_order(heads: &[SignedHead]) -> Result<(), (u64, String)> {
+    for w in heads.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        let broken = |why: &str| Err((b.epoch, format!("after epoch {}: {why}", a.epoch)));
+        if b.epoch != a.epoch + 1 {
+            return broken("epochs are not consecutive");
+        }
+        if b.issued_at <= a.issued_at {
+            return broken("issued_at does not increase");
+        }
+        if b.log_size < a.log_size || b.holders < a.holders {
+            return broken("the log or the holder count shrank");
+        }
+    }
+    Ok(())
+}
+
+/// Applies one decoded entry to the replayed state, or says why it is not backed. Returns the
+/// signer's name and the kind for an accepted event.
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    entry: &Entry,
+    registry: &VerifyingKey,
+    policy: &Policy,
+    signers: &mut HashMap<VerifyingKey, Signer>,
+    names: &mut BTreeSet<String>,
+    commitments: &mut Vec<Fr>,
+    seen_cm: &mut BTreeSet<[u8; 32]>,
+    events: &mut HashMap<Hash, EventRec>,
+    by_holder: &mut HashMap<u32, Vec<Hash>>,
+    dirty: &mut BTreeSet<u32>,
+    finding: &mut Finding,
+) -> Result<Option<(String, String)>, String> {
+    let active =
+        |signers: &HashMap<VerifyingKey, Signer>, key: &VerifyingKey| -> Result<(Role, String), String> {
+            let s = signers.get(key).ok_or("signed by an unknown signer (never accredited in this log)")?;
+            if entry.at < s.from || s.revoked.is_some_and(|r| entry.at >= r) {
+                return Err(format!("signer `{}` was not accredited at acceptance time", s.name));
+            }
+            Ok((s.role, s.name.clone()))
+        };
+    match &entry.body {
+        EntryBody::Enrol { leaf_index, commitment } => {
+            finding.leaf = Some(*leaf_index);
+            if *leaf_index as usize != commitments.len() {
+                return Err("leaf indices are not assigned in order".into());
+            }
+            let cm = field::from_bytes(commitment).map_err(|e| e.to_string())?;
+            if !seen_cm.insert(*commitment) {
+                return Err("commitment enrolled twice".into());
+            }
+            commitments.push(cm);
+            dirty.insert(*leaf_index);
+        }
+        EntryBody::SignerAdd { key, role, name, accredited_from } => {
+            finding.signer = Some(name.clone());
+            if signers.contains_key(key) || !names.insert(name.clone()) {
+                return Err("signer added twice".into());
+            }
+            signers.insert(
+                *key,
+                Signer { name: name.clone(), role: *role, from: *accredited_from, revoked: None },
+            );
+        }
+        EntryBody::SignerRevoke { key, revoked_at } => {
+            let s = signers.get_mut(key).ok_or("revoking an unknown signer")?;
+            finding.signer = Some(s.name.clone());
+            if s.revoked.is_some() {
+                return Err("signer revoked twice".into());
+            }
+            s.revoked = Some(*revoked_at);
+        }
+        EntryBody::Event(se) => {
+            let e = &se.event;
+            finding.leaf = Some(e.holder);
+            finding.event = Some(hex::encode(e.id()));
+            finding.signer = signers.get(&e.signer).map(|s| s.name.clone());
+            if e.registry != *registry || !se.verify() {
+                return Err(format!("{} event: signature does not verify for this registry", e.kind));
+            }
+            let (role, name) = active(signers, &e.signer)?;
+            let kind = policy.event_index(&e.kind).ok_or_else(|| format!("unknown kind {}", e.kind))?;
+            if role != Role::for_kind(&e.kind) {
+                return Err(format!("signer role not allowed for {}", e.kind));
+            }
+            if e.holder as usize >= commitments.len() {
+                return Err("event for a holder not enrolled".into());
+            }
+            if e.time == 0 || e.time > MAX_TIME {
+                return Err("event time out of range".into());
+            }
+            match (role, &e.index_case) {
+                (Role::Lab, None) => {}
+                (Role::Tracer, Some(case)) => match events.get(case) {
+                    Some(c) if c.positive && !c.retracted && c.holder != e.holder => {}
+                    _ => return Err(
+                        "contact whose index case is not an earlier, live positive test of another holder"
+                            .into(),
+                    ),
+                },
+                _ => return Err("index case present on a test or missing on a contact".into()),
+            }
+            let id = e.id();
+            if events.contains_key(&id) {
+                return Err("duplicate event".into());
+            }
+            events.insert(
+                id,
+                EventRec {
+                    holder: e.holder,
+                    kind,
+                    time: e.time,
+                    signer: e.signer,
+                    positive: e.kind == POSITIVE_TEST,
+                    retracted: false,
+                },
+            );
+            by_holder.entry(e.holder).or_default().push(id);
+            dirty.insert(e.holder);
+            return Ok(Some((name, e.kind.clone())));
+        }
+        EntryBody::Retraction(sr) => {
+            let r = &sr.retraction;
+            finding.event = Some(hex::encode(r.event));
+            finding.signer = signers.get(&r.signer).map(|s| s.name.clone());
+            if r.registry != *registry || !sr.verify() {
+                return Err("retraction signature does not verify for this registry".into());
+            }
+            active(signers, &r.signer)?;
+            let ev = events.get_mut(&r.event).ok_or("retraction of an unknown event")?;
+            finding.leaf = Some(ev.holder);
+            if ev.signer != r.signer {
+                return Err("retraction by a signer other than the event's".into());
+            }
+            if ev.retracted {
+                return Err("retraction of an already retracted event".into());
+            }
+            ev.retracted = true;
+            dirty.insert(ev.holder);
+        }
+    }
+    Ok(None)
 }
 
 fn state_of(
