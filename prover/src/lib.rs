@@ -1,0 +1,23 @@
+//! The citizen side of verifiable health codes: single-party setup (development only) and
+//! on-device proving of a colour, with the reason for it.
+//!
+//! Formats shared with checkpoints (payload, key files, bundle manifest) live in
+//! `healthcode-verifier`, which this crate re-exports as [`verifier`].
+
+pub mod bundle;
+pub mod explain;
+pub mod prove;
+pub mod setup;
+
+pub use bundle::ProverBundle;
+pub use explain::{EventTime, Explanation};
+pub use healthcode_verifier as verifier;
+pub use prove::{explain, groth16_prove, prove, ProveError, ProveRequest, Proved};
+pub use setup::{encode_bundle, generate_keys, setup, EncodedBundle, Keys, SetupError};
+
+use healthcode_circuits::statement::CircuitInfo;
+
+/// The circuit digest of `info` as bytes (it is hex in `CircuitInfo`).
+pub fn circuit_digest_bytes(info: &CircuitInfo) -> [u8; 32] {
+    healthcode_verifier::bundle::parse_digest(&info.digest).expect("circuit_info produces a hex SHA-256")
+}
