@@ -6,6 +6,7 @@
 
 pub mod bundle;
 pub mod explain;
+pub mod fixtures;
 pub mod prove;
 pub mod setup;
 
