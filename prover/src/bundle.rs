@@ -43,6 +43,12 @@ impl ProverBundle {
         Self::load_inner(dir, true)
     }
 
+    /// A prover prepared for this bundle's circuit (builds the constraint matrices once; keep it
+    /// to prove again, e.g. when the code is refreshed).
+    pub fn prover(&self) -> Result<crate::Prover<'_>, crate::ProveError> {
+        crate::Prover::new(&self.policy, &self.proving_key)
+    }
+
     fn load_inner(dir: &Path, recompile: bool) -> Result<Self, BundleError> {
         let manifest = Manifest::read(dir)?;
         let (policy_text, policy) = bundle::read_policy(dir, &manifest)?;

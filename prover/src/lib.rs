@@ -5,12 +5,14 @@
 //! `healthcode-verifier`, which this crate re-exports as [`verifier`].
 
 pub mod bundle;
+pub mod engine;
 pub mod explain;
 pub mod fixtures;
 pub mod prove;
 pub mod setup;
 
 pub use bundle::ProverBundle;
+pub use engine::Prover;
 pub use explain::{EventTime, Explanation};
 pub use healthcode_verifier as verifier;
 pub use prove::{explain, groth16_prove, prove, ProveError, ProveRequest, Proved};

@@ -1,17 +1,13 @@
 //! On-device proving: the reference evaluator decides the colour (and says why), native checks
-//! refuse a witness that cannot prove, then one synthesis feeds both a satisfiability check and the
-//! Groth16 prover.
+//! refuse a witness that cannot prove, then [`Prover`] checks the assignment and proves.
 
+use crate::engine::Prover;
 use crate::explain::Explanation;
 use ark_bn254::{Bn254, Fr};
-use ark_ff::UniformRand;
-use ark_groth16::{Groth16, ProvingKey};
-use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode, R1CS_PREDICATE_LABEL,
-};
+use ark_groth16::ProvingKey;
 use ark_std::rand::{CryptoRng, RngCore};
 use healthcode_circuits::policy::{evaluate, Colour, Policy, StateError, Verdict};
-use healthcode_circuits::statement::{HealthCodeCircuit, PublicInputs, Witness};
+use healthcode_circuits::statement::{PublicInputs, Witness};
 use healthcode_circuits::tree;
 use healthcode_verifier::payload::{Payload, PayloadError, POLICY_PREFIX_BYTES};
 use healthcode_verifier::TrustedHead;
@@ -64,10 +60,6 @@ pub enum ProveError {
     Payload(#[from] PayloadError),
 }
 
-fn synthesis(e: impl std::fmt::Display) -> ProveError {
-    ProveError::Synthesis(e.to_string())
-}
-
 /// The colour `witness` gets at `now` and why, without proving (what a holder's app shows).
 pub fn explain(policy: &Policy, witness: &Witness, now: u64) -> Result<(Verdict, Explanation), ProveError> {
     let verdict = evaluate(policy, &witness.state, now)?;
@@ -75,9 +67,7 @@ pub fn explain(policy: &Policy, witness: &Witness, now: u64) -> Result<(Verdict,
     Ok((verdict, explanation))
 }
 
-/// Proves the holder's colour. Checks, in order: the state fits the policy, the rules give the
-/// claimed colour (if any), the head is fresh at `now`, the witness opens under the head's root;
-/// then proves. Never produces a code a checkpoint would reject for its proof.
+/// Proves the holder's colour with a one-off [`Prover`]; see [`Prover::prove_code`].
 pub fn prove<R: RngCore + CryptoRng>(
     policy: &Policy,
     proving_key: &ProvingKey<Bn254>,
@@ -85,52 +75,11 @@ pub fn prove<R: RngCore + CryptoRng>(
     request: &ProveRequest,
     rng: &mut R,
 ) -> Result<Proved, ProveError> {
-    let (verdict, explanation) = explain(policy, witness, request.now)?;
-    if let Some(claimed) = request.claim {
-        if claimed != verdict.colour {
-            return Err(ProveError::ColourNotGiven { claimed, actual: verdict.colour });
-        }
-    }
-    let head = request.head;
-    let age = request.now.saturating_sub(head.issued_at);
-    if age > policy.max_root_age {
-        return Err(ProveError::StaleHead { epoch: head.epoch, age, max: policy.max_root_age });
-    }
-    if witness.path.siblings.len() != tree::LEVELS {
-        return Err(ProveError::PathShape(witness.path.siblings.len()));
-    }
-    // `Witness::leaf` packs the state, which the evaluator has range-checked above.
-    if witness.path.root(witness.leaf(), witness.leaf_index) != head.root {
-        return Err(ProveError::NotInTree { epoch: head.epoch });
-    }
-
-    let mut witness = witness.clone();
-    witness.bind = request.bind;
-    let public = PublicInputs {
-        root: head.root,
-        now: request.now,
-        colour: verdict.colour,
-        challenge: request.challenge,
-        binding_tag: witness.binding_tag(request.challenge),
-    };
-    let proof = groth16_prove(policy, proving_key, public, witness, rng)?;
-    let mut policy_prefix = [0u8; POLICY_PREFIX_BYTES];
-    policy_prefix.copy_from_slice(&policy.digest()[..POLICY_PREFIX_BYTES]);
-    let payload = Payload {
-        policy_prefix,
-        epoch: head.epoch,
-        now: request.now,
-        colour: verdict.colour,
-        challenge: request.challenge,
-        binding_tag: request.bind.then_some(public.binding_tag),
-        proof,
-    };
-    payload.encode()?;
-    Ok(Proved { payload, public, verdict, explanation })
+    Prover::new(policy, proving_key)?.prove_code(witness, request, rng)
 }
 
-/// Synthesises the circuit once, refuses an unsatisfied assignment with the failing constraint
-/// (arkworks' own prover only `debug_assert!`s it), and proves from the same matrices.
+/// Proves a statement given as explicit public inputs, refusing (never panicking on) an
+/// assignment that does not satisfy the circuit. For tests and tools; holders use [`prove`].
 pub fn groth16_prove<R: RngCore + CryptoRng>(
     policy: &Policy,
     proving_key: &ProvingKey<Bn254>,
@@ -138,34 +87,61 @@ pub fn groth16_prove<R: RngCore + CryptoRng>(
     witness: Witness,
     rng: &mut R,
 ) -> Result<ark_groth16::Proof<Bn254>, ProveError> {
-    let cs = ConstraintSystem::<Fr>::new_ref();
-    cs.set_optimization_goal(OptimizationGoal::Constraints);
-    cs.set_mode(SynthesisMode::Prove { construct_matrices: true, generate_lc_assignments: false });
-    HealthCodeCircuit::new(policy, public, witness).generate_constraints(cs.clone()).map_err(synthesis)?;
-    cs.finalize();
-    if let Some(name) = cs.which_is_unsatisfied().map_err(synthesis)? {
-        return Err(ProveError::Unsatisfied(name));
+    Prover::new(policy, proving_key)?.prove(public, witness, rng)
+}
+
+impl Prover<'_> {
+    /// Proves the holder's colour. Checks, in order: the state fits the policy, the rules give the
+    /// claimed colour (if any), the head is fresh at `now`, the witness opens under the head's
+    /// root; then proves. Never produces a code a checkpoint would reject for its proof.
+    pub fn prove_code<R: RngCore + CryptoRng>(
+        &self,
+        witness: &Witness,
+        request: &ProveRequest,
+        rng: &mut R,
+    ) -> Result<Proved, ProveError> {
+        let policy = self.policy();
+        let (verdict, explanation) = explain(policy, witness, request.now)?;
+        if let Some(claimed) = request.claim {
+            if claimed != verdict.colour {
+                return Err(ProveError::ColourNotGiven { claimed, actual: verdict.colour });
+            }
+        }
+        let head = request.head;
+        let age = request.now.saturating_sub(head.issued_at);
+        if age > policy.max_root_age {
+            return Err(ProveError::StaleHead { epoch: head.epoch, age, max: policy.max_root_age });
+        }
+        if witness.path.siblings.len() != tree::LEVELS {
+            return Err(ProveError::PathShape(witness.path.siblings.len()));
+        }
+        // `Witness::leaf` packs the state, which the evaluator has range-checked above.
+        if witness.path.root(witness.leaf(), witness.leaf_index) != head.root {
+            return Err(ProveError::NotInTree { epoch: head.epoch });
+        }
+
+        let mut witness = witness.clone();
+        witness.bind = request.bind;
+        let public = PublicInputs {
+            root: head.root,
+            now: request.now,
+            colour: verdict.colour,
+            challenge: request.challenge,
+            binding_tag: witness.binding_tag(request.challenge),
+        };
+        let proof = self.prove(public, witness, rng)?;
+        let mut policy_prefix = [0u8; POLICY_PREFIX_BYTES];
+        policy_prefix.copy_from_slice(&policy.digest()[..POLICY_PREFIX_BYTES]);
+        let payload = Payload {
+            policy_prefix,
+            epoch: head.epoch,
+            now: request.now,
+            colour: verdict.colour,
+            challenge: request.challenge,
+            binding_tag: request.bind.then_some(public.binding_tag),
+            proof,
+        };
+        payload.encode()?;
+        Ok(Proved { payload, public, verdict, explanation })
     }
-    let num_inputs = cs.num_instance_variables();
-    let num_constraints = cs.num_constraints();
-    if proving_key.vk.gamma_abc_g1.len() != num_inputs
-        || proving_key.a_query.len() != num_inputs + cs.num_witness_variables()
-    {
-        return Err(ProveError::KeyMismatch);
-    }
-    let matrices = cs.to_matrices().map_err(synthesis)?;
-    let r1cs = matrices.get(R1CS_PREDICATE_LABEL).ok_or_else(|| synthesis("no R1CS predicate"))?;
-    let mut full_assignment = cs.instance_assignment().map_err(synthesis)?;
-    full_assignment.extend(cs.witness_assignment().map_err(synthesis)?);
-    let (r, s) = (Fr::rand(rng), Fr::rand(rng));
-    Groth16::<Bn254>::create_proof_with_reduction_and_matrices(
-        proving_key,
-        r,
-        s,
-        r1cs,
-        num_inputs,
-        num_constraints,
-        &full_assignment,
-    )
-    .map_err(synthesis)
 }
