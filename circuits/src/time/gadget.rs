@@ -26,7 +26,7 @@ fn alloc_bits(
     let mut sum = FpVar::Constant(Fr::from(0u64));
     let mut weight = Fr::from(1u64);
     for i in 0..bits {
-        let bit = Boolean::new_variable(cs.clone(), || value.clone().map(|v| (v >> i) & 1 == 1), mode)?;
+        let bit = Boolean::new_variable(cs.clone(), || value.map(|v| (v >> i) & 1 == 1), mode)?;
         sum += FpVar::from(bit.clone()) * weight;
         weight.double_in_place();
         out.push(bit);
