@@ -12,7 +12,9 @@
 //!      …   128  Groth16 proof, compressed: A (G1, 32), B (G2, 64), C (G1, 32)
 //! ```
 //!
-//! 178 bytes without identity binding, 210 with it (epochs below 2^21). The root is not carried:
+//! 175 + n bytes without identity binding and 207 + n with it, n = 1–10 the epoch's varint length
+//! (1 byte below 2^7, 3 below 2^21). A version-10 QR code at level M holds 213 bytes in byte mode,
+//! so every code fits for epochs below 2^42. The root is not carried:
 //! the checkpoint takes it from its trusted head for `epoch`. A binding tag of 0 means "no
 //! binding" and is encoded by leaving the tag out, so every public input has exactly one encoding
 //! (SOUNDNESS row 6): decoding re-encodes and insists on getting the same bytes back.
