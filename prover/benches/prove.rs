@@ -58,6 +58,14 @@ fn benches(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(10));
     let holder = &f.population.holders[0];
     let r = request(f);
+    let prover = healthcode_prover::Prover::new(&f.policy, &f.keys.proving_key).unwrap();
+    g.bench_function("prepared prover (a refresh)", |b| {
+        b.iter_batched(
+            || StdRng::seed_from_u64(1),
+            |mut rng| prover.prove_code(&holder.witness, &r, &mut rng).unwrap(),
+            BatchSize::SmallInput,
+        )
+    });
     g.bench_function("prove only (key in memory)", |b| {
         b.iter_batched(
             || StdRng::seed_from_u64(1),

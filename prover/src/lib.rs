@@ -3,6 +3,16 @@
 //!
 //! Formats shared with checkpoints (payload, key files, bundle manifest) live in
 //! `healthcode-verifier`, which this crate re-exports as [`verifier`].
+//!
+//! Typical use on a device: [`ProverBundle::load`] (≈ 10 ms: uncompressed, hash-pinned proving
+//! key), [`ProverBundle::prover`] once (≈ 75 ms: the constraint matrices), then
+//! [`Prover::prove_code`] per code (≈ 350–450 ms for the 6,309-constraint example policy on the
+//! shared 2-core development machine, dominated by the G2 and G1 multi-scalar multiplications;
+//! `benches/prove.rs`, `examples/cpu_time.rs`).
+//!
+//! The `parallel` feature turns on arkworks' rayon code paths. On the shared 2-core development
+//! machine it gained nothing measurable (no idle core), so it is off by default; enable it for
+//! phones and laptops with idle cores.
 
 pub mod bundle;
 pub mod engine;
