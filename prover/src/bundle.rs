@@ -1,0 +1,69 @@
+//! Loading a policy bundle on the holder's device: fast, because the citizen waits for it.
+//!
+//! The circuit digest is taken from the manifest rather than recomputed (recompiling the policy is
+//! an auditor's and a checkpoint's job, see [`VerifierBundle::load`]); the proving key must carry
+//! that digest and its body must hash to the SHA-256 the manifest pins.
+//!
+//! [`VerifierBundle::load`]: healthcode_verifier::VerifierBundle::load
+
+use ark_bn254::Bn254;
+use ark_groth16::ProvingKey;
+use healthcode_circuits::policy::Policy;
+use healthcode_verifier::bundle::{self, BundleError, Manifest};
+use healthcode_verifier::keyfile;
+use std::fmt;
+use std::path::Path;
+
+/// What a prover needs from a bundle.
+pub struct ProverBundle {
+    pub policy_text: String,
+    pub policy: Policy,
+    pub manifest: Manifest,
+    pub proving_key: ProvingKey<Bn254>,
+}
+
+impl fmt::Debug for ProverBundle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProverBundle")
+            .field("policy", &self.policy.id)
+            .field("circuit", &self.manifest.circuit.digest)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProverBundle {
+    /// Loads the policy (checked against the manifest's digest) and the proving key (checked
+    /// against the manifest's circuit digest and body hash).
+    pub fn load(dir: &Path) -> Result<Self, BundleError> {
+        Self::load_inner(dir, false)
+    }
+
+    /// [`ProverBundle::load`], additionally recompiling the policy to check the circuit digest.
+    pub fn load_recompiled(dir: &Path) -> Result<Self, BundleError> {
+        Self::load_inner(dir, true)
+    }
+
+    /// A prover prepared for this bundle's circuit (builds the constraint matrices once; keep it
+    /// to prove again, e.g. when the code is refreshed).
+    pub fn prover(&self) -> Result<crate::Prover<'_>, crate::ProveError> {
+        crate::Prover::new(&self.policy, &self.proving_key)
+    }
+
+    fn load_inner(dir: &Path, recompile: bool) -> Result<Self, BundleError> {
+        let manifest = Manifest::read(dir)?;
+        let (policy_text, policy) = bundle::read_policy(dir, &manifest)?;
+        if recompile {
+            bundle::check_circuit(&policy, &manifest)?;
+        }
+        let path = dir.join(&manifest.proving_key.file);
+        let bytes = std::fs::read(&path)
+            .map_err(|e| BundleError::Io { path: path.clone(), message: e.to_string() })?;
+        let proving_key = keyfile::decode_proving_key(
+            &bytes,
+            &manifest.circuit_digest(),
+            Some(&manifest.proving_key_sha256()),
+        )
+        .map_err(|source| BundleError::Key { path, source })?;
+        Ok(Self { policy_text, policy, manifest, proving_key })
+    }
+}

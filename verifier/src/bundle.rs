@@ -1,0 +1,198 @@
+//! A policy bundle: the directory `setup` writes and checkpoints and provers read.
+//!
+//! ```text
+//! policy.toml     the policy text as published
+//! proving.key     key file (see [`crate::keyfile`]) for the prover
+//! verifying.key   key file for checkpoints
+//! manifest.json   policy id/version/digest, circuit digest and size, key hashes, a setup warning
+//! ```
+//!
+//! The manifest pins the SHA-256 of each key body, so a key swapped for another one (even for the
+//! same circuit) is noticed; the circuit digest in the manifest is checked against the one
+//! recomputed from the policy by [`VerifierBundle::load`] (and by auditors).
+
+use crate::keyfile::{self, KeyFileError};
+use ark_bn254::Bn254;
+use ark_groth16::VerifyingKey;
+use healthcode_circuits::policy::{Policy, PolicyError};
+use healthcode_circuits::statement::{circuit_info, CircuitInfo};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub const POLICY_FILE: &str = "policy.toml";
+pub const PROVING_KEY_FILE: &str = "proving.key";
+pub const VERIFYING_KEY_FILE: &str = "verifying.key";
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// Version of the manifest layout.
+pub const MANIFEST_FORMAT: u32 = 1;
+
+/// What every single-party setup says about itself (SOUNDNESS row 8).
+pub const SINGLE_PARTY_WARNING: &str =
+    "DEVELOPMENT KEYS: made by a single-party trusted setup. Whoever ran it \
+knows the toxic waste and can forge proofs of any colour for anyone. Production keys must come from a \
+multi-party ceremony.";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyEntry {
+    pub file: String,
+    pub id: String,
+    pub version: u64,
+    /// Hex SHA-256 of the canonical policy (`Policy::digest`).
+    pub digest: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CircuitEntry {
+    /// Hex SHA-256 of the constraint matrices (`circuit_info`).
+    pub digest: String,
+    pub constraints: usize,
+    pub public_inputs: usize,
+    pub witnesses: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyEntry {
+    pub file: String,
+    /// Hex SHA-256 of the key body (the bytes after the key-file header).
+    pub body_sha256: String,
+    /// Size of the whole file in bytes.
+    pub bytes: u64,
+    /// Whether the body stores compressed points.
+    pub compressed: bool,
+}
+
+/// `manifest.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub warning: String,
+    /// How the keys were made: `"single-party"` for [`SINGLE_PARTY_WARNING`] keys.
+    pub setup: String,
+    pub policy: PolicyEntry,
+    pub circuit: CircuitEntry,
+    pub proving_key: KeyEntry,
+    pub verifying_key: KeyEntry,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("cannot read {path}: {message}")]
+    Io { path: PathBuf, message: String },
+    #[error("manifest {path} is not valid: {message}")]
+    Manifest { path: PathBuf, message: String },
+    #[error("unsupported manifest format {0} (this build reads format {MANIFEST_FORMAT})")]
+    ManifestFormat(u32),
+    #[error("policy {path}: {source}")]
+    Policy { path: PathBuf, source: PolicyError },
+    #[error("the policy's digest {actual} is not the manifest's {manifest}")]
+    PolicyMismatch { manifest: String, actual: String },
+    #[error("the policy compiles to circuit {actual}, the manifest names circuit {manifest}")]
+    CircuitMismatch { manifest: String, actual: String },
+    #[error("the policy cannot be compiled into a circuit: {0}")]
+    Circuit(String),
+    #[error("{path}: {source}")]
+    Key { path: PathBuf, source: KeyFileError },
+}
+
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, BundleError> {
+    std::fs::read(path).map_err(|e| BundleError::Io { path: path.to_owned(), message: e.to_string() })
+}
+
+/// Parses a 64-digit hex SHA-256.
+pub fn parse_digest(s: &str) -> Option<[u8; 32]> {
+    let v = hex::decode(s).ok()?;
+    v.try_into().ok()
+}
+
+impl Manifest {
+    pub fn read(dir: &Path) -> Result<Self, BundleError> {
+        let path = dir.join(MANIFEST_FILE);
+        let m: Manifest = serde_json::from_slice(&read(&path)?)
+            .map_err(|e| BundleError::Manifest { path: path.clone(), message: e.to_string() })?;
+        if m.format != MANIFEST_FORMAT {
+            return Err(BundleError::ManifestFormat(m.format));
+        }
+        let bad = |what: &str| BundleError::Manifest {
+            path: path.clone(),
+            message: format!("{what} is not a hex SHA-256"),
+        };
+        parse_digest(&m.policy.digest).ok_or_else(|| bad("policy.digest"))?;
+        parse_digest(&m.circuit.digest).ok_or_else(|| bad("circuit.digest"))?;
+        parse_digest(&m.proving_key.body_sha256).ok_or_else(|| bad("proving_key.body_sha256"))?;
+        parse_digest(&m.verifying_key.body_sha256).ok_or_else(|| bad("verifying_key.body_sha256"))?;
+        for f in [&m.policy.file, &m.proving_key.file, &m.verifying_key.file] {
+            if Path::new(f).components().count() != 1 || f.contains("..") || Path::new(f).is_absolute() {
+                return Err(BundleError::Manifest {
+                    path: path.clone(),
+                    message: format!("file name {f:?} must be a plain name in the bundle"),
+                });
+            }
+        }
+        Ok(m)
+    }
+
+    /// The circuit digest as bytes (checked to parse by [`Manifest::read`]).
+    pub fn circuit_digest(&self) -> [u8; 32] {
+        parse_digest(&self.circuit.digest).unwrap_or_default()
+    }
+
+    pub fn proving_key_sha256(&self) -> [u8; 32] {
+        parse_digest(&self.proving_key.body_sha256).unwrap_or_default()
+    }
+
+    pub fn verifying_key_sha256(&self) -> [u8; 32] {
+        parse_digest(&self.verifying_key.body_sha256).unwrap_or_default()
+    }
+}
+
+/// Reads `policy.toml` and checks it against the manifest's policy digest.
+pub fn read_policy(dir: &Path, manifest: &Manifest) -> Result<(String, Policy), BundleError> {
+    let path = dir.join(&manifest.policy.file);
+    let bytes = read(&path)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| BundleError::Io { path: path.clone(), message: "not UTF-8".into() })?;
+    let policy = Policy::parse(&text).map_err(|source| BundleError::Policy { path, source })?;
+    let actual = hex::encode(policy.digest());
+    if actual != manifest.policy.digest {
+        return Err(BundleError::PolicyMismatch { manifest: manifest.policy.digest.clone(), actual });
+    }
+    Ok((text, policy))
+}
+
+/// Recompiles the policy and checks the circuit digest the manifest names.
+pub fn check_circuit(policy: &Policy, manifest: &Manifest) -> Result<CircuitInfo, BundleError> {
+    let info = circuit_info(policy).map_err(|e| BundleError::Circuit(e.to_string()))?;
+    if info.digest != manifest.circuit.digest {
+        return Err(BundleError::CircuitMismatch {
+            manifest: manifest.circuit.digest.clone(),
+            actual: info.digest,
+        });
+    }
+    Ok(info)
+}
+
+/// What a checkpoint needs from a bundle.
+#[derive(Clone, Debug)]
+pub struct VerifierBundle {
+    pub policy: Policy,
+    pub manifest: Manifest,
+    pub verifying_key: VerifyingKey<Bn254>,
+}
+
+impl VerifierBundle {
+    /// Loads a bundle, recompiling the policy to check the circuit digest, and reads the verifying
+    /// key with full point validation; the key must be for that circuit and match the manifest.
+    pub fn load(dir: &Path) -> Result<Self, BundleError> {
+        let manifest = Manifest::read(dir)?;
+        let (_, policy) = read_policy(dir, &manifest)?;
+        check_circuit(&policy, &manifest)?;
+        let path = dir.join(&manifest.verifying_key.file);
+        let verifying_key = keyfile::decode_verifying_key(
+            &read(&path)?,
+            &manifest.circuit_digest(),
+            Some(&manifest.verifying_key_sha256()),
+        )
+        .map_err(|source| BundleError::Key { path, source })?;
+        Ok(Self { policy, manifest, verifying_key })
+    }
+}
