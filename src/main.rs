@@ -21,6 +21,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the whole story end to end in a fresh directory: registry, lab and tracer, four
+    /// holders, keys, proofs, QR codes, checkpoint, and the 2022 attack being refused.
+    Demo(cmd::demo::DemoArgs),
     /// Check a policy file or evaluate it on a holder state (the reference evaluator).
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCmd),
@@ -40,11 +43,18 @@ enum Command {
     SignEvent(cmd::sign_event::SignEventArgs),
     /// The lab / tracer side: sign the retraction of one of your own events.
     SignRetraction(cmd::sign_event::SignRetractionArgs),
+    /// Policy authority: compile a policy and make its keys (single-party, development only).
+    Setup(cmd::code::SetupArgs),
+    /// Citizen's device: prove your colour from your witness and show it as a health code.
+    Prove(cmd::code::ProveArgs),
+    /// Checkpoint: verify a health code offline. Exit 0 valid, 1 invalid, 2 bad input.
+    Verify(cmd::code::VerifyArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(a) => cmd::demo::run(a),
         Command::Policy(c) => cmd::policy::run(c),
         Command::Circuit(c) => cmd::circuit::run(c),
         Command::Registry(c) => cmd::registry::run(c),
@@ -52,9 +62,14 @@ fn main() {
         Command::Signer(c) => cmd::sign_event::run_signer(c),
         Command::SignEvent(a) => cmd::sign_event::run_sign_event(a),
         Command::SignRetraction(a) => cmd::sign_event::run_sign_retraction(a),
+        Command::Setup(a) => cmd::code::run_setup(a),
+        Command::Prove(a) => cmd::code::run_prove(a),
+        Command::Verify(a) => cmd::code::run_verify(a),
     };
     if let Err(e) = result {
-        eprintln!("error: {e}");
+        if !matches!(e, output::CliError::Invalid) {
+            eprintln!("error: {e}");
+        }
         std::process::exit(e.exit_code());
     }
 }

@@ -10,13 +10,15 @@ pub enum CliError {
     BadInput(String),
     /// Anything else went wrong (exit 1).
     Failure(String),
+    /// A code was checked and is not valid; the reason was already printed (exit 1).
+    Invalid,
 }
 
 impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::BadInput(_) => 2,
-            CliError::Failure(_) => 1,
+            CliError::Failure(_) | CliError::Invalid => 1,
         }
     }
 
@@ -33,6 +35,7 @@ impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CliError::BadInput(m) | CliError::Failure(m) => f.write_str(m),
+            CliError::Invalid => f.write_str("the code is not valid"),
         }
     }
 }
@@ -53,4 +56,15 @@ pub fn emit<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String)
 pub fn read_file(path: &std::path::Path) -> Result<String, CliError> {
     std::fs::read_to_string(path)
         .map_err(|e| CliError::BadInput(format!("cannot read {}: {e}", path.display())))
+}
+
+/// The system clock in unix seconds (0 if it is before 1970).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Writes a file, naming it in the error.
+pub fn write_file(path: &std::path::Path, contents: impl AsRef<[u8]>) -> CliResult {
+    std::fs::write(path, contents)
+        .map_err(|e| CliError::Failure(format!("cannot write {}: {e}", path.display())))
 }

@@ -72,7 +72,7 @@ impl fmt::Debug for Explanation {
 impl fmt::Display for Explanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.rule, &self.because) {
-            (Some(i), Some(because)) => writeln!(f, "{}: rule {} — {}", self.colour, i + 1, because)?,
+            (Some(i), Some(because)) => writeln!(f, "{}: rule {i} — {because}", self.colour)?,
             _ => writeln!(f, "{}: no rule applies, the policy's default colour", self.colour)?,
         }
         for e in &self.events {

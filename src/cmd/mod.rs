@@ -1,6 +1,8 @@
 //! One module per subcommand group.
 
 pub mod circuit;
+pub mod code;
+pub mod demo;
 pub mod holder;
 pub mod policy;
 pub mod registry;

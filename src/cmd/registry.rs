@@ -151,9 +151,7 @@ pub enum SignerCmd {
     },
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
+use crate::output::unix_now as now;
 
 /// Refusals and unknown names are the caller's input problem (exit 2); the rest is a failure.
 fn err(e: RegistryError) -> CliError {

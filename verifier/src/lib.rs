@@ -10,6 +10,7 @@
 //! depends on the proving code, so a checkpoint build carries none of it.
 
 pub mod bundle;
+pub mod challenge;
 pub mod checkpoint;
 pub mod keyfile;
 pub mod payload;

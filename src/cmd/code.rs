@@ -1,0 +1,255 @@
+//! `healthcode setup | prove | verify`: policy bundles, the citizen's code and the checkpoint.
+
+use crate::output::{emit, read_file, unix_now, write_file, CliError, CliResult};
+use clap::Args;
+use ed25519_dalek::VerifyingKey;
+use healthcode_circuits::{hashes, policy::Colour, Fr};
+use healthcode_prover::{ProveRequest, ProverBundle};
+use healthcode_registry::{event::key_from_hex, HolderFile, SignedHead, WitnessFile};
+use healthcode_verifier::{challenge, qr, Checkpoint, HealthQr, TrustedHead, VerifierBundle};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct SetupArgs {
+    /// The policy file (TOML) to compile and make keys for.
+    #[arg(long)]
+    pub policy: PathBuf,
+    /// Directory for the bundle (policy, proving key, verifying key, manifest).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which challenge a code answers: a venue code, or by default the current five-minute slot.
+#[derive(Args, Clone)]
+pub struct ChallengeArgs {
+    /// The venue code shown at the checkpoint (prove: answer it; verify: require it).
+    #[arg(long)]
+    pub venue: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ProveArgs {
+    /// The policy bundle made by `healthcode setup`.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// The holder file made on this device by `healthcode holder new`.
+    #[arg(long)]
+    pub holder: PathBuf,
+    /// The witness exported by the registry (`healthcode registry witness`).
+    #[arg(long)]
+    pub witness: PathBuf,
+    /// The registry's public key (hex), obtained out of band: the witness's head must carry its
+    /// signature.
+    #[arg(long)]
+    pub registry_key: String,
+    /// Time to claim the colour at, unix seconds (default: now).
+    #[arg(long)]
+    pub now: Option<u64>,
+    #[command(flatten)]
+    pub challenge: ChallengeArgs,
+    /// Bind the code to the identity document, so a checkpoint that checks the document can tell
+    /// the code is its holder's.
+    #[arg(long)]
+    pub bind: bool,
+    /// Write the code's text form to this file (it is always printed).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write the code as a QR PNG image.
+    #[arg(long)]
+    pub png: Option<PathBuf>,
+    /// Write the code as a QR SVG image.
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+    /// Show the QR code on the terminal.
+    #[arg(long)]
+    pub qr: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The code's text form (`HCV1:…`). Or use --image or --batch.
+    pub code: Option<String>,
+    /// A photo or screenshot of the QR code (PNG or JPEG).
+    #[arg(long, conflicts_with = "code")]
+    pub image: Option<PathBuf>,
+    /// A file of codes, one text form per line: verified together (batch verification).
+    #[arg(long, conflicts_with_all = ["code", "image"])]
+    pub batch: Option<PathBuf>,
+    /// The policy bundle this checkpoint enforces.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// The registry's public key (hex).
+    #[arg(long)]
+    pub registry_key: String,
+    /// Recent signed heads (`healthcode registry head --all --json`, or one head).
+    #[arg(long)]
+    pub heads: PathBuf,
+    /// The checkpoint clock, unix seconds (default: now).
+    #[arg(long)]
+    pub now: Option<u64>,
+    #[command(flatten)]
+    pub challenge: ChallengeArgs,
+    /// Document number of an identity document the staff checked: the code must be bound to it.
+    #[arg(long)]
+    pub document: Option<String>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn registry_key(hex: &str) -> Result<VerifyingKey, CliError> {
+    key_from_hex(hex).map_err(|e| CliError::bad(format!("--registry-key: {e}")))
+}
+
+pub fn trusted(head: &SignedHead) -> TrustedHead {
+    TrustedHead { epoch: head.epoch, issued_at: head.issued_at, root: head.root }
+}
+
+/// Reads signed heads (an array or one object) and keeps those signed by `key` for `policy`.
+pub fn load_heads(path: &Path, key: &VerifyingKey, policy: &[u8; 32]) -> Result<Vec<SignedHead>, CliError> {
+    let src = read_file(path)?;
+    let heads: Vec<SignedHead> = serde_json::from_str::<Vec<SignedHead>>(&src)
+        .or_else(|_| serde_json::from_str::<SignedHead>(&src).map(|h| vec![h]))
+        .map_err(|e| CliError::bad(format!("{}: not signed heads: {e}", path.display())))?;
+    for h in &heads {
+        h.verify(key, policy).map_err(|e| {
+            CliError::bad(format!("{}: head of epoch {} refused: {e}", path.display(), h.epoch))
+        })?;
+    }
+    Ok(heads)
+}
+
+pub fn run_setup(a: SetupArgs) -> CliResult {
+    let text = read_file(&a.policy)?;
+    healthcode_circuits::policy::Policy::parse(&text)
+        .map_err(|e| CliError::bad(format!("{}:{e}", a.policy.display())))?;
+    let manifest = healthcode_prover::setup(&text, &a.out, &mut rand::rngs::OsRng).map_err(CliError::fail)?;
+    emit(a.json, &manifest, || {
+        format!(
+            "bundle written to {}\n  policy   {} v{} ({})\n  circuit  {} ({} constraints)\n\nWARNING: {}",
+            a.out.display(),
+            manifest.policy.id,
+            manifest.policy.version,
+            manifest.policy.digest,
+            manifest.circuit.digest,
+            manifest.circuit.constraints,
+            manifest.warning
+        )
+    })
+}
+
+fn load_holder(path: &Path) -> Result<HolderFile, CliError> {
+    HolderFile::from_json(&read_file(path)?).map_err(|e| CliError::bad(format!("{}: {e}", path.display())))
+}
+
+fn load_witness(path: &Path) -> Result<WitnessFile, CliError> {
+    WitnessFile::from_json(&read_file(path)?).map_err(|e| CliError::bad(format!("{}: {e}", path.display())))
+}
+
+pub fn run_prove(a: ProveArgs) -> CliResult {
+    let bundle = ProverBundle::load(&a.bundle).map_err(CliError::bad)?;
+    let key = registry_key(&a.registry_key)?;
+    let holder = load_holder(&a.holder)?;
+    let file = load_witness(&a.witness)?;
+    let witness = file
+        .statement_witness(&holder, &key, &bundle.policy, a.bind)
+        .map_err(|e| CliError::bad(format!("{}: {e}", a.witness.display())))?;
+    let now = a.now.unwrap_or_else(unix_now);
+    let challenge = match &a.challenge.venue {
+        Some(v) => challenge::venue(v),
+        None => challenge::time_slot(now),
+    };
+    let request = ProveRequest { head: trusted(&file.head), now, challenge, bind: a.bind, claim: None };
+    let prover = bundle.prover().map_err(CliError::fail)?;
+    let proved = prover.prove_code(&witness, &request, &mut rand::rngs::OsRng).map_err(CliError::bad)?;
+    let text = proved.payload.to_text().map_err(CliError::fail)?;
+    let qr = HealthQr::new(&proved.payload).map_err(CliError::fail)?;
+    if let Some(p) = &a.out {
+        write_file(p, format!("{text}\n"))?;
+    }
+    if let Some(p) = &a.png {
+        write_file(p, qr.to_png())?;
+    }
+    if let Some(p) = &a.svg {
+        write_file(p, qr.to_svg())?;
+    }
+    let e = &proved.explanation;
+    let out = json!({
+        "colour": e.colour, "rule": e.rule, "because": e.because,
+        "epoch": file.head.epoch, "now": now, "code": text,
+        "bytes": proved.payload.encode().map_err(CliError::fail)?.len(), "qr_version": qr.version(),
+    });
+    emit(a.json, &out, || {
+        let mut s = format!("{e}\n{text}");
+        if a.qr {
+            s = format!("{}\n{s}", qr.to_terminal());
+        }
+        s
+    })
+}
+
+pub fn run_verify(a: VerifyArgs) -> CliResult {
+    let bundle = VerifierBundle::load(&a.bundle).map_err(CliError::bad)?;
+    let key = registry_key(&a.registry_key)?;
+    let digest = bundle.policy.digest();
+    let mut checkpoint = Checkpoint::from_bundle(&bundle).map_err(CliError::bad)?;
+    for h in load_heads(&a.heads, &key, &digest)? {
+        checkpoint.add_head(trusted(&h)).map_err(CliError::bad)?;
+    }
+    let clock = a.now.unwrap_or_else(unix_now);
+    let expected_challenge = a.challenge.venue.as_deref().map(challenge::venue);
+    let id: Option<Fr> = a.document.as_deref().map(hashes::id_hash);
+
+    let codes: Vec<Vec<u8>> = if let Some(batch) = &a.batch {
+        read_file(batch)?
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.trim().as_bytes().to_vec())
+            .collect()
+    } else if let Some(image) = &a.image {
+        let bytes = std::fs::read(image)
+            .map_err(|e| CliError::bad(format!("cannot read {}: {e}", image.display())))?;
+        vec![qr::read_image(&bytes).map_err(|e| CliError::bad(format!("{}: {e}", image.display())))?]
+    } else if let Some(code) = &a.code {
+        vec![code.trim().as_bytes().to_vec()]
+    } else {
+        return Err(CliError::bad("give a code, --image FILE or --batch FILE"));
+    };
+    let results = checkpoint.verify_batch(&codes, clock, expected_challenge, id);
+    let rows: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| match r {
+            Ok(c) => json!({"valid": true, "colour": c}),
+            Err(e) => json!({"valid": false, "reason": e.reason(), "detail": e.to_string()}),
+        })
+        .collect();
+    let all_valid = results.iter().all(|r| r.is_ok());
+    let out =
+        if rows.len() == 1 { rows[0].clone() } else { json!({ "codes": rows, "all_valid": all_valid }) };
+    emit(a.json, &out, || {
+        results
+            .iter()
+            .map(|r| match r {
+                Ok(c) => banner(*c),
+                Err(e) => format!("INVALID — {e}"),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    if all_valid {
+        Ok(())
+    } else {
+        Err(CliError::Invalid)
+    }
+}
+
+fn banner(c: Colour) -> String {
+    c.name().to_uppercase()
+}
