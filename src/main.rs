@@ -49,6 +49,10 @@ enum Command {
     Prove(cmd::code::ProveArgs),
     /// Checkpoint: verify a health code offline. Exit 0 valid, 1 invalid, 2 bad input.
     Verify(cmd::code::VerifyArgs),
+    /// Auditor: check a bundle against the published policy, or replay a registry's log.
+    /// Exit 0 clean, 1 findings, 2 bad input.
+    #[command(subcommand)]
+    Audit(cmd::audit::AuditCmd),
 }
 
 fn main() {
@@ -65,6 +69,7 @@ fn main() {
         Command::Setup(a) => cmd::code::run_setup(a),
         Command::Prove(a) => cmd::code::run_prove(a),
         Command::Verify(a) => cmd::code::run_verify(a),
+        Command::Audit(c) => cmd::audit::run(c),
     };
     if let Err(e) = result {
         if !matches!(e, output::CliError::Invalid) {

@@ -2,5 +2,10 @@
 //! circuit compiled from the published policy, that this circuit means what the policy says, and
 //! that every registry root is explained by signed events from accredited signers.
 
+pub mod circuit;
 pub mod keys;
+pub mod registry;
+pub mod report;
 pub mod semantic;
+
+pub use report::{Check, Report};

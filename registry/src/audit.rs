@@ -28,6 +28,7 @@ pub enum AuditError {
 /// every later head that includes their effect is flagged too.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Finding {
+    pub kind: FindingKind,
     /// The first epoch whose head covers the entry (or the head's own epoch).
     pub epoch: Option<u64>,
     /// Index of the log entry, when the finding is about one.
@@ -39,6 +40,20 @@ pub struct Finding {
     /// The signer's name, when known.
     pub signer: Option<String>,
     pub what: String,
+}
+
+/// What a finding is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// A head's signature does not verify (wrong key, wrong policy, altered fields).
+    HeadSignature,
+    /// Heads out of order: epochs not consecutive, time not increasing, log or holders shrinking.
+    HeadOrder,
+    /// A head's log root, tree root or holder count differs from the replay.
+    HeadMismatch,
+    /// A log entry that is not backed by the rules (signature, accreditation, index case…).
+    Entry,
 }
 
 impl Finding {
@@ -108,7 +123,8 @@ pub fn replay_all(
 ) -> Replay {
     let digest = policy.digest();
     let mut findings = Vec::new();
-    let head_finding = |epoch: u64, what: String| Finding {
+    let head_finding = |kind: FindingKind, epoch: u64, what: String| Finding {
+        kind,
         epoch: Some(epoch),
         entry: None,
         leaf: None,
@@ -118,11 +134,11 @@ pub fn replay_all(
     };
     for h in heads {
         if let Err(e) = h.verify(registry, &digest) {
-            findings.push(head_finding(h.epoch, e.to_string()));
+            findings.push(head_finding(FindingKind::HeadSignature, h.epoch, e.to_string()));
         }
     }
     if let Err(e) = verify_chain_order(heads) {
-        findings.push(head_finding(e.0, e.1));
+        findings.push(head_finding(FindingKind::HeadOrder, e.0, e.1));
     }
     // The epoch that first publishes entry `i`.
     let epoch_of = |i: u64| heads.iter().find(|h| h.log_size > i).map(|h| h.epoch);
@@ -158,7 +174,8 @@ pub fn replay_all(
             .collect();
         tree.set_leaves(leaves);
         dirty.clear();
-        let mut fail = |why: &str| findings.push(head_finding(h.epoch, why.to_string()));
+        let mut fail =
+            |why: &str| findings.push(head_finding(FindingKind::HeadMismatch, h.epoch, why.to_string()));
         if h.log_root != log.root() {
             fail("log root differs from the replayed log: the log was rewritten after this head");
         }
@@ -188,8 +205,15 @@ pub fn replay_all(
         }
         log.append(bytes);
         let epoch = epoch_of(i);
-        let mut finding =
-            Finding { epoch, entry: Some(i), leaf: None, event: None, signer: None, what: String::new() };
+        let mut finding = Finding {
+            kind: FindingKind::Entry,
+            epoch,
+            entry: Some(i),
+            leaf: None,
+            event: None,
+            signer: None,
+            what: String::new(),
+        };
         let entry = match Entry::from_bytes(bytes) {
             Ok(e) => e,
             Err(e) => {
@@ -225,7 +249,11 @@ pub fn replay_all(
     let n = entries.len() as u64;
     for h in heads_iter.by_ref() {
         if h.log_size != n {
-            findings.push(head_finding(h.epoch, "covers entries the log does not have".into()));
+            findings.push(head_finding(
+                FindingKind::HeadMismatch,
+                h.epoch,
+                "covers entries the log does not have".into(),
+            ));
             continue;
         }
         heads_checked += 1;

@@ -1,5 +1,6 @@
 //! One module per subcommand group.
 
+pub mod audit;
 pub mod circuit;
 pub mod code;
 pub mod demo;
