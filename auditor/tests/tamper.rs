@@ -1,0 +1,333 @@
+//! The audit catches each tampered artefact and names it; the honest artefacts are clean.
+
+use ark_bn254::Bn254;
+use ark_groth16::Groth16;
+use ark_snark::CircuitSpecificSetupSNARK;
+use ed25519_dalek::SigningKey;
+use healthcode_auditor::{circuit, registry, Report};
+use healthcode_circuits::policy::Policy;
+use healthcode_circuits::statement::{circuit_info, HealthCodeCircuit};
+use healthcode_registry::event::{Entry, EntryBody, Role};
+use healthcode_registry::head::{HeadFields, SignedHead};
+use healthcode_registry::{Config, Event, HolderFile, Registry, SignedEvent};
+use healthcode_verifier::bundle::Manifest;
+use healthcode_verifier::keyfile::{encode, KeyKind};
+use rand::SeedableRng;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+const POLICY: &str = include_str!("../../policies/henan-2022.toml");
+const FAST: circuit::Options = circuit::Options { seed: 1, random_cases: 4 };
+
+fn failed(r: &Report) -> Vec<String> {
+    r.failed().map(|c| format!("{}: {}", c.name, c.detail)).collect()
+}
+
+fn assert_fails(r: &Report, check: &str, evidence: &str) {
+    let f = failed(r);
+    assert!(
+        f.iter().any(|m| m.starts_with(check) && m.contains(evidence)),
+        "expected `{check}` to fail with `{evidence}`, failures: {f:#?}"
+    );
+}
+
+struct Bundles {
+    _dir: tempfile::TempDir,
+    honest: PathBuf,
+}
+
+fn bundles() -> &'static Bundles {
+    static B: OnceLock<Bundles> = OnceLock::new();
+    B.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let honest = dir.path().join("honest");
+        healthcode_prover::setup(POLICY, &honest, &mut rand_chacha::ChaCha20Rng::seed_from_u64(1)).unwrap();
+        Bundles { _dir: dir, honest }
+    })
+}
+
+fn copy_bundle(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+/// Replaces the bundle's keys with keys for `evil`'s circuit, labelled with `label` as the
+/// circuit digest (in key headers and manifest).
+fn swap_keys(bundle: &Path, evil: &Policy, label: [u8; 32]) {
+    let (pk, vk) = Groth16::<Bn254>::setup(
+        HealthCodeCircuit::for_setup(evil),
+        &mut rand_chacha::ChaCha20Rng::seed_from_u64(9),
+    )
+    .unwrap();
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).unwrap()).unwrap();
+    for (kind, key, entry) in [
+        (KeyKind::Proving, encode(KeyKind::Proving, &label, &pk, false), "proving_key"),
+        (KeyKind::Verifying, encode(KeyKind::Verifying, &label, &vk, true), "verifying_key"),
+    ] {
+        let _ = kind;
+        let file = m[entry]["file"].as_str().unwrap().to_string();
+        let body = &key[81..];
+        m[entry]["body_sha256"] = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body)).into();
+        m[entry]["bytes"] = serde_json::Value::from(key.len());
+        std::fs::write(bundle.join(file), &key).unwrap();
+    }
+    m["circuit"]["digest"] = hex::encode(label).into();
+    std::fs::write(bundle.join("manifest.json"), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    Manifest::read(bundle).unwrap();
+}
+
+/// An issuer's undisclosed criterion: an extra private input (a "bank depositor" time) that
+/// forces red, compiled into the circuit that is shipped with the honest policy file.
+fn undisclosed_criterion() -> Policy {
+    let evil = POLICY.replace(
+        "events = [\"positive_test\", \"negative_test\", \"close_contact\", \"secondary_contact\"]",
+        "events = [\"positive_test\", \"negative_test\", \"close_contact\", \"secondary_contact\", \"bank_depositor\"]",
+    ) + "\n[[rules]]\ncolour = \"red\"\nbecause = \"undisclosed\"\nwhen = \"within(bank_depositor, 3650d)\"\n";
+    Policy::parse(&evil).unwrap()
+}
+
+fn digest_bytes(p: &Policy) -> [u8; 32] {
+    hex::decode(circuit_info(p).unwrap().digest).unwrap().try_into().unwrap()
+}
+
+#[test]
+fn honest_bundle_is_clean() {
+    let r = circuit::audit(POLICY, &bundles().honest, FAST).unwrap();
+    assert!(r.clean(), "{r}");
+    assert_eq!(r.checks.len(), 8);
+}
+
+#[test]
+fn undisclosed_criterion_keys_are_caught_by_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_bundle(&bundles().honest, dir.path());
+    let evil = undisclosed_criterion();
+    swap_keys(dir.path(), &evil, digest_bytes(&evil));
+    let r = circuit::audit(POLICY, dir.path(), FAST).unwrap();
+    assert_fails(&r, "circuit digest", &circuit_info(&evil).unwrap().digest);
+    assert_fails(&r, "verifying key header", "");
+    assert_fails(&r, "proving key header", "");
+}
+
+#[test]
+fn undisclosed_criterion_keys_relabelled_as_honest_are_caught_by_sample_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_bundle(&bundles().honest, dir.path());
+    let honest = Policy::parse(POLICY).unwrap();
+    swap_keys(dir.path(), &undisclosed_criterion(), digest_bytes(&honest));
+    let r = circuit::audit(POLICY, dir.path(), FAST).unwrap();
+    assert_fails(&r, "sample codes", "");
+    assert_eq!(failed(&r).len(), 1, "the header lie itself is not detectable: {:#?}", failed(&r));
+}
+
+#[test]
+fn verifying_key_of_another_policy_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_bundle(&bundles().honest, dir.path());
+    let other =
+        Policy::parse(&POLICY.replace("within(secondary_contact, 7d)", "within(secondary_contact, 8d)"))
+            .unwrap();
+    swap_keys(dir.path(), &other, digest_bytes(&other));
+    let r = circuit::audit(POLICY, dir.path(), FAST).unwrap();
+    assert_fails(&r, "verifying key header", "circuit");
+}
+
+#[test]
+fn policy_edited_after_setup_is_caught() {
+    let edited = POLICY.replace("within(close_contact, 14d)", "within(close_contact, 10d)");
+    let r = circuit::audit(&edited, &bundles().honest, FAST).unwrap();
+    assert_fails(&r, "policy digest", "published");
+    assert_fails(&r, "bundled policy", "different policy");
+    assert_fails(&r, "circuit digest", "recompiled");
+}
+
+// ---- registry ----
+
+const T0: u64 = 1_655_164_800;
+const DAY: u64 = 86_400;
+
+struct Reg {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    lab: SigningKey,
+}
+
+fn event(
+    reg: &Registry,
+    key: &SigningKey,
+    holder: u32,
+    kind: &str,
+    time: u64,
+    case: Option<[u8; 32]>,
+) -> SignedEvent {
+    Event {
+        registry: reg.public_key(),
+        holder,
+        kind: kind.into(),
+        time,
+        signer: key.verifying_key(),
+        index_case: case,
+    }
+    .sign(key)
+}
+
+/// Epoch 1: four holders. Epoch 2: a positive test, a contact, a negative test. Epoch 3: the
+/// lab's revocation and a negative test for holder 3.
+fn registry() -> Reg {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.db");
+    let mut reg = Registry::init(&path, POLICY, Config::default(), T0 - 20 * DAY).unwrap();
+    let (lab, lab2, tracer) = (
+        SigningKey::from_bytes(&[1; 32]),
+        SigningKey::from_bytes(&[3; 32]),
+        SigningKey::from_bytes(&[2; 32]),
+    );
+    reg.add_signer("lab", Role::Lab, lab.verifying_key(), 0, T0 - 20 * DAY).unwrap();
+    reg.add_signer("lab two", Role::Lab, lab2.verifying_key(), 0, T0 - 20 * DAY).unwrap();
+    reg.add_signer("tracer", Role::Tracer, tracer.verifying_key(), 0, T0 - 20 * DAY).unwrap();
+    for i in 0..4u64 {
+        reg.enroll(HolderFile::from_secret((100 + i).into(), (7 + i).into()).commitment, T0 - 20 * DAY)
+            .unwrap();
+    }
+    reg.publish(T0 - 20 * DAY).unwrap();
+    let pos = reg.submit(&event(&reg, &lab, 0, "positive_test", T0 - 2 * DAY, None), T0).unwrap();
+    reg.submit(&event(&reg, &tracer, 1, "close_contact", T0 - DAY, Some(pos)), T0).unwrap();
+    reg.submit(&event(&reg, &lab, 3, "negative_test", T0 - 3 * DAY, None), T0).unwrap();
+    reg.publish(T0).unwrap();
+    reg.revoke_signer("lab", T0 + 10).unwrap();
+    reg.submit(&event(&reg, &lab2, 3, "negative_test", T0 - DAY, None), T0 + 20).unwrap();
+    reg.publish(T0 + 30).unwrap();
+    Reg { _dir: dir, path, lab }
+}
+
+fn db(r: &Reg) -> rusqlite::Connection {
+    rusqlite::Connection::open(&r.path).unwrap()
+}
+
+fn log_entry(r: &Reg, idx: i64) -> Vec<u8> {
+    db(r).query_row("SELECT entry FROM log WHERE idx = ?1", [idx], |row| row.get(0)).unwrap()
+}
+
+fn find_entry(r: &Reg, pred: impl Fn(&Entry) -> bool) -> i64 {
+    let n: i64 = db(r).query_row("SELECT COUNT(*) FROM log", [], |row| row.get(0)).unwrap();
+    (0..n).find(|&i| pred(&Entry::from_bytes(&log_entry(r, i)).unwrap())).unwrap()
+}
+
+#[test]
+fn honest_registry_is_clean_with_counts() {
+    let r = registry();
+    let report = registry::audit(&r.path).unwrap();
+    assert!(report.clean(), "{report}");
+    let counts = report.evidence["events_per_signer"].as_array().unwrap();
+    assert!(counts.iter().any(|c| c["epoch"] == 2
+        && c["signer"] == "lab"
+        && c["kind"] == "positive_test"
+        && c["events"] == 1));
+    assert!(counts
+        .iter()
+        .any(|c| c["epoch"] == 3 && c["signer"] == "lab two" && c["kind"] == "negative_test"));
+}
+
+#[test]
+fn leaf_turned_red_without_an_event_is_caught() {
+    let r = registry();
+    // The depositor (holder 3) gets a leaf whose state says "positive test yesterday".
+    let cm = HolderFile::from_secret(103u64.into(), 10u64.into()).commitment;
+    let red =
+        healthcode_circuits::hashes::leaf(cm, &healthcode_circuits::state::pack(&[T0 - DAY, T0 - DAY, 0, 0]));
+    let n = db(&r)
+        .execute(
+            "UPDATE tree_nodes SET hash = ?1 WHERE level = 0 AND idx = 3",
+            [healthcode_circuits::field::to_bytes(&red).to_vec()],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    let report = registry::audit(&r.path).unwrap();
+    assert_fails(&report, "stored holder tree", "leaf 3");
+}
+
+#[test]
+fn forged_signature_is_caught_with_epoch_and_event() {
+    let r = registry();
+    let i = find_entry(&r, |e| matches!(&e.body, EntryBody::Event(se) if se.event.kind == "negative_test"));
+    let mut bytes = log_entry(&r, i);
+    let n = bytes.len();
+    bytes[n - 1] ^= 1; // the last signature byte
+    db(&r).execute("UPDATE log SET entry = ?1 WHERE idx = ?2", rusqlite::params![bytes, i]).unwrap();
+    let report = registry::audit(&r.path).unwrap();
+    assert_fails(&report, "log entries backed by signatures", &format!("epoch 2 entry {i} leaf 3 event"));
+    assert_fails(&report, "log entries backed by signatures", "signature does not verify");
+}
+
+#[test]
+fn event_from_a_revoked_signer_is_caught() {
+    let r = registry();
+    // The operator slips in an event signed by the revoked lab, accepted after the revocation,
+    // replacing holder 3's epoch-3 negative test.
+    let i = find_entry(
+        &r,
+        |e| matches!(&e.body, EntryBody::Event(se) if se.event.signer != r.lab.verifying_key() && se.event.kind == "negative_test"),
+    );
+    let reg = Registry::open(&r.path).unwrap();
+    let forged = Entry {
+        at: T0 + 20,
+        body: EntryBody::Event(event(&reg, &r.lab, 3, "negative_test", T0 - DAY, None)),
+    };
+    db(&r)
+        .execute("UPDATE log SET entry = ?1 WHERE idx = ?2", rusqlite::params![forged.to_bytes(), i])
+        .unwrap();
+    let report = registry::audit(&r.path).unwrap();
+    assert_fails(
+        &report,
+        "log entries backed by signatures",
+        "signer `lab` was not accredited at acceptance time",
+    );
+    assert_fails(&report, "log entries backed by signatures", &format!("epoch 3 entry {i} leaf 3"));
+}
+
+#[test]
+fn head_resigned_over_a_rewritten_log_is_caught() {
+    let r = registry();
+    // Drop holder 3's epoch-2 negative test from the log, then re-sign the latest head over the
+    // rewritten log, with roots recomputed so that head alone looks consistent.
+    let i = find_entry(&r, |e| matches!(&e.body, EntryBody::Event(se) if se.event.kind == "negative_test"));
+    let conn = db(&r);
+    conn.execute("DELETE FROM log WHERE idx = ?1", [i]).unwrap();
+    conn.execute("UPDATE log SET idx = idx - 1 WHERE idx > ?1", [i]).unwrap();
+    let reg = Registry::open(&r.path).unwrap();
+    let heads = reg.heads().unwrap();
+    let entries = reg.log_entries(0, u64::MAX >> 1).unwrap();
+    let replay = healthcode_registry::audit::replay_all(&entries, &[], &reg.public_key(), reg.policy());
+    let last = heads.last().unwrap();
+    let key_bytes: Vec<u8> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'registry_secret_key'", [], |row| row.get(0))
+        .unwrap();
+    let key = SigningKey::from_bytes(&key_bytes.try_into().unwrap());
+    let resigned = SignedHead::sign(
+        &key,
+        reg.policy().digest(),
+        HeadFields {
+            epoch: last.epoch,
+            issued_at: last.issued_at,
+            root: replay.tree.root(),
+            holders: last.holders,
+            log_size: entries.len() as u64,
+            log_root: replay.log.root(),
+        },
+    );
+    conn.execute(
+        "UPDATE heads SET head = ?1 WHERE epoch = ?2",
+        rusqlite::params![serde_json::to_string(&resigned).unwrap(), last.epoch],
+    )
+    .unwrap();
+    let report = registry::audit(&r.path).unwrap();
+    assert_fails(
+        &report,
+        "heads match the replayed log and tree",
+        "epoch 2 log root differs from the replayed log",
+    );
+}
