@@ -364,7 +364,7 @@ fn every_colour_is_proved_and_verified_from_text_image_and_batch() {
     }
     // The human form prints the colour as a banner.
     let chen = w.person("chen");
-    let human = run(&[
+    let human = run([
         "verify",
         &chen.code,
         "--bundle",
@@ -449,7 +449,7 @@ fn a_colour_the_state_does_not_give_cannot_be_proved() {
     assert_eq!(checkpoint.verify_payload(&red, NOW, None, None).map_err(|e| e.reason()), Err("bad-proof"));
 
     // The CLI has no way to name a colour.
-    let o = run(&[
+    let o = run([
         "prove",
         "--bundle",
         p(&w.bundle),
@@ -468,7 +468,7 @@ fn a_colour_the_state_does_not_give_cannot_be_proved() {
     // Nor can the depositor's device make its state red: a positive test the registry never
     // signed does not open under the signed root.
     let tampered = tamper_state(&chen.witness_file, "positive_test", NOW - HOUR);
-    let o = run(&prove_args(&w.bundle, &w.key, &chen.holder_file, &tampered, NOW));
+    let o = run(prove_args(&w.bundle, &w.key, &chen.holder_file, &tampered, NOW));
     assert_eq!(o.code, 2, "{o:?}");
     assert!(o.stderr.contains("signed root"), "{o:?}");
     assert!(o.stdout.is_empty(), "no code printed: {o:?}");
@@ -633,7 +633,7 @@ fn stale_head_is_invalid_even_with_a_fresh_code() {
 
     // The prover refuses to make a code over a stale head in the first place.
     let chen = w.person("chen");
-    let o = run(&prove_args(&w.bundle, &w.key, &chen.holder_file, &chen.witness_file, HEAD_AT + max + 1));
+    let o = run(prove_args(&w.bundle, &w.key, &chen.holder_file, &chen.witness_file, HEAD_AT + max + 1));
     assert_eq!(o.code, 2, "{o:?}");
     assert!(o.stderr.contains("max_root_age"), "{o:?}");
 }
@@ -733,7 +733,7 @@ fn wrong_policy_bundle_is_invalid() {
     assert_eq!(library_checkpoint(&w.bundle).verify_payload(&payload, NOW, venue, None), Ok(Colour::Red));
 
     // The prover refuses our witness with the other bundle.
-    let o = run(&prove_args(&other.bundle, &w.key, &li.holder_file, &li.witness_file, NOW));
+    let o = run(prove_args(&other.bundle, &w.key, &li.holder_file, &li.witness_file, NOW));
     assert_eq!(o.code, 2, "{o:?}");
     assert!(o.stderr.contains("another policy"), "{o:?}");
 }
@@ -780,7 +780,7 @@ fn wrong_registry_key_is_refused_or_invalid() {
     assert_invalid(&verify_with(&w.bundle, other_key, other_heads, &[&chen.code], &opts), "bad-proof");
 
     // The prover refuses a witness whose head the given key did not sign.
-    let o = run(&prove_args(&w.bundle, other_key, &chen.holder_file, &chen.witness_file, NOW));
+    let o = run(prove_args(&w.bundle, other_key, &chen.holder_file, &chen.witness_file, NOW));
     assert_eq!(o.code, 2, "{o:?}");
     assert!(o.stderr.contains("signed by another registry"), "{o:?}");
 }
@@ -931,7 +931,7 @@ fn the_demo_runs_clean_and_its_files_verify() {
     let code = zhang["code"].as_str().unwrap();
     assert_valid(&verify_with(&bundle, &key, &heads, &[code], &[]), Colour::Yellow);
     // A second demo in the same directory is refused rather than mixing two registries.
-    assert_eq!(run(&["demo", "--dir", p(&d), "--no-qr"]).code, 2);
+    assert_eq!(run(["demo", "--dir", p(&d), "--no-qr"]).code, 2);
 }
 
 // ---- secrets in errors ---------------------------------------------------------------------
@@ -1020,7 +1020,7 @@ fn a_malformed_witness_file_error_does_not_echo_its_state() {
     file["state"]["positive_test"] = positive.to_string().into();
     let bad = w.dir.join("li.string-time.witness.json");
     std::fs::write(&bad, file.to_string()).unwrap();
-    let o = run(&prove_args(&w.bundle, &w.key, &li.holder_file, &bad, NOW));
+    let o = run(prove_args(&w.bundle, &w.key, &li.holder_file, &bad, NOW));
     assert_eq!(o.code, 2, "{o:?}");
     assert!(o.stderr.contains("not a witness file"), "{o:?}");
     assert!(!o.stderr.contains(&positive.to_string()), "stderr shows Li's positive_test time: {o:?}");
