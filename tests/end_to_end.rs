@@ -662,6 +662,19 @@ fn wrong_challenge_is_invalid() {
     // No challenge issued: not checked. The venue's own: valid.
     assert_valid(&verify(&[&zhang.code], NOW, &[]), Colour::Yellow);
     assert_valid(&verify(&[&zhang.code], NOW, &["--venue", VENUE]), Colour::Yellow);
+    assert_eq!(Payload::from_text(&zhang.code).unwrap().challenge, challenge::venue(VENUE));
+
+    // Without --venue the prover answers the time slot of `now`, derived as the checkpoint does;
+    // a checkpoint that shows a venue code refuses it.
+    let mut args = prove_args(&w.bundle, &w.key, &zhang.holder_file, &zhang.witness_file, NOW);
+    let at = args.iter().position(|a| a == "--venue").unwrap();
+    args.drain(at..at + 2);
+    let o = run(&args);
+    assert_eq!(o.code, 0, "{o:?}");
+    let slot_code = o.json()["code"].as_str().unwrap().to_string();
+    assert_eq!(Payload::from_text(&slot_code).unwrap().challenge, challenge::time_slot(NOW));
+    assert_valid(&verify(&[&slot_code], NOW, &[]), Colour::Yellow);
+    assert_invalid(&verify(&[&slot_code], NOW, &["--venue", VENUE]), "wrong-challenge");
 }
 
 /// The example policy with one duration changed, its bundle, and a registry on it.
