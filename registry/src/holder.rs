@@ -61,7 +61,7 @@ impl HolderFile {
     }
 
     pub fn from_json(s: &str) -> Result<Self, HolderError> {
-        let h: Self = serde_json::from_str(s).map_err(|e| HolderError::Json(e.to_string()))?;
+        let h: Self = serde_json::from_str(s).map_err(|e| HolderError::Json(redacted_json_error(&e)))?;
         if h.version != HOLDER_VERSION {
             return Err(HolderError::Version(h.version));
         }
@@ -78,6 +78,18 @@ impl HolderFile {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a holder file serialises")
     }
+}
+
+/// A JSON error without the offending value: serde_json quotes it, and in a holder or witness
+/// file that value can be a secret or a health-state time (SOUNDNESS row 14).
+pub(crate) fn redacted_json_error(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Io => "unreadable input",
+        serde_json::error::Category::Syntax => "invalid JSON",
+        serde_json::error::Category::Data => "a field is missing, unknown or of the wrong type",
+        serde_json::error::Category::Eof => "the file ends too early",
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
 }
 
 #[cfg(test)]

@@ -76,7 +76,8 @@ pub enum WitnessError {
 
 impl WitnessFile {
     pub fn from_json(s: &str) -> Result<Self, WitnessError> {
-        let w: Self = serde_json::from_str(s).map_err(|e| WitnessError::Json(e.to_string()))?;
+        let w: Self = serde_json::from_str(s)
+            .map_err(|e| WitnessError::Json(crate::holder::redacted_json_error(&e)))?;
         if w.version != WITNESS_VERSION {
             return Err(WitnessError::Version(w.version));
         }

@@ -6,7 +6,7 @@ use ed25519_dalek::VerifyingKey;
 use healthcode_circuits::{hashes, policy::Colour, Fr};
 use healthcode_prover::{ProveRequest, ProverBundle};
 use healthcode_registry::{event::key_from_hex, HolderFile, SignedHead, WitnessFile};
-use healthcode_verifier::{challenge, qr, Checkpoint, HealthQr, TrustedHead, VerifierBundle};
+use healthcode_verifier::{challenge, qr, Checkpoint, HealthQr, Invalid, TrustedHead, VerifierBundle};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -96,6 +96,10 @@ pub struct VerifyArgs {
     pub now: Option<u64>,
     #[command(flatten)]
     pub challenge: ChallengeArgs,
+    /// Require the code to answer this checkpoint's current five-minute time slot (or the one
+    /// before, for codes made at a slot boundary) when no venue code is posted.
+    #[arg(long, conflicts_with = "venue")]
+    pub slot: bool,
     /// Document number of an identity document the staff checked: the code must be bound to it.
     #[arg(long)]
     pub document: Option<String>,
@@ -222,7 +226,21 @@ pub fn run_verify(a: VerifyArgs) -> CliResult {
     } else {
         return Err(CliError::bad("give a code, --image FILE or --batch FILE"));
     };
-    let results = checkpoint.verify_batch(&codes, clock, expected_challenge, id);
+    let mut results = checkpoint.verify_batch(
+        &codes,
+        clock,
+        expected_challenge.or(a.slot.then(|| challenge::time_slot(clock))),
+        id,
+    );
+    if a.slot {
+        // A code made in the previous slot is still this checkpoint's: retry those once.
+        let previous = challenge::time_slot(clock.saturating_sub(challenge::SLOT_SECONDS));
+        for (r, code) in results.iter_mut().zip(&codes) {
+            if matches!(r, Err(Invalid::WrongChallenge)) {
+                *r = checkpoint.verify(code, clock, Some(previous), id);
+            }
+        }
+    }
     let rows: Vec<serde_json::Value> = results
         .iter()
         .map(|r| match r {
