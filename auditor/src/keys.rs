@@ -5,22 +5,14 @@
 //! subgroup and not the identity, exactly one input commitment per public input (plus the
 //! constant), and `γ ≠ δ` (with `γ = δ` a prover can fold forged public inputs into `C`).
 
-use ark_bn254::{Bn254, G1Affine, G2Affine};
+use ark_bn254::Bn254;
+use ark_ec::short_weierstrass::{Affine, SWCurveConfig};
 use ark_ec::AffineRepr;
 use ark_groth16::VerifyingKey;
 use healthcode_circuits::statement::PUBLIC_INPUTS;
 
-fn g1(name: &str, p: &G1Affine, problems: &mut Vec<String>) {
-    if p.is_zero() {
-        problems.push(format!("{name} is the identity"));
-    } else if !p.is_on_curve() {
-        problems.push(format!("{name} is not on the curve"));
-    } else if !p.is_in_correct_subgroup_assuming_on_curve() {
-        problems.push(format!("{name} is not in the prime-order subgroup"));
-    }
-}
-
-fn g2(name: &str, p: &G2Affine, problems: &mut Vec<String>) {
+/// Names what is wrong with one point of the key, if anything.
+fn point<P: SWCurveConfig>(name: &str, p: &Affine<P>, problems: &mut Vec<String>) {
     if p.is_zero() {
         problems.push(format!("{name} is the identity"));
     } else if !p.is_on_curve() {
@@ -33,12 +25,12 @@ fn g2(name: &str, p: &G2Affine, problems: &mut Vec<String>) {
 /// Every problem found with the key; empty when it is well-formed for the statement.
 pub fn verifying_key_problems(vk: &VerifyingKey<Bn254>) -> Vec<String> {
     let mut problems = Vec::new();
-    g1("alpha_g1", &vk.alpha_g1, &mut problems);
-    g2("beta_g2", &vk.beta_g2, &mut problems);
-    g2("gamma_g2", &vk.gamma_g2, &mut problems);
-    g2("delta_g2", &vk.delta_g2, &mut problems);
+    point("alpha_g1", &vk.alpha_g1, &mut problems);
+    point("beta_g2", &vk.beta_g2, &mut problems);
+    point("gamma_g2", &vk.gamma_g2, &mut problems);
+    point("delta_g2", &vk.delta_g2, &mut problems);
     for (i, p) in vk.gamma_abc_g1.iter().enumerate() {
-        g1(&format!("gamma_abc_g1[{i}]"), p, &mut problems);
+        point(&format!("gamma_abc_g1[{i}]"), p, &mut problems);
     }
     if vk.gamma_abc_g1.len() != PUBLIC_INPUTS + 1 {
         problems.push(format!(

@@ -164,15 +164,7 @@ fn event(
     time: u64,
     case: Option<[u8; 32]>,
 ) -> SignedEvent {
-    Event {
-        registry: reg.public_key(),
-        holder,
-        kind: kind.into(),
-        time,
-        signer: key.verifying_key(),
-        index_case: case,
-    }
-    .sign(key)
+    Event::signed_by(key, reg.public_key(), holder, kind, time, case)
 }
 
 /// Epoch 1: four holders. Epoch 2: a positive test, a contact, a negative test. Epoch 3: the

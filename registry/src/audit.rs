@@ -6,7 +6,7 @@
 //! compares them with each signed head.
 
 use crate::event::{Entry, EntryBody, Role, POSITIVE_TEST};
-use crate::head::SignedHead;
+use crate::head::{check_order, SignedHead};
 use crate::log::{Hash, MemoryLog};
 use ed25519_dalek::VerifyingKey;
 use healthcode_circuits::field;
@@ -137,8 +137,12 @@ pub fn replay_all(
             findings.push(head_finding(FindingKind::HeadSignature, h.epoch, e.to_string()));
         }
     }
-    if let Err(e) = verify_chain_order(heads) {
-        findings.push(head_finding(FindingKind::HeadOrder, e.0, e.1));
+    if let Err(e) = check_order(heads) {
+        let epoch = match e {
+            crate::head::HeadError::Chain(_, b, _) => b,
+            _ => 0,
+        };
+        findings.push(head_finding(FindingKind::HeadOrder, epoch, e.to_string()));
     }
     // The epoch that first publishes entry `i`.
     let epoch_of = |i: u64| heads.iter().find(|h| h.log_size > i).map(|h| h.epoch);
@@ -271,24 +275,6 @@ pub fn replay_all(
     }
     let states = (0..commitments.len() as u32).map(|h| state_of(h, kinds, &events, &by_holder)).collect();
     Replay { tree, log, holders: commitments.len() as u64, states, findings, counts, heads_checked }
-}
-
-/// Epochs consecutive, times increasing, nothing shrinking (signatures are checked one by one).
-fn verify_chain_order(heads: &[SignedHead]) -> Result<(), (u64, String)> {
-    for w in heads.windows(2) {
-        let (a, b) = (&w[0], &w[1]);
-        let broken = |why: &str| Err((b.epoch, format!("after epoch {}: {why}", a.epoch)));
-        if b.epoch != a.epoch + 1 {
-            return broken("epochs are not consecutive");
-        }
-        if b.issued_at <= a.issued_at {
-            return broken("issued_at does not increase");
-        }
-        if b.log_size < a.log_size || b.holders < a.holders {
-            return broken("the log or the holder count shrank");
-        }
-    }
-    Ok(())
 }
 
 /// Applies one decoded entry to the replayed state, or says why it is not backed. Returns the

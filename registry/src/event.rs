@@ -257,6 +257,19 @@ impl Event {
         Sha256::digest(self.signing_bytes()).into()
     }
 
+    /// The event `signer` signs for `registry`: the lab / tracer side in one call.
+    pub fn signed_by(
+        signer: &SigningKey,
+        registry: VerifyingKey,
+        holder: u32,
+        kind: &str,
+        time: u64,
+        index_case: Option<Hash>,
+    ) -> SignedEvent {
+        Event { registry, holder, kind: kind.into(), time, signer: signer.verifying_key(), index_case }
+            .sign(signer)
+    }
+
     pub fn sign(self, key: &SigningKey) -> SignedEvent {
         let signature = key.sign(&self.signing_bytes());
         SignedEvent { event: self, signature }

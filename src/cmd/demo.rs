@@ -57,15 +57,7 @@ fn event(
     time: u64,
     case: Option<[u8; 32]>,
 ) -> SignedEvent {
-    Event {
-        registry: reg.public_key(),
-        holder,
-        kind: kind.into(),
-        time,
-        signer: key.verifying_key(),
-        index_case: case,
-    }
-    .sign(key)
+    Event::signed_by(key, reg.public_key(), holder, kind, time, case)
 }
 
 pub fn run(a: DemoArgs) -> CliResult {
