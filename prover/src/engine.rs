@@ -18,7 +18,8 @@
 //! against the setup matrices.
 
 use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
-use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
+use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
+use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{BigInteger, FftField, Field, PrimeField, UniformRand, Zero};
 use ark_groth16::{Proof, ProvingKey};
 use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
@@ -40,20 +41,17 @@ struct Sparse<G> {
     bases: Vec<G>,
 }
 
-impl<G: AffineRepr> Sparse<G>
-where
-    G::Group: VariableBaseMSM<MulBase = G, ScalarField = Fr>,
-{
-    fn new(query: impl IntoIterator<Item = (usize, G)>) -> Self {
+impl<P: SWCurveConfig<ScalarField = Fr>> Sparse<Affine<P>> {
+    fn new(query: impl IntoIterator<Item = (usize, Affine<P>)>) -> Self {
         let (index, bases) = query.into_iter().filter(|(_, p)| !p.is_zero()).unzip();
         Self { index, bases }
     }
 
     /// `Σ scalar[index[j]]·bases[j]`. Zero scalars are skipped and scalar-one bases added
     /// directly: a 0/1 value costs at most one addition instead of a share of every window.
-    fn msm(&self, scalars: &[BigInt]) -> G::Group {
+    fn msm(&self, scalars: &[BigInt]) -> Projective<P> {
         let one = BigInt::from(1u64);
-        let mut ones = G::Group::zero();
+        let mut ones = Projective::<P>::zero();
         let mut bases = Vec::with_capacity(self.bases.len());
         let mut big = Vec::with_capacity(self.bases.len());
         for (&i, base) in self.index.iter().zip(&self.bases) {
@@ -68,7 +66,7 @@ where
                 big.push(s);
             }
         }
-        ones + G::Group::msm_bigint(&bases, &big)
+        ones + crate::msm::msm(&bases, &big)
     }
 }
 
