@@ -12,7 +12,7 @@
 
 use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
 use ark_ec::AdditiveGroup;
-use ark_ff::{batch_inversion, BigInteger, Field, PrimeField, Zero};
+use ark_ff::{serial_batch_inversion_and_mul, BigInteger, Field, PrimeField, Zero};
 
 /// Window width in bits for `n` bases, chosen by counting field multiplications: per window `n`
 /// affine additions (~6M) against `2^(c−1)` buckets reduced with two projective additions (~24M).
@@ -162,7 +162,9 @@ fn reduce_buckets<P: SWCurveConfig>(
                 });
             }
         }
-        batch_inversion(&mut denominators);
+        // Serial even with `parallel`: windows already run in parallel, and splitting a round
+        // would cost one inversion per thread.
+        serial_batch_inversion_and_mul(&mut denominators, &P::BaseField::ONE);
         next.clear();
         let mut k = 0;
         for b in 0..buckets {
