@@ -5,6 +5,7 @@
 //! by their proof bytes (Groth16 proofs are malleable, SOUNDNESS row 7): nothing here keys on them.
 
 use crate::bundle::VerifierBundle;
+use crate::fixed_base::FixedBases;
 use crate::payload::{Payload, PayloadError, POLICY_PREFIX_BYTES};
 use ark_bn254::{Bn254, Fr, G1Affine, G1Projective};
 use ark_ec::pairing::{Pairing, PairingOutput};
@@ -103,6 +104,8 @@ pub struct Checkpoint {
     pvk: PreparedVerifyingKey<Bn254>,
     /// SHA-256 of the compressed verifying key, absorbed by batch transcripts.
     vk_digest: [u8; 32],
+    /// `γ_abc₁..` expanded for fixed-base multiplication (input preparation).
+    inputs_table: FixedBases,
     max_root_age: u64,
     max_code_age: u64,
     max_future_skew: u64,
@@ -132,6 +135,7 @@ impl Checkpoint {
             policy_digest: policy.digest(),
             pvk: prepare_verifying_key(vk),
             vk_digest: verifying_key_digest(vk),
+            inputs_table: FixedBases::new(&vk.gamma_abc_g1[1..]),
             max_root_age: policy.max_root_age,
             max_code_age: policy.max_code_age,
             max_future_skew: DEFAULT_MAX_FUTURE_SKEW,
@@ -255,7 +259,9 @@ impl Checkpoint {
         if inputs.len() != PUBLIC_INPUTS {
             return Err(ProofCheckError::InputCount { expected: PUBLIC_INPUTS, got: inputs.len() });
         }
-        match ark_groth16::Groth16::<Bn254>::verify_proof(&self.pvk, proof, inputs) {
+        // `γ_abc₀ + Σ xᵢ·γ_abcᵢ` from the precomputed tables, then arkworks' pairing check.
+        let prepared = self.inputs_table.sum(inputs) + self.pvk.vk.gamma_abc_g1[0];
+        match ark_groth16::Groth16::<Bn254>::verify_proof_with_prepared_inputs(&self.pvk, proof, &prepared) {
             Ok(true) => Ok(()),
             _ => Err(ProofCheckError::Rejected),
         }
