@@ -381,7 +381,15 @@ pub fn batch_check(
     let acc_ic = G1Projective::msm_unchecked(ic, &scalars);
     let cs: Vec<G1Affine> = batch.iter().map(|(_, p)| p.c).collect();
     let acc_c = G1Projective::msm_unchecked(&cs, &r);
-    let ra: Vec<G1Projective> = r.iter().zip(batch).map(|(ri, (_, p))| p.a * ri).collect();
+    // Double-and-add over the 128 bits of rᵢ (GLV would not shorten a 128-bit scalar).
+    let scale = |(ri, (_, p)): (&Fr, &(&[Fr], &Proof<Bn254>))| p.a * ri;
+    #[cfg(feature = "parallel")]
+    let ra: Vec<G1Projective> = {
+        use rayon::prelude::*;
+        r.par_iter().zip(batch.par_iter()).map(scale).collect()
+    };
+    #[cfg(not(feature = "parallel"))]
+    let ra: Vec<G1Projective> = r.iter().zip(batch).map(scale).collect();
     let ra = G1Projective::normalize_batch(&ra);
 
     let mut g1: Vec<<Bn254 as Pairing>::G1Prepared> = ra.iter().map(|a| (*a).into()).collect();
