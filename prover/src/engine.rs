@@ -179,10 +179,19 @@ impl<'a> Prover<'a> {
     fn group_part(&self, z: &[Fr], h: &[Fr], r: Fr, s: Fr) -> Proof<Bn254> {
         let pk = self.pk;
         let scalars: Vec<BigInt> = z.iter().chain(h).map(|x| x.into_bigint()).collect();
-        let lh_acc = self.lh.msm(&scalars);
-        let g_a = self.a.msm(&scalars) + pk.vk.alpha_g1 + pk.delta_g1 * r;
-        let g1_b = self.b_g1.msm(&scalars) + pk.beta_g1 + pk.delta_g1 * s;
-        let g2_b: G2Projective = self.b_g2.msm(&scalars) + pk.vk.beta_g2 + pk.vk.delta_g2 * s;
+        let g1 = || {
+            let lh = self.lh.msm(&scalars);
+            let a = self.a.msm(&scalars) + pk.vk.alpha_g1 + pk.delta_g1 * r;
+            let b = self.b_g1.msm(&scalars) + pk.beta_g1 + pk.delta_g1 * s;
+            (lh, a, b)
+        };
+        let g2 = || -> G2Projective { self.b_g2.msm(&scalars) + pk.vk.beta_g2 + pk.vk.delta_g2 * s };
+        // With `parallel`, the G1 and G2 MSMs are joined so idle threads steal windows from
+        // either, instead of waiting at the end of each MSM for its last windows.
+        #[cfg(feature = "parallel")]
+        let ((lh_acc, g_a, g1_b), g2_b) = rayon::join(g1, g2);
+        #[cfg(not(feature = "parallel"))]
+        let ((lh_acc, g_a, g1_b), g2_b) = (g1(), g2());
         let g_c: G1Projective = g_a * s + g1_b * r - pk.delta_g1 * (r * s) + lh_acc;
         Proof { a: g_a.into_affine(), b: g2_b.into_affine(), c: g_c.into_affine() }
     }
