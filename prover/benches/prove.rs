@@ -1,14 +1,16 @@
 //! Proving on the holder's device: key loading (four encodings, to justify the one chosen) and
 //! proving end to end, from the bundle on disk to the encoded payload.
 
-use ark_bn254::Bn254;
+use ark_bn254::{Bn254, Fr, G1Projective, G2Affine, G2Projective};
+use ark_ec::{AffineRepr, VariableBaseMSM};
+use ark_ff::{PrimeField, UniformRand};
 use ark_groth16::ProvingKey;
 use ark_serialize::{CanonicalDeserialize, Compress, Validate};
 use ark_std::rand::{rngs::StdRng, SeedableRng};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use healthcode_circuits::hashes;
 use healthcode_prover::fixtures::Fixture;
-use healthcode_prover::{circuit_digest_bytes, encode_bundle, prove, ProveRequest, ProverBundle};
+use healthcode_prover::{circuit_digest_bytes, encode_bundle, msm, prove, ProveRequest, ProverBundle};
 use healthcode_verifier::bundle::{MANIFEST_FILE, POLICY_FILE, PROVING_KEY_FILE, VERIFYING_KEY_FILE};
 use healthcode_verifier::keyfile::{self, KeyKind, HEADER_LEN};
 use std::time::Duration;
@@ -52,6 +54,23 @@ fn benches(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+
+    // The MSM behind most of a proof's time: ours (batch-affine buckets) against arkworks', on the
+    // key's H query (8,191 G1 bases) and B query (G2) with random scalars.
+    let mut g = c.benchmark_group("msm");
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    let mut rng = StdRng::seed_from_u64(3);
+    let h = &f.keys.proving_key.h_query;
+    let hs: Vec<_> = h.iter().map(|_| Fr::rand(&mut rng).into_bigint()).collect();
+    let b2: Vec<G2Affine> = f.keys.proving_key.b_g2_query.iter().copied().filter(|p| !p.is_zero()).collect();
+    let b2s: Vec<_> = b2.iter().map(|_| Fr::rand(&mut rng).into_bigint()).collect();
+    g.bench_function(format!("G1 x{} ours", h.len()), |b| b.iter(|| msm::msm(h, &hs)));
+    g.bench_function(format!("G1 x{} arkworks", h.len()), |b| b.iter(|| G1Projective::msm_bigint(h, &hs)));
+    g.bench_function(format!("G2 x{} ours", b2.len()), |b| b.iter(|| msm::msm(&b2, &b2s)));
+    g.bench_function(format!("G2 x{} arkworks", b2.len()), |b| {
+        b.iter(|| G2Projective::msm_bigint(&b2, &b2s))
+    });
     g.finish();
 
     let mut g = c.benchmark_group("prove");

@@ -44,7 +44,7 @@ fn main() {
     measure("load proving key", 20, || {
         keyfile::decode_proving_key(&file, &digest, None).expect("loads");
     });
-    measure("prepare prover (matrices)", 10, || {
+    measure("prepare prover (compact queries)", 10, || {
         Prover::new(&f.policy, &f.keys.proving_key).expect("fits");
     });
     let prover = Prover::new(&f.policy, &f.keys.proving_key).expect("fits");

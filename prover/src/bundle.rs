@@ -43,8 +43,8 @@ impl ProverBundle {
         Self::load_inner(dir, true)
     }
 
-    /// A prover prepared for this bundle's circuit (builds the constraint matrices once; keep it
-    /// to prove again, e.g. when the code is refreshed).
+    /// A prover prepared for this bundle's proving key (checks its shape and compacts its queries;
+    /// keep it to prove again, e.g. when the code is refreshed).
     pub fn prover(&self) -> Result<crate::Prover<'_>, crate::ProveError> {
         crate::Prover::new(&self.policy, &self.proving_key)
     }

@@ -1,108 +1,124 @@
 //! The Groth16 prover, prepared once per proving key.
 //!
-//! Why not `Groth16::prove`: arkworks re-derives the constraint matrices on every proof (LC
-//! inlining costs more than synthesising the witness), only `debug_assert!`s satisfiability, and
-//! runs its MSMs over every base, including the ~30% of B-query points that are the identity
-//! because their variable never appears on the B side. Here the matrices are built once, each
-//! assignment is checked against them row by row before anything is proved, and the A/B queries
-//! are compacted to their non-identity bases. The group equations are those of arkworks'
-//! `create_proof_with_assignment` (same keys, same proofs' distribution); tests check that every
-//! proof verifies with arkworks' own verifier.
+//! Why not `Groth16::prove`: arkworks builds the constraint matrices on every proof (inlining every
+//! linear combination costs more than synthesising the witness), only `debug_assert!`s
+//! satisfiability, and runs its MSMs over every base and scalar. Here:
+//!
+//! - no matrices at all: the witness is synthesised once with its linear-combination values
+//!   recorded, so each constraint's `⟨Aᵢ,z⟩, ⟨Bᵢ,z⟩, ⟨Cᵢ,z⟩` is read off, not recomputed from
+//!   inlined rows. Every row is checked (`a·b = c`) before anything is proved, and the QAP quotient
+//!   is computed from those values exactly as arkworks' `LibsnarkReduction` does from matrices;
+//! - the A/B queries are compacted to their non-identity bases (~30% of the B query is the identity),
+//!   and in every MSM zero scalars are dropped and bases with scalar one are summed instead of
+//!   entering Pippenger's buckets;
+//! - the `L` and `H` MSMs, which only ever appear summed in `C`, are one MSM over both queries.
+//!
+//! The group equations are those of arkworks' `create_proof_with_assignment` (same keys, same
+//! proofs' distribution); tests check every proof with arkworks' own verifier and the row values
+//! against the setup matrices.
 
 use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
-use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
-use ark_ff::{PrimeField, UniformRand};
-use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP};
+use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
+use ark_ec::{AffineRepr, CurveGroup};
+use ark_ff::{BigInteger, FftField, Field, PrimeField, UniformRand, Zero};
 use ark_groth16::{Proof, ProvingKey};
-use ark_poly::GeneralEvaluationDomain;
+use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
 use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystem, Matrix, OptimizationGoal, SynthesisMode, R1CS_PREDICATE_LABEL,
+    ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef, OptimizationGoal, SynthesisMode,
+    R1CS_PREDICATE_LABEL,
 };
 use ark_std::rand::{CryptoRng, RngCore};
 use healthcode_circuits::policy::Policy;
-use healthcode_circuits::statement::{HealthCodeCircuit, PublicInputs, Witness};
+use healthcode_circuits::statement::{HealthCodeCircuit, PublicInputs, Witness, PUBLIC_INPUTS};
 
 use crate::prove::ProveError;
 
-/// A query compacted to its non-identity bases, with the assignment index of each.
+type BigInt = <Fr as PrimeField>::BigInt;
+
+/// Bases of one MSM with the assignment index of each; identity bases are left out.
 struct Sparse<G> {
     index: Vec<usize>,
     bases: Vec<G>,
 }
 
-impl<G: AffineRepr> Sparse<G> {
-    fn new(query: &[G]) -> Self {
-        let (index, bases) =
-            query.iter().enumerate().filter(|(_, p)| !p.is_zero()).map(|(i, p)| (i, *p)).unzip();
+impl<P: SWCurveConfig<ScalarField = Fr>> Sparse<Affine<P>> {
+    fn new(query: impl IntoIterator<Item = (usize, Affine<P>)>) -> Self {
+        let (index, bases) = query.into_iter().filter(|(_, p)| !p.is_zero()).unzip();
         Self { index, bases }
     }
 
-    fn msm(&self, assignment: &[<Fr as PrimeField>::BigInt]) -> G::Group
-    where
-        G::Group: VariableBaseMSM<MulBase = G, ScalarField = Fr>,
-    {
-        let scalars: Vec<_> = self.index.iter().map(|&i| assignment[i]).collect();
-        G::Group::msm_bigint(&self.bases, &scalars)
+    /// `Σ scalar[index[j]]·bases[j]`. Zero scalars are skipped and scalar-one bases added
+    /// directly: a 0/1 value costs at most one addition instead of a share of every window.
+    fn msm(&self, scalars: &[BigInt]) -> Projective<P> {
+        let one = BigInt::from(1u64);
+        let mut ones = Projective::<P>::zero();
+        let mut bases = Vec::with_capacity(self.bases.len());
+        let mut big = Vec::with_capacity(self.bases.len());
+        for (&i, base) in self.index.iter().zip(&self.bases) {
+            let s = scalars[i];
+            if s.is_zero() {
+                continue;
+            }
+            if s == one {
+                ones += base;
+            } else {
+                bases.push(*base);
+                big.push(s);
+            }
+        }
+        ones + crate::msm::msm(&bases, &big)
     }
 }
 
-/// A proving key with its circuit's matrices, ready to prove many times.
+/// A proving key prepared for proving many times.
 pub struct Prover<'a> {
     policy: &'a Policy,
     pk: &'a ProvingKey<Bn254>,
-    /// A, B, C of the R1CS.
-    matrices: Vec<Matrix<Fr>>,
     num_inputs: usize,
-    num_constraints: usize,
     a: Sparse<G1Affine>,
     b_g1: Sparse<G1Affine>,
     b_g2: Sparse<G2Affine>,
+    /// `L` (indexed by assignment, from `num_inputs`) followed by `H` (indexed from `z.len()`).
+    lh: Sparse<G1Affine>,
+    domain: GeneralEvaluationDomain<Fr>,
 }
 
 fn synthesis(e: impl std::fmt::Display) -> ProveError {
     ProveError::Synthesis(e.to_string())
 }
 
-/// `Σ coeff·z[col]` over one matrix row.
-fn row_dot(row: &[(Fr, usize)], z: &[Fr]) -> Fr {
-    row.iter().map(|(c, i)| *c * z[*i]).sum()
-}
-
 impl<'a> Prover<'a> {
-    /// Builds the matrices of `policy`'s circuit (as key generation did) and checks the key fits
-    /// them. The key's circuit digest was checked when it was loaded.
+    /// Checks the key's shape (the circuit digest was checked when it was loaded) and compacts its
+    /// queries. No constraint synthesis here: the circuit is synthesised once per proof.
     pub fn new(policy: &'a Policy, pk: &'a ProvingKey<Bn254>) -> Result<Self, ProveError> {
-        let cs = ConstraintSystem::<Fr>::new_ref();
-        cs.set_optimization_goal(OptimizationGoal::Constraints);
-        cs.set_mode(SynthesisMode::Setup);
-        HealthCodeCircuit::for_setup(policy).generate_constraints(cs.clone()).map_err(synthesis)?;
-        cs.finalize();
-        let mut all = cs.to_matrices().map_err(synthesis)?;
-        if all.len() != 1 {
-            return Err(synthesis("the circuit has predicates other than R1CS"));
-        }
-        let matrices = all.remove(R1CS_PREDICATE_LABEL).ok_or_else(|| synthesis("no R1CS predicate"))?;
-        let num_inputs = cs.num_instance_variables();
-        let num_vars = num_inputs + cs.num_witness_variables();
-        let num_constraints = cs.num_constraints();
-        if matrices.len() != 3
-            || pk.vk.gamma_abc_g1.len() != num_inputs
-            || pk.a_query.len() != num_vars
+        let num_inputs = pk.vk.gamma_abc_g1.len();
+        let num_vars = pk.a_query.len();
+        // The QAP domain has one point per constraint and per input; `H` has one base fewer.
+        let domain =
+            GeneralEvaluationDomain::<Fr>::new(pk.h_query.len() + 1).ok_or(ProveError::KeyMismatch)?;
+        if num_inputs != PUBLIC_INPUTS + 1
             || pk.b_g1_query.len() != num_vars
             || pk.b_g2_query.len() != num_vars
-            || pk.l_query.len() != num_vars - num_inputs
+            || pk.l_query.len() + num_inputs != num_vars
+            || domain.size() != pk.h_query.len() + 1
         {
             return Err(ProveError::KeyMismatch);
         }
+        let lh = pk
+            .l_query
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (num_inputs + i, *p))
+            .chain(pk.h_query.iter().enumerate().map(|(i, p)| (num_vars + i, *p)));
         Ok(Self {
             policy,
             pk,
-            matrices,
             num_inputs,
-            num_constraints,
-            a: Sparse::new(&pk.a_query),
-            b_g1: Sparse::new(&pk.b_g1_query),
-            b_g2: Sparse::new(&pk.b_g2_query),
+            a: Sparse::new(pk.a_query.iter().copied().enumerate()),
+            b_g1: Sparse::new(pk.b_g1_query.iter().copied().enumerate()),
+            b_g2: Sparse::new(pk.b_g2_query.iter().copied().enumerate()),
+            lh: Sparse::new(lh),
+            domain,
         })
     }
 
@@ -118,44 +134,151 @@ impl<'a> Prover<'a> {
         witness: Witness,
         rng: &mut R,
     ) -> Result<Proof<Bn254>, ProveError> {
-        let cs = ConstraintSystem::<Fr>::new_ref();
-        cs.set_optimization_goal(OptimizationGoal::Constraints);
-        cs.set_mode(SynthesisMode::Prove { construct_matrices: false, generate_lc_assignments: false });
-        HealthCodeCircuit::new(self.policy, public, witness)
-            .generate_constraints(cs.clone())
-            .map_err(synthesis)?;
-        let mut z = cs.instance_assignment().map_err(synthesis)?;
-        z.extend(cs.witness_assignment().map_err(synthesis)?);
-        if cs.num_instance_variables() != self.num_inputs || z.len() != self.pk.a_query.len() {
+        let cs = synthesise(self.policy, public, witness)?;
+        let (z, rows) = assignment_and_rows(&cs)?;
+        drop(cs);
+        if z.len() != self.pk.a_query.len() || rows[0].len() + self.num_inputs > self.domain.size() {
             return Err(ProveError::KeyMismatch);
         }
-        let (ma, mb, mc) = (&self.matrices[0], &self.matrices[1], &self.matrices[2]);
-        for (i, ((a, b), c)) in ma.iter().zip(mb).zip(mc).enumerate() {
-            if row_dot(a, &z) * row_dot(b, &z) != row_dot(c, &z) {
-                return Err(ProveError::Unsatisfied(format!("#{i}")));
-            }
+        if let Some(i) = (0..rows[0].len()).find(|&i| rows[0][i] * rows[1][i] != rows[2][i]) {
+            return Err(ProveError::Unsatisfied(format!("#{i}")));
         }
-        let h = LibsnarkReduction::witness_map_from_matrices::<Fr, GeneralEvaluationDomain<Fr>>(
-            &self.matrices,
-            self.num_inputs,
-            self.num_constraints,
-            &z,
-        )
-        .map_err(synthesis)?;
+        let h = self.quotient(rows, &z);
         Ok(self.group_part(&z, &h, Fr::rand(rng), Fr::rand(rng)))
+    }
+
+    /// The coefficients of `h = (a·b − c)/t`, as arkworks' `LibsnarkReduction` computes them: the
+    /// inputs are appended to `A` as extra rows, the products are taken on a coset.
+    fn quotient(&self, rows: [Vec<Fr>; 3], z: &[Fr]) -> Vec<Fr> {
+        let domain = self.domain;
+        let n = domain.size();
+        let [mut a, mut b, mut c] = rows;
+        let m = a.len();
+        a.extend_from_slice(&z[..self.num_inputs]);
+        for v in [&mut a, &mut b, &mut c] {
+            v.resize(n, Fr::zero());
+        }
+        let coset = domain.get_coset(Fr::GENERATOR).expect("the generator gives a coset");
+        let mut ab = Vec::new();
+        for v in [&mut a, &mut b, &mut c] {
+            domain.ifft_in_place(v);
+            coset.fft_in_place(v);
+        }
+        debug_assert!(m <= n);
+        ab.extend(a.iter().zip(&b).map(|(x, y)| *x * y));
+        let t_inv =
+            domain.evaluate_vanishing_polynomial(Fr::GENERATOR).inverse().expect("t ≠ 0 on the coset");
+        for (x, y) in ab.iter_mut().zip(&c) {
+            *x = (*x - y) * t_inv;
+        }
+        coset.ifft_in_place(&mut ab);
+        ab
     }
 
     /// `A = α + Σ zᵢaᵢ + rδ`, `B = β + Σ zᵢbᵢ + sδ`, `C = Σ_aux zᵢlᵢ + Σ hᵢHᵢ + sA + rB₁ − rsδ`.
     fn group_part(&self, z: &[Fr], h: &[Fr], r: Fr, s: Fr) -> Proof<Bn254> {
         let pk = self.pk;
-        let zb: Vec<_> = z.iter().map(|x| x.into_bigint()).collect();
-        let hb: Vec<_> = h.iter().map(|x| x.into_bigint()).collect();
-        let h_acc = G1Projective::msm_bigint(&pk.h_query, &hb);
-        let l_acc = G1Projective::msm_bigint(&pk.l_query, &zb[self.num_inputs..]);
-        let g_a = self.a.msm(&zb) + pk.vk.alpha_g1 + pk.delta_g1 * r;
-        let g1_b = self.b_g1.msm(&zb) + pk.beta_g1 + pk.delta_g1 * s;
-        let g2_b: G2Projective = self.b_g2.msm(&zb) + pk.vk.beta_g2 + pk.vk.delta_g2 * s;
-        let g_c = g_a * s + g1_b * r - pk.delta_g1 * (r * s) + l_acc + h_acc;
+        let scalars: Vec<BigInt> = z.iter().chain(h).map(|x| x.into_bigint()).collect();
+        let g1 = || {
+            let lh = self.lh.msm(&scalars);
+            let a = self.a.msm(&scalars) + pk.vk.alpha_g1 + pk.delta_g1 * r;
+            let b = self.b_g1.msm(&scalars) + pk.beta_g1 + pk.delta_g1 * s;
+            (lh, a, b)
+        };
+        let g2 = || -> G2Projective { self.b_g2.msm(&scalars) + pk.vk.beta_g2 + pk.vk.delta_g2 * s };
+        // With `parallel`, the G1 and G2 MSMs are joined so idle threads steal windows from
+        // either, instead of waiting at the end of each MSM for its last windows.
+        #[cfg(feature = "parallel")]
+        let ((lh_acc, g_a, g1_b), g2_b) = rayon::join(g1, g2);
+        #[cfg(not(feature = "parallel"))]
+        let ((lh_acc, g_a, g1_b), g2_b) = (g1(), g2());
+        let g_c: G1Projective = g_a * s + g1_b * r - pk.delta_g1 * (r * s) + lh_acc;
         Proof { a: g_a.into_affine(), b: g2_b.into_affine(), c: g_c.into_affine() }
+    }
+}
+
+/// Synthesises the circuit in prove mode, recording the value of every linear combination (what
+/// makes the rows readable without matrices) but not inlining them.
+fn synthesise(
+    policy: &Policy,
+    public: PublicInputs,
+    witness: Witness,
+) -> Result<ConstraintSystemRef<Fr>, ProveError> {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    // The same goal as key generation: gadgets may shape constraints by it.
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    cs.set_mode(SynthesisMode::Prove { construct_matrices: true, generate_lc_assignments: true });
+    HealthCodeCircuit::new(policy, public, witness).generate_constraints(cs.clone()).map_err(synthesis)?;
+    Ok(cs)
+}
+
+/// The full assignment `z = (1, inputs, witnesses)` and, per constraint, the values of its `A`,
+/// `B` and `C` combinations.
+fn assignment_and_rows(cs: &ConstraintSystemRef<Fr>) -> Result<(Vec<Fr>, [Vec<Fr>; 3]), ProveError> {
+    let cs = cs.borrow().ok_or_else(|| synthesis("no constraint system"))?;
+    let predicates = &cs.predicate_constraint_systems;
+    if predicates.len() != 1 {
+        return Err(synthesis("the circuit has predicates other than R1CS"));
+    }
+    let r1cs = predicates.get(R1CS_PREDICATE_LABEL).ok_or_else(|| synthesis("no R1CS predicate"))?;
+    let lcs = r1cs.get_constraints();
+    if lcs.len() != 3 {
+        return Err(synthesis("R1CS constraints do not have three sides"));
+    }
+    let mut rows = [Vec::new(), Vec::new(), Vec::new()];
+    for (side, vars) in rows.iter_mut().zip(lcs) {
+        *side = vars
+            .iter()
+            .map(|v| cs.assigned_value(*v).ok_or_else(|| synthesis("a constraint has no value")))
+            .collect::<Result<_, _>>()?;
+    }
+    let mut z = cs.assignments.instance_assignment.clone();
+    z.extend_from_slice(&cs.assignments.witness_assignment);
+    Ok((z, rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_ff::One;
+    use ark_relations::gr1cs::Matrix;
+
+    /// Scalars are compared in canonical form, not Montgomery form.
+    #[test]
+    fn the_scalar_one_is_the_integer_one() {
+        assert_eq!(Fr::one().into_bigint(), BigInt::from(1u64));
+    }
+
+    /// The row values read from the prove-mode synthesis are the setup matrices times `z`: the
+    /// prover checks and proves the very constraint system the key was made for.
+    #[test]
+    fn rows_equal_setup_matrices_times_assignment() {
+        let f = crate::fixtures::Fixture::shared();
+        let holder = &f.population.holders[2];
+        let challenge = healthcode_circuits::hashes::challenge("venue:test");
+        let (verdict, _) = crate::explain(&f.policy, &holder.witness, f.population.now).unwrap();
+        let public = PublicInputs {
+            root: f.population.head.root,
+            now: f.population.now,
+            colour: verdict.colour,
+            challenge,
+            binding_tag: holder.witness.binding_tag(challenge),
+        };
+        let cs = synthesise(&f.policy, public, holder.witness.clone()).unwrap();
+        let (z, rows) = assignment_and_rows(&cs).unwrap();
+
+        let setup = ConstraintSystem::<Fr>::new_ref();
+        setup.set_optimization_goal(OptimizationGoal::Constraints);
+        setup.set_mode(SynthesisMode::Setup);
+        HealthCodeCircuit::for_setup(&f.policy).generate_constraints(setup.clone()).unwrap();
+        setup.finalize();
+        let matrices: Vec<Matrix<Fr>> = setup.to_matrices().unwrap().remove(R1CS_PREDICATE_LABEL).unwrap();
+        assert_eq!(rows[0].len(), setup.num_constraints());
+        for (side, matrix) in rows.iter().zip(&matrices) {
+            for (value, row) in side.iter().zip(matrix) {
+                let dot: Fr = row.iter().map(|(c, i)| *c * z[*i]).sum();
+                assert_eq!(*value, dot);
+            }
+        }
     }
 }

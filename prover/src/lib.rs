@@ -5,19 +5,21 @@
 //! `healthcode-verifier`, which this crate re-exports as [`verifier`].
 //!
 //! Typical use on a device: [`ProverBundle::load`] (≈ 10 ms: uncompressed, hash-pinned proving
-//! key), [`ProverBundle::prover`] once (≈ 75 ms: the constraint matrices), then
-//! [`Prover::prove_code`] per code (≈ 350–450 ms for the 6,309-constraint example policy on the
-//! shared 2-core development machine, dominated by the G2 and G1 multi-scalar multiplications;
-//! `benches/prove.rs`, `examples/cpu_time.rs`).
+//! key), [`ProverBundle::prover`] (≈ 1 ms: compacts the key's queries; no constraint matrices are
+//! ever built), then [`Prover::prove_code`] (≈ 240 ms CPU for the 6,309-constraint example policy
+//! on the shared 2-core development machine, four fifths of it in the G1 and G2 multi-scalar
+//! multiplications of [`msm`]). `scripts/compare-peers.sh` measures it end to end against the peer
+//! provers; `docs/performance.md` says where the time goes.
 //!
-//! The `parallel` feature turns on arkworks' rayon code paths. On the shared 2-core development
-//! machine it gained nothing measurable (no idle core), so it is off by default; enable it for
-//! phones and laptops with idle cores.
+//! The `parallel` feature turns on rayon: MSM windows, FFTs and Miller loops run on all cores. It
+//! is off by default because on a machine whose cores are busy it only adds overhead; phones and
+//! laptops with idle cores should enable it (`RAYON_NUM_THREADS` caps the threads).
 
 pub mod bundle;
 pub mod engine;
 pub mod explain;
 pub mod fixtures;
+pub mod msm;
 pub mod prove;
 pub mod setup;
 

@@ -208,3 +208,27 @@ fn a_rerandomised_proof_verifies_and_changes_no_decision() {
     }
     assert_eq!(checkpoint.verify_payload(&rerandomised, now, Some(challenge), Some(id)), Ok(Colour::Red));
 }
+
+/// Every fixture proof verifies with arkworks' own verifier end to end (its input preparation
+/// included), and the checkpoint's faster path agrees with it on good and tampered inputs.
+#[test]
+fn arkworks_verifier_accepts_every_proof_and_agrees_with_the_checkpoint() {
+    let f = Fixture::shared();
+    let pvk = ark_groth16::prepare_verifying_key(&f.keys.verifying_key);
+    let checkpoint = f.checkpoint();
+    for holder in &f.population.holders {
+        let proved = f.prove(holder, "venue:arkworks", true);
+        let inputs = proved.public.to_field_elements();
+        assert_eq!(Groth16::<Bn254>::verify_proof(&pvk, &proved.payload.proof, &inputs), Ok(true));
+        assert!(checkpoint.check_proof(&proved.payload.proof, &inputs).is_ok());
+        for i in 0..inputs.len() {
+            let mut tampered = inputs.clone();
+            tampered[i] += Fr::from(1u64);
+            assert_eq!(Groth16::<Bn254>::verify_proof(&pvk, &proved.payload.proof, &tampered), Ok(false));
+            assert_eq!(
+                checkpoint.check_proof(&proved.payload.proof, &tampered),
+                Err(ProofCheckError::Rejected)
+            );
+        }
+    }
+}

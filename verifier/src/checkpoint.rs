@@ -5,6 +5,7 @@
 //! by their proof bytes (Groth16 proofs are malleable, SOUNDNESS row 7): nothing here keys on them.
 
 use crate::bundle::VerifierBundle;
+use crate::fixed_base::FixedBases;
 use crate::payload::{Payload, PayloadError, POLICY_PREFIX_BYTES};
 use ark_bn254::{Bn254, Fr, G1Affine, G1Projective};
 use ark_ec::pairing::{Pairing, PairingOutput};
@@ -103,6 +104,8 @@ pub struct Checkpoint {
     pvk: PreparedVerifyingKey<Bn254>,
     /// SHA-256 of the compressed verifying key, absorbed by batch transcripts.
     vk_digest: [u8; 32],
+    /// `γ_abc₁..` expanded for fixed-base multiplication (input preparation).
+    inputs_table: FixedBases,
     max_root_age: u64,
     max_code_age: u64,
     max_future_skew: u64,
@@ -132,6 +135,7 @@ impl Checkpoint {
             policy_digest: policy.digest(),
             pvk: prepare_verifying_key(vk),
             vk_digest: verifying_key_digest(vk),
+            inputs_table: FixedBases::new(&vk.gamma_abc_g1[1..]),
             max_root_age: policy.max_root_age,
             max_code_age: policy.max_code_age,
             max_future_skew: DEFAULT_MAX_FUTURE_SKEW,
@@ -255,7 +259,9 @@ impl Checkpoint {
         if inputs.len() != PUBLIC_INPUTS {
             return Err(ProofCheckError::InputCount { expected: PUBLIC_INPUTS, got: inputs.len() });
         }
-        match ark_groth16::Groth16::<Bn254>::verify_proof(&self.pvk, proof, inputs) {
+        // `γ_abc₀ + Σ xᵢ·γ_abcᵢ` from the precomputed tables, then arkworks' pairing check.
+        let prepared = self.inputs_table.sum(inputs) + self.pvk.vk.gamma_abc_g1[0];
+        match ark_groth16::Groth16::<Bn254>::verify_proof_with_prepared_inputs(&self.pvk, proof, &prepared) {
             Ok(true) => Ok(()),
             _ => Err(ProofCheckError::Rejected),
         }
@@ -265,20 +271,30 @@ impl Checkpoint {
     /// but the proofs of all codes passing the cheap checks are checked together with one final
     /// exponentiation ([`batch_check`]). If the batch fails, each proof is checked alone so the bad
     /// ones are named and the good ones still pass.
-    pub fn verify_batch<C: AsRef<[u8]>>(
+    pub fn verify_batch<C: AsRef<[u8]> + Sync>(
         &self,
         codes: &[C],
         clock: u64,
         expected_challenge: Option<Fr>,
         expected_id_hash: Option<Fr>,
     ) -> Vec<Result<Colour, Invalid>> {
+        // Decoding (point decompression and the G2 subgroup check) is a third of a batch's cost and
+        // independent per code: spread it over the cores when `parallel` is on.
+        let check = |code: &C| {
+            let p = Payload::decode_any(code.as_ref())?;
+            let inputs = self.precheck(&p, clock, expected_challenge, expected_id_hash)?;
+            Ok::<_, Invalid>((p, inputs))
+        };
+        #[cfg(feature = "parallel")]
+        let checked: Vec<_> = {
+            use rayon::prelude::*;
+            codes.par_iter().map(check).collect()
+        };
+        #[cfg(not(feature = "parallel"))]
+        let checked: Vec<_> = codes.iter().map(check).collect();
         let mut results: Vec<Result<Colour, Invalid>> = Vec::with_capacity(codes.len());
         let mut pending = Vec::new();
-        for (i, code) in codes.iter().enumerate() {
-            let checked = Payload::decode_any(code.as_ref()).map_err(Invalid::from).and_then(|p| {
-                let inputs = self.precheck(&p, clock, expected_challenge, expected_id_hash)?;
-                Ok((p, inputs))
-            });
+        for (i, checked) in checked.into_iter().enumerate() {
             match checked {
                 Ok((p, inputs)) => {
                     results.push(Ok(p.colour));
@@ -365,11 +381,26 @@ pub fn batch_check(
     let acc_ic = G1Projective::msm_unchecked(ic, &scalars);
     let cs: Vec<G1Affine> = batch.iter().map(|(_, p)| p.c).collect();
     let acc_c = G1Projective::msm_unchecked(&cs, &r);
-    let ra: Vec<G1Projective> = r.iter().zip(batch).map(|(ri, (_, p))| p.a * ri).collect();
+    // Double-and-add over the 128 bits of rᵢ (GLV would not shorten a 128-bit scalar).
+    let scale = |(ri, (_, p)): (&Fr, &(&[Fr], &Proof<Bn254>))| p.a * ri;
+    #[cfg(feature = "parallel")]
+    let ra: Vec<G1Projective> = {
+        use rayon::prelude::*;
+        r.par_iter().zip(batch.par_iter()).map(scale).collect()
+    };
+    #[cfg(not(feature = "parallel"))]
+    let ra: Vec<G1Projective> = r.iter().zip(batch).map(scale).collect();
     let ra = G1Projective::normalize_batch(&ra);
 
     let mut g1: Vec<<Bn254 as Pairing>::G1Prepared> = ra.iter().map(|a| (*a).into()).collect();
-    let mut g2: Vec<<Bn254 as Pairing>::G2Prepared> = batch.iter().map(|(_, p)| p.b.into()).collect();
+    let prepare = |(_, p): &(&[Fr], &Proof<Bn254>)| -> <Bn254 as Pairing>::G2Prepared { p.b.into() };
+    #[cfg(feature = "parallel")]
+    let mut g2: Vec<_> = {
+        use rayon::prelude::*;
+        batch.par_iter().map(prepare).collect()
+    };
+    #[cfg(not(feature = "parallel"))]
+    let mut g2: Vec<_> = batch.iter().map(prepare).collect();
     g1.push(acc_ic.into_affine().into());
     g2.push(pvk.gamma_g2_neg_pc.clone());
     g1.push(acc_c.into_affine().into());

@@ -139,6 +139,18 @@ pub fn open<'a>(
     circuit_digest: &[u8; 32],
     pinned_sha256: Option<&[u8; 32]>,
 ) -> Result<(KeyHeader, &'a [u8]), KeyFileError> {
+    let (header, body) = parse_header(bytes, kind, circuit_digest)?;
+    check_body_hash(&header, body, pinned_sha256)?;
+    Ok((header, body))
+}
+
+/// [`open`] without the body hash, for a caller that checks it with [`check_body_hash`] alongside
+/// other work and never returns anything built from the body unless the check passes.
+fn parse_header<'a>(
+    bytes: &'a [u8],
+    kind: KeyKind,
+    circuit_digest: &[u8; 32],
+) -> Result<(KeyHeader, &'a [u8]), KeyFileError> {
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
         return Err(KeyFileError::Magic);
     }
@@ -174,6 +186,15 @@ pub fn open<'a>(
     if header.body_len != body.len() as u64 {
         return Err(KeyFileError::Length { declared: header.body_len, actual: body.len() });
     }
+    Ok((header, body))
+}
+
+/// The body must hash to the header's SHA-256 and, when given, to the pinned one.
+fn check_body_hash(
+    header: &KeyHeader,
+    body: &[u8],
+    pinned_sha256: Option<&[u8; 32]>,
+) -> Result<(), KeyFileError> {
     let actual: [u8; 32] = Sha256::digest(body).into();
     if actual != header.body_sha256 {
         return Err(KeyFileError::Corrupted);
@@ -186,7 +207,7 @@ pub fn open<'a>(
             });
         }
     }
-    Ok((header, body))
+    Ok(())
 }
 
 fn deserialize<K: CanonicalDeserialize>(
@@ -221,12 +242,22 @@ pub fn decode_proving_key(
     circuit_digest: &[u8; 32],
     pinned_sha256: Option<&[u8; 32]>,
 ) -> Result<ProvingKey<Bn254>, KeyFileError> {
-    let (header, body) = open(bytes, KeyKind::Proving, circuit_digest, pinned_sha256)?;
-    let pk: ProvingKey<Bn254> = deserialize(body, header.compressed, Validate::No)?;
-    if !proving_key_on_curve(&pk) {
-        return Err(KeyFileError::OffCurve);
-    }
-    Ok(pk)
+    let (header, body) = parse_header(bytes, KeyKind::Proving, circuit_digest)?;
+    let decode = || -> Result<ProvingKey<Bn254>, KeyFileError> {
+        let pk: ProvingKey<Bn254> = deserialize(body, header.compressed, Validate::No)?;
+        if !proving_key_on_curve(&pk) {
+            return Err(KeyFileError::OffCurve);
+        }
+        Ok(pk)
+    };
+    // With `parallel`, hashing the body (a fifth of loading) overlaps decoding it; the hash
+    // verdict is checked first either way, so a corrupted file is reported as such.
+    #[cfg(feature = "parallel")]
+    let (hashed, pk) = rayon::join(|| check_body_hash(&header, body, pinned_sha256), decode);
+    #[cfg(not(feature = "parallel"))]
+    let (hashed, pk) = (check_body_hash(&header, body, pinned_sha256), decode());
+    hashed?;
+    pk
 }
 
 /// Reads a proving key with full arkworks validation of every point (subgroup checks included):

@@ -1,0 +1,256 @@
+//! Pippenger's multi-scalar multiplication with batch-affine bucket accumulation.
+//!
+//! Why not arkworks' `msm_bigint`: it adds each base into its bucket in extended Jacobian
+//! coordinates (8M + 2S per addition) and reduces 2^c buckets per window although signed digits
+//! only use 2^(c−1). Here, per window, the bases are sorted by bucket (a counting sort) and each
+//! bucket's list is summed pairwise in rounds; all additions of a round share one field inversion
+//! (Montgomery's trick), so an affine addition costs about 5M + 1S. The `H`, `L`, `A` and `B`
+//! queries of a proof are MSMs of 4,000–15,000 bases, where this roughly halves the time.
+//!
+//! Edge cases are exact: a pair with equal `x` is doubled (equal `y`) or cancels to the identity
+//! (opposite `y`); bases must not be the identity (the prover compacts its queries).
+
+use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
+use ark_ec::AdditiveGroup;
+use ark_ff::{serial_batch_inversion_and_mul, BigInteger, Field, PrimeField, Zero};
+
+/// Window width in bits for `n` bases, chosen by counting field multiplications: per window `n`
+/// affine additions (~6M) against `2^(c−1)` buckets reduced with two projective additions (~24M).
+pub fn window(n: usize) -> usize {
+    let bits = 256.0;
+    (2..=16)
+        .min_by_key(|&c| {
+            let windows = (bits / c as f64).ceil();
+            (windows * (6.0 * n as f64 + 24.0 * (1u64 << (c - 1)) as f64)) as u64
+        })
+        .expect("a non-empty range")
+}
+
+/// Signed base-2^c digits of `s`, least significant first, each in `[−2^(c−1), 2^(c−1)]`.
+fn digits<B: BigInteger>(s: &B, c: usize, count: usize, out: &mut Vec<i32>) {
+    let limbs = s.as_ref();
+    let mask = (1u64 << c) - 1;
+    let bits = |lo: usize| -> i64 {
+        let (l, o) = (lo / 64, lo % 64);
+        let mut v = limbs.get(l).map_or(0, |x| x >> o);
+        if o > 0 && o + c > 64 {
+            v |= limbs.get(l + 1).map_or(0, |x| x << (64 - o));
+        }
+        (v & mask) as i64
+    };
+    let half = 1i64 << (c - 1);
+    let mut carry = 0i64;
+    for w in 0..count {
+        let mut d = bits(w * c) + carry;
+        carry = 0;
+        if d > half {
+            d -= 1 << c;
+            carry = 1;
+        }
+        out.push(d as i32);
+    }
+    debug_assert_eq!(carry, 0, "the top window absorbs the last carry");
+}
+
+/// `Σ scalarsᵢ·basesᵢ`. No base may be the identity; scalars must be below the group order.
+pub fn msm<P: SWCurveConfig>(
+    bases: &[Affine<P>],
+    scalars: &[<P::ScalarField as PrimeField>::BigInt],
+) -> Projective<P> {
+    assert_eq!(bases.len(), scalars.len());
+    let n = bases.len();
+    if n == 0 {
+        return Projective::zero();
+    }
+    let c = window(n);
+    let num_bits = P::ScalarField::MODULUS_BIT_SIZE as usize;
+    // One more bit than the scalars have, so the top window can take the last carry.
+    let count = (num_bits + 1).div_ceil(c);
+    let mut all = Vec::with_capacity(n * count);
+    for s in scalars {
+        digits(s, c, count, &mut all);
+    }
+    let window_sum = |w: usize| -> Projective<P> {
+        let digit = |i: usize| all[i * count + w];
+        bucket_sum(bases, digit, 1 << (c - 1))
+    };
+    #[cfg(feature = "parallel")]
+    let sums: Vec<Projective<P>> = {
+        use rayon::prelude::*;
+        (0..count).into_par_iter().map(window_sum).collect()
+    };
+    #[cfg(not(feature = "parallel"))]
+    let sums: Vec<Projective<P>> = (0..count).map(window_sum).collect();
+    let mut total = Projective::zero();
+    for s in sums.iter().rev() {
+        for _ in 0..c {
+            total.double_in_place();
+        }
+        total += s;
+    }
+    total
+}
+
+/// `Σ_b (b+1)·bucket_b` for one window, where base `i` goes to bucket `|digit(i)|−1` (negated for
+/// a negative digit).
+fn bucket_sum<P: SWCurveConfig>(
+    bases: &[Affine<P>],
+    digit: impl Fn(usize) -> i32,
+    buckets: usize,
+) -> Projective<P> {
+    // Counting sort of the bases by bucket.
+    let mut start = vec![0u32; buckets + 1];
+    for i in 0..bases.len() {
+        let d = digit(i);
+        if d != 0 {
+            start[d.unsigned_abs() as usize] += 1;
+        }
+    }
+    for b in 0..buckets {
+        start[b + 1] += start[b];
+    }
+    let mut fill = start.clone();
+    let mut points = vec![Affine::<P>::identity(); start[buckets] as usize];
+    for (i, base) in bases.iter().enumerate() {
+        let d = digit(i);
+        if d != 0 {
+            let b = d.unsigned_abs() as usize - 1;
+            points[fill[b] as usize] = if d > 0 { *base } else { -*base };
+            fill[b] += 1;
+        }
+    }
+    let (points, start) = reduce_buckets(points, start);
+
+    // Σ (b+1)·bucket_b as a running sum from the top bucket down.
+    let mut running = Projective::<P>::zero();
+    let mut sum = Projective::<P>::zero();
+    for b in (0..buckets).rev() {
+        if start[b] != start[b + 1] {
+            running += points[start[b] as usize];
+        }
+        sum += running;
+    }
+    sum
+}
+
+/// Sums each bucket's points pairwise until every bucket holds at most one point. `start[b]..
+/// start[b+1]` is bucket `b`'s range in `points`; returns the reduced points and ranges.
+fn reduce_buckets<P: SWCurveConfig>(
+    mut points: Vec<Affine<P>>,
+    mut start: Vec<u32>,
+) -> (Vec<Affine<P>>, Vec<u32>) {
+    let buckets = start.len() - 1;
+    let mut denominators: Vec<P::BaseField> = Vec::with_capacity(points.len() / 2);
+    let mut next: Vec<Affine<P>> = Vec::with_capacity(points.len() / 2 + buckets);
+    let mut next_start = vec![0u32; buckets + 1];
+    loop {
+        if (0..buckets).all(|b| start[b + 1] - start[b] <= 1) {
+            return (points, start);
+        }
+        // Denominators of every pair's slope: x₂ − x₁, or 2y₁ to double; 1 for a cancelling pair.
+        denominators.clear();
+        for b in 0..buckets {
+            let (s, e) = (start[b] as usize, start[b + 1] as usize);
+            for j in (s..e.saturating_sub(1)).step_by(2) {
+                let (p, q) = (&points[j], &points[j + 1]);
+                denominators.push(if p.x != q.x {
+                    q.x - p.x
+                } else if p.y == q.y {
+                    p.y.double()
+                } else {
+                    P::BaseField::ONE
+                });
+            }
+        }
+        // Serial even with `parallel`: windows already run in parallel, and splitting a round
+        // would cost one inversion per thread.
+        serial_batch_inversion_and_mul(&mut denominators, &P::BaseField::ONE);
+        next.clear();
+        let mut k = 0;
+        for b in 0..buckets {
+            next_start[b] = next.len() as u32;
+            let (s, e) = (start[b] as usize, start[b + 1] as usize);
+            let mut j = s;
+            while j + 1 < e {
+                let (p, q) = (&points[j], &points[j + 1]);
+                let inv = denominators[k];
+                k += 1;
+                let lambda = if p.x != q.x {
+                    (q.y - p.y) * inv
+                } else if p.y == q.y {
+                    let xx = p.x.square();
+                    (xx.double() + xx + P::COEFF_A) * inv
+                } else {
+                    j += 2;
+                    continue; // p + q is the identity
+                };
+                let x = lambda.square() - p.x - q.x;
+                let y = lambda * (p.x - x) - p.y;
+                next.push(Affine::new_unchecked(x, y));
+                j += 2;
+            }
+            if j < e {
+                next.push(points[j]);
+            }
+        }
+        next_start[buckets] = next.len() as u32;
+        std::mem::swap(&mut points, &mut next);
+        std::mem::swap(&mut start, &mut next_start);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_bn254::Fr;
+    use ark_ec::{CurveGroup, VariableBaseMSM};
+    use ark_ff::UniformRand;
+    use ark_std::rand::{rngs::StdRng, SeedableRng};
+
+    fn check<P: SWCurveConfig<ScalarField = Fr>>(n: usize, seed: u64)
+    where
+        Projective<P>: VariableBaseMSM<MulBase = Affine<P>, ScalarField = Fr>,
+    {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut bases: Vec<Affine<P>> =
+            (0..n).map(|_| Projective::<P>::rand(&mut rng).into_affine()).collect();
+        let mut scalars: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+        // Edge cases: repeated and opposite bases with equal scalars (doubling and cancelling in a
+        // bucket), small, largest and negative-looking scalars.
+        if n >= 8 {
+            bases[1] = bases[0];
+            scalars[1] = scalars[0];
+            bases[3] = -bases[2];
+            scalars[3] = scalars[2];
+            scalars[4] = Fr::from(2u64);
+            scalars[5] = -Fr::from(1u64);
+            scalars[6] = Fr::from(u64::MAX);
+        }
+        let big: Vec<_> = scalars.iter().map(|s| s.into_bigint()).collect();
+        assert_eq!(msm(&bases, &big), Projective::<P>::msm(&bases, &scalars).unwrap(), "n = {n}");
+    }
+
+    #[test]
+    fn agrees_with_arkworks() {
+        for (i, n) in [1, 2, 3, 8, 33, 300, 2000].into_iter().enumerate() {
+            check::<ark_bn254::g1::Config>(n, i as u64);
+        }
+        check::<ark_bn254::g2::Config>(200, 9);
+    }
+
+    #[test]
+    fn every_digit_decomposition_recomposes() {
+        let mut rng = StdRng::seed_from_u64(5);
+        for c in 2..=16 {
+            let count = 255usize.div_ceil(c);
+            for s in [Fr::from(0u64), -Fr::from(1u64), Fr::rand(&mut rng)] {
+                let mut d = Vec::new();
+                digits(&s.into_bigint(), c, count, &mut d);
+                let radix = Fr::from(1u64 << c);
+                let back = d.iter().rev().fold(Fr::zero(), |acc, &x| acc * radix + Fr::from(x as i64));
+                assert_eq!(back, s, "c = {c}");
+                assert!(d.iter().all(|x| x.unsigned_abs() <= 1 << (c - 1)));
+            }
+        }
+    }
+}
