@@ -1,5 +1,5 @@
 //! Process CPU time per operation (Linux), a number that shared, busy machines distort less than
-//! wall-clock medians: `cargo run -p healthcode-prover --example cpu_time`.
+//! wall-clock medians: `cargo run -p healthcode-prover --example prove_cpu_time`.
 
 use ark_std::rand::{rngs::StdRng, SeedableRng};
 use healthcode_circuits::hashes;

@@ -1,5 +1,5 @@
 //! Process CPU time per operation (Linux), a number that shared, busy machines distort less than
-//! wall-clock medians: `cargo run -p healthcode-verifier --example cpu_time`.
+//! wall-clock medians: `cargo run -p healthcode-verifier --example verify_cpu_time`.
 
 use ark_bn254::Bn254;
 use ark_groth16::Groth16;
