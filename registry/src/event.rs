@@ -454,7 +454,8 @@ pub fn key_from_hex(s: &str) -> Result<VerifyingKey, String> {
     VerifyingKey::from_bytes(&b).map_err(|_| "not a valid Ed25519 public key".to_string())
 }
 
-mod hex_sig {
+/// Serde for signatures as hex; shared by events, retractions and heads.
+pub(crate) mod hex_sig {
     use ed25519_dalek::Signature;
     use serde::{de::Error, Deserialize, Deserializer, Serializer};
 
@@ -469,7 +470,8 @@ mod hex_sig {
     }
 }
 
-mod opt_hash {
+/// Serde for an optional hash as hex; shared by events and histories.
+pub(crate) mod opt_hash {
     use crate::log::Hash;
     use serde::{de::Error, Deserialize, Deserializer, Serializer};
 

@@ -43,7 +43,7 @@ pub struct SignedHead {
     #[serde(with = "serde_hash")]
     pub log_root: Hash,
     /// Ed25519 signature over [`SignedHead::signing_bytes`] (hex).
-    #[serde(with = "sig_hex")]
+    #[serde(with = "crate::event::hex_sig")]
     pub signature: Signature,
 }
 
@@ -162,21 +162,6 @@ pub fn check_order(heads: &[SignedHead]) -> Result<(), HeadError> {
         }
     }
     Ok(())
-}
-
-mod sig_hex {
-    use ed25519_dalek::Signature;
-    use serde::{de::Error, Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(sig: &Signature, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(sig.to_bytes()))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Signature, D::Error> {
-        let b = hex::decode(String::deserialize(d)?).map_err(D::Error::custom)?;
-        let b: [u8; 64] = b.try_into().map_err(|_| D::Error::custom("a signature is 64 bytes"))?;
-        Ok(Signature::from_bytes(&b))
-    }
 }
 
 #[cfg(test)]

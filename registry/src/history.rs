@@ -44,7 +44,7 @@ pub struct HistoryEvent {
     /// The accredited signer's name.
     pub signer: String,
     pub role: Role,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_hash")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::event::opt_hash")]
     pub index_case: Option<Hash>,
     pub accepted_at: u64,
     pub retracted: bool,
@@ -72,23 +72,5 @@ mod hex_bytes {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         hex::decode(String::deserialize(d)?).map_err(D::Error::custom)
-    }
-}
-
-mod opt_hash {
-    use crate::log::Hash;
-    use serde::{de::Error, Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &Option<Hash>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(h) => s.serialize_some(&hex::encode(h)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Hash>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|h| crate::log::hash_from_hex(&h).map_err(D::Error::custom))
-            .transpose()
     }
 }
