@@ -11,13 +11,15 @@
 //! - the A/B queries are compacted to their non-identity bases (~30% of the B query is the identity),
 //!   and in every MSM zero scalars are dropped and bases with scalar one are summed instead of
 //!   entering Pippenger's buckets;
-//! - the `L` and `H` MSMs, which only ever appear summed in `C`, are one MSM over both queries.
+//! - the `L` and `H` MSMs, which only ever appear summed in `C`, are one MSM over both queries;
+//! - no MSM over the `B` query in G1: the proof is computed with zero blinding and then
+//!   rerandomised (see [`Prover::group_part`]), which gives the same distribution of proofs as
+//!   arkworks' `create_proof_with_assignment` without the `r·B₁` term that needs that MSM.
 //!
-//! The group equations are those of arkworks' `create_proof_with_assignment` (same keys, same
-//! proofs' distribution); tests check every proof with arkworks' own verifier and the row values
-//! against the setup matrices.
+//! Tests check every proof with arkworks' own verifier and the row values against the setup
+//! matrices.
 
-use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+use ark_bn254::{Bn254, Fr, G1Affine, G2Affine, G2Projective};
 use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
 use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{BigInteger, FftField, Field, PrimeField, UniformRand, Zero};
@@ -76,7 +78,6 @@ pub struct Prover<'a> {
     pk: &'a ProvingKey<Bn254>,
     num_inputs: usize,
     a: Sparse<G1Affine>,
-    b_g1: Sparse<G1Affine>,
     b_g2: Sparse<G2Affine>,
     /// `L` (indexed by assignment, from `num_inputs`) followed by `H` (indexed from `z.len()`).
     lh: Sparse<G1Affine>,
@@ -115,7 +116,6 @@ impl<'a> Prover<'a> {
             pk,
             num_inputs,
             a: Sparse::new(pk.a_query.iter().copied().enumerate()),
-            b_g1: Sparse::new(pk.b_g1_query.iter().copied().enumerate()),
             b_g2: Sparse::new(pk.b_g2_query.iter().copied().enumerate()),
             lh: Sparse::new(lh),
             domain,
@@ -144,7 +144,13 @@ impl<'a> Prover<'a> {
             return Err(ProveError::Unsatisfied(format!("#{i}")));
         }
         let h = self.quotient(rows, &z);
-        Ok(self.group_part(&z, &h, Fr::rand(rng), Fr::rand(rng)))
+        let r1 = loop {
+            let r1 = Fr::rand(rng);
+            if !r1.is_zero() {
+                break r1;
+            }
+        };
+        self.group_part(&z, &h, r1, Fr::rand(rng))
     }
 
     /// The coefficients of `h = (a·b − c)/t`, as arkworks' `LibsnarkReduction` computes them: the
@@ -175,25 +181,39 @@ impl<'a> Prover<'a> {
         ab
     }
 
-    /// `A = α + Σ zᵢaᵢ + rδ`, `B = β + Σ zᵢbᵢ + sδ`, `C = Σ_aux zᵢlᵢ + Σ hᵢHᵢ + sA + rB₁ − rsδ`.
-    fn group_part(&self, z: &[Fr], h: &[Fr], r: Fr, s: Fr) -> Proof<Bn254> {
+    /// The proof with zero blinding, `A₀ = α + Σ zᵢaᵢ`, `B₀ = β + Σ zᵢbᵢ`,
+    /// `C₀ = Σ_aux zᵢlᵢ + Σ hᵢHᵢ`, rerandomised with `r₁ ≠ 0` and `r₂`:
+    /// `A = A₀/r₁`, `B = r₁(B₀ + r₂δ)`, `C = C₀ + r₂A₀`.
+    ///
+    /// This passes the same check (`e(A,B) = e(A₀,B₀)·e(r₂A₀,δ)`) and has the distribution of
+    /// arkworks' blinded proofs, which is what zero knowledge rests on: there `A` is uniform in G1
+    /// (the `rδ` term) and `B` uniform in G2 independently of `A` (the `sδ` term), and `C` is fixed
+    /// by the verification equation. Here `A` is uniform in G1 minus the identity (`r₁` uniform,
+    /// `A₀ ≠ 0`), `B` uniform given `A` (`r₂` uniform), and `C` again fixed: the two differ by the
+    /// probability `1/|G1|` that a blinded `A` is the identity. Unblinded `C₀` lacks the
+    /// `sA + rB₁ − rsδ` terms, so the MSM over the key's `B` query in G1 is never needed.
+    ///
+    /// `A₀ = 0` would mean the witness met `α = −Σ zᵢaᵢ(τ)`, a relation on the setup's secrets; it
+    /// is refused rather than rerandomised (dividing it would leave `A = 0`).
+    fn group_part(&self, z: &[Fr], h: &[Fr], r1: Fr, r2: Fr) -> Result<Proof<Bn254>, ProveError> {
         let pk = self.pk;
         let scalars: Vec<BigInt> = z.iter().chain(h).map(|x| x.into_bigint()).collect();
-        let g1 = || {
-            let lh = self.lh.msm(&scalars);
-            let a = self.a.msm(&scalars) + pk.vk.alpha_g1 + pk.delta_g1 * r;
-            let b = self.b_g1.msm(&scalars) + pk.beta_g1 + pk.delta_g1 * s;
-            (lh, a, b)
-        };
-        let g2 = || -> G2Projective { self.b_g2.msm(&scalars) + pk.vk.beta_g2 + pk.vk.delta_g2 * s };
+        let g1 = || (self.lh.msm(&scalars), self.a.msm(&scalars) + pk.vk.alpha_g1);
+        let g2 = || -> G2Projective { self.b_g2.msm(&scalars) + pk.vk.beta_g2 };
         // With `parallel`, the G1 and G2 MSMs are joined so idle threads steal windows from
         // either, instead of waiting at the end of each MSM for its last windows.
         #[cfg(feature = "parallel")]
-        let ((lh_acc, g_a, g1_b), g2_b) = rayon::join(g1, g2);
+        let ((c0, a0), b0) = rayon::join(g1, g2);
         #[cfg(not(feature = "parallel"))]
-        let ((lh_acc, g_a, g1_b), g2_b) = (g1(), g2());
-        let g_c: G1Projective = g_a * s + g1_b * r - pk.delta_g1 * (r * s) + lh_acc;
-        Proof { a: g_a.into_affine(), b: g2_b.into_affine(), c: g_c.into_affine() }
+        let ((c0, a0), b0) = (g1(), g2());
+        if a0.is_zero() {
+            return Err(ProveError::Degenerate);
+        }
+        let r1_inv = r1.inverse().expect("r₁ ≠ 0");
+        let a = a0 * r1_inv;
+        let b = (b0 + pk.vk.delta_g2 * r2) * r1;
+        let c = c0 + a0 * r2;
+        Ok(Proof { a: a.into_affine(), b: b.into_affine(), c: c.into_affine() })
     }
 }
 
@@ -243,18 +263,9 @@ mod tests {
     use ark_ff::One;
     use ark_relations::gr1cs::Matrix;
 
-    /// Scalars are compared in canonical form, not Montgomery form.
-    #[test]
-    fn the_scalar_one_is_the_integer_one() {
-        assert_eq!(Fr::one().into_bigint(), BigInt::from(1u64));
-    }
-
-    /// The row values read from the prove-mode synthesis are the setup matrices times `z`: the
-    /// prover checks and proves the very constraint system the key was made for.
-    #[test]
-    fn rows_equal_setup_matrices_times_assignment() {
-        let f = crate::fixtures::Fixture::shared();
-        let holder = &f.population.holders[2];
+    /// The public inputs and witness of fixture holder `i`'s code.
+    fn statement(f: &crate::fixtures::Fixture, i: usize) -> (PublicInputs, Witness) {
+        let holder = &f.population.holders[i];
         let challenge = healthcode_circuits::hashes::challenge("venue:test");
         let (verdict, _) = crate::explain(&f.policy, &holder.witness, f.population.now).unwrap();
         let public = PublicInputs {
@@ -264,7 +275,47 @@ mod tests {
             challenge,
             binding_tag: holder.witness.binding_tag(challenge),
         };
-        let cs = synthesise(&f.policy, public, holder.witness.clone()).unwrap();
+        (public, holder.witness.clone())
+    }
+
+    /// Scalars are compared in canonical form, not Montgomery form.
+    #[test]
+    fn the_scalar_one_is_the_integer_one() {
+        assert_eq!(Fr::one().into_bigint(), BigInt::from(1u64));
+    }
+
+    /// The blinding is exactly the rerandomisation `A = A₀/r₁`, `B = r₁(B₀ + r₂δ)`,
+    /// `C = C₀ + r₂A₀` of the unblinded proof `(r₁, r₂) = (1, 0)`.
+    #[test]
+    fn blinding_rerandomises_the_unblinded_proof() {
+        use ark_ec::AffineRepr;
+        let f = crate::fixtures::Fixture::shared();
+        let (public, witness) = statement(f, 1);
+        let prover = Prover::new(&f.policy, &f.keys.proving_key).unwrap();
+        let cs = synthesise(&f.policy, public, witness).unwrap();
+        let (z, rows) = assignment_and_rows(&cs).unwrap();
+        let h = prover.quotient(rows, &z);
+        let plain = prover.group_part(&z, &h, Fr::one(), Fr::zero()).unwrap();
+        let (r1, r2) = (Fr::from(7u64), Fr::from(11u64));
+        let blinded = prover.group_part(&z, &h, r1, r2).unwrap();
+        let delta = f.keys.proving_key.vk.delta_g2;
+        assert_eq!(blinded.a * r1, plain.a.into_group());
+        assert_eq!(blinded.b, ((plain.b + delta * r2) * r1).into_affine());
+        assert_eq!(blinded.c, (plain.c + plain.a * r2).into_affine());
+        let pvk = ark_groth16::prepare_verifying_key(&f.keys.verifying_key);
+        let inputs = public.to_field_elements();
+        for proof in [&plain, &blinded] {
+            assert_eq!(ark_groth16::Groth16::<Bn254>::verify_proof(&pvk, proof, &inputs), Ok(true));
+        }
+    }
+
+    /// The row values read from the prove-mode synthesis are the setup matrices times `z`: the
+    /// prover checks and proves the very constraint system the key was made for.
+    #[test]
+    fn rows_equal_setup_matrices_times_assignment() {
+        let f = crate::fixtures::Fixture::shared();
+        let (public, witness) = statement(f, 2);
+        let cs = synthesise(&f.policy, public, witness).unwrap();
         let (z, rows) = assignment_and_rows(&cs).unwrap();
 
         let setup = ConstraintSystem::<Fr>::new_ref();

@@ -54,6 +54,8 @@ pub enum ProveError {
     KeyMismatch,
     #[error("the circuit is not satisfied at constraint {0}: the witness is inconsistent")]
     Unsatisfied(String),
+    #[error("the witness meets a relation on the setup's secrets (A = 0 before blinding): refused")]
+    Degenerate,
     #[error("constraint synthesis failed: {0}")]
     Synthesis(String),
     #[error("cannot encode the code: {0}")]

@@ -209,6 +209,37 @@ fn a_rerandomised_proof_verifies_and_changes_no_decision() {
     assert_eq!(checkpoint.verify_payload(&rerandomised, now, Some(challenge), Some(id)), Ok(Colour::Red));
 }
 
+/// The prover's blinding (see `engine::Prover::group_part`) leaves nothing of one proof in the
+/// next: for the same statement and witness, every element of the proof changes with the
+/// randomness, and each proof verifies.
+#[test]
+fn every_proof_element_is_blinded() {
+    let f = Fixture::shared();
+    let checkpoint = f.checkpoint();
+    let holder = &f.population.holders[3];
+    let req = request(f, None);
+    let proofs: Vec<_> = (1..=3u64)
+        .map(|seed| {
+            let mut rng = StdRng::seed_from_u64(seed);
+            prove(&f.policy, &f.keys.proving_key, &holder.witness, &req, &mut rng).unwrap().payload
+        })
+        .collect();
+    for (i, p) in proofs.iter().enumerate() {
+        assert_eq!(
+            checkpoint.verify_payload(p, f.population.now, Some(req.challenge), None),
+            Ok(holder.expected)
+        );
+        for q in &proofs[i + 1..] {
+            assert_ne!(p.proof.a, q.proof.a);
+            assert_ne!(p.proof.b, q.proof.b);
+            assert_ne!(p.proof.c, q.proof.c);
+        }
+    }
+    let mut again = StdRng::seed_from_u64(1);
+    let same = prove(&f.policy, &f.keys.proving_key, &holder.witness, &req, &mut again).unwrap().payload;
+    assert_eq!(same.proof, proofs[0].proof, "the randomness is the only source of difference");
+}
+
 /// Every fixture proof verifies with arkworks' own verifier end to end (its input preparation
 /// included), and the checkpoint's faster path agrees with it on good and tampered inputs.
 #[test]
