@@ -20,9 +20,10 @@
 //! matrices.
 
 use ark_bn254::{Bn254, Fr, G1Affine, G2Affine, G2Projective};
-use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
+use ark_ec::scalar_mul::glv::GLVConfig;
+use ark_ec::short_weierstrass::{Affine, Projective};
 use ark_ec::{AffineRepr, CurveGroup};
-use ark_ff::{BigInteger, FftField, Field, PrimeField, UniformRand, Zero};
+use ark_ff::{FftField, Field, One, UniformRand, Zero};
 use ark_groth16::{Proof, ProvingKey};
 use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
 use ark_relations::gr1cs::{
@@ -35,15 +36,13 @@ use healthcode_circuits::statement::{HealthCodeCircuit, PublicInputs, Witness, P
 
 use crate::prove::ProveError;
 
-type BigInt = <Fr as PrimeField>::BigInt;
-
 /// Bases of one MSM with the assignment index of each; identity bases are left out.
 struct Sparse<G> {
     index: Vec<usize>,
     bases: Vec<G>,
 }
 
-impl<P: SWCurveConfig<ScalarField = Fr>> Sparse<Affine<P>> {
+impl<P: GLVConfig<ScalarField = Fr>> Sparse<Affine<P>> {
     fn new(query: impl IntoIterator<Item = (usize, Affine<P>)>) -> Self {
         let (index, bases) = query.into_iter().filter(|(_, p)| !p.is_zero()).unzip();
         Self { index, bases }
@@ -51,8 +50,7 @@ impl<P: SWCurveConfig<ScalarField = Fr>> Sparse<Affine<P>> {
 
     /// `Σ scalar[index[j]]·bases[j]`. Zero scalars are skipped and scalar-one bases added
     /// directly: a 0/1 value costs at most one addition instead of a share of every window.
-    fn msm(&self, scalars: &[BigInt]) -> Projective<P> {
-        let one = BigInt::from(1u64);
+    fn msm(&self, scalars: &[Fr]) -> Projective<P> {
         let mut ones = Projective::<P>::zero();
         let mut bases = Vec::with_capacity(self.bases.len());
         let mut big = Vec::with_capacity(self.bases.len());
@@ -61,7 +59,7 @@ impl<P: SWCurveConfig<ScalarField = Fr>> Sparse<Affine<P>> {
             if s.is_zero() {
                 continue;
             }
-            if s == one {
+            if s.is_one() {
                 ones += base;
             } else {
                 bases.push(*base);
@@ -197,7 +195,7 @@ impl<'a> Prover<'a> {
     /// is refused rather than rerandomised (dividing it would leave `A = 0`).
     fn group_part(&self, z: &[Fr], h: &[Fr], r1: Fr, r2: Fr) -> Result<Proof<Bn254>, ProveError> {
         let pk = self.pk;
-        let scalars: Vec<BigInt> = z.iter().chain(h).map(|x| x.into_bigint()).collect();
+        let scalars: Vec<Fr> = z.iter().chain(h).copied().collect();
         let g1 = || (self.lh.msm(&scalars), self.a.msm(&scalars) + pk.vk.alpha_g1);
         let g2 = || -> G2Projective { self.b_g2.msm(&scalars) + pk.vk.beta_g2 };
         // With `parallel`, the G1 and G2 MSMs are joined so idle threads steal windows from
@@ -260,7 +258,6 @@ fn assignment_and_rows(cs: &ConstraintSystemRef<Fr>) -> Result<(Vec<Fr>, [Vec<Fr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ark_ff::One;
     use ark_relations::gr1cs::Matrix;
 
     /// The public inputs and witness of fixture holder `i`'s code.
@@ -276,12 +273,6 @@ mod tests {
             binding_tag: holder.witness.binding_tag(challenge),
         };
         (public, holder.witness.clone())
-    }
-
-    /// Scalars are compared in canonical form, not Montgomery form.
-    #[test]
-    fn the_scalar_one_is_the_integer_one() {
-        assert_eq!(Fr::one().into_bigint(), BigInt::from(1u64));
     }
 
     /// The blinding is exactly the rerandomisation `A = A₀/r₁`, `B = r₁(B₀ + r₂δ)`,

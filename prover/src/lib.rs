@@ -19,6 +19,7 @@ pub mod bundle;
 pub mod engine;
 pub mod explain;
 pub mod fixtures;
+pub mod glv;
 pub mod msm;
 pub mod prove;
 pub mod setup;

@@ -10,38 +10,37 @@
 //! Edge cases are exact: a pair with equal `x` is doubled (equal `y`) or cancels to the identity
 //! (opposite `y`); bases must not be the identity (the prover compacts its queries).
 
+use crate::glv::Glv;
+use ark_bn254::Fr;
+use ark_ec::scalar_mul::glv::GLVConfig;
 use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
-use ark_ec::AdditiveGroup;
-use ark_ff::{serial_batch_inversion_and_mul, BigInteger, Field, PrimeField, Zero};
+use ark_ec::{AdditiveGroup, AffineRepr};
+use ark_ff::{serial_batch_inversion_and_mul, Field, PrimeField, Zero};
 
-/// Window width in bits for `n` bases, chosen by counting field multiplications: per window `n`
-/// affine additions (~6M) against `2^(c−1)` buckets reduced with two projective additions (~24M).
-pub fn window(n: usize) -> usize {
-    let bits = 256.0;
+/// Bits of a GLV half's magnitude.
+const HALF_BITS: usize = 128;
+
+/// Window width in bits for `n` scalars of `bits` bits, chosen by counting field multiplications:
+/// per window `n` affine additions (~6M) against `2^(c−1)` buckets reduced with two projective
+/// additions (~24M).
+pub fn window(n: usize, bits: usize) -> usize {
     (2..=16)
         .min_by_key(|&c| {
-            let windows = (bits / c as f64).ceil();
-            (windows * (6.0 * n as f64 + 24.0 * (1u64 << (c - 1)) as f64)) as u64
+            let windows = bits.div_ceil(c) as u64;
+            windows * (6 * n as u64 + 24 * (1u64 << (c - 1)))
         })
         .expect("a non-empty range")
 }
 
 /// Signed base-2^c digits of `s`, least significant first, each in `[−2^(c−1), 2^(c−1)]`.
-fn digits<B: BigInteger>(s: &B, c: usize, count: usize, out: &mut Vec<i32>) {
-    let limbs = s.as_ref();
-    let mask = (1u64 << c) - 1;
-    let bits = |lo: usize| -> i64 {
-        let (l, o) = (lo / 64, lo % 64);
-        let mut v = limbs.get(l).map_or(0, |x| x >> o);
-        if o > 0 && o + c > 64 {
-            v |= limbs.get(l + 1).map_or(0, |x| x << (64 - o));
-        }
-        (v & mask) as i64
-    };
+fn digits(s: u128, c: usize, count: usize, out: &mut Vec<i32>) {
+    let mask = (1u128 << c) - 1;
     let half = 1i64 << (c - 1);
     let mut carry = 0i64;
     for w in 0..count {
-        let mut d = bits(w * c) + carry;
+        let lo = w * c;
+        let bits = if lo < 128 { ((s >> lo) & mask) as i64 } else { 0 };
+        let mut d = bits + carry;
         carry = 0;
         if d > half {
             d -= 1 << c;
@@ -52,22 +51,45 @@ fn digits<B: BigInteger>(s: &B, c: usize, count: usize, out: &mut Vec<i32>) {
     debug_assert_eq!(carry, 0, "the top window absorbs the last carry");
 }
 
-/// `Σ scalarsᵢ·basesᵢ`. No base may be the identity; scalars must be below the group order.
-pub fn msm<P: SWCurveConfig>(
-    bases: &[Affine<P>],
-    scalars: &[<P::ScalarField as PrimeField>::BigInt],
-) -> Projective<P> {
+/// `Σ scalarsᵢ·basesᵢ`. No base may be the identity.
+///
+/// Each scalar is split GLV-style (see [`crate::glv`]) into two 128-bit halves paired with the
+/// base and its endomorphism image, and the `2n` halves go through Pippenger.
+pub fn msm<P: GLVConfig<ScalarField = Fr>>(bases: &[Affine<P>], scalars: &[Fr]) -> Projective<P> {
     assert_eq!(bases.len(), scalars.len());
+    let glv = Glv::<P>::default();
+    let mut split_bases = Vec::with_capacity(2 * bases.len());
+    let mut halves = Vec::with_capacity(2 * bases.len());
+    let mut unsplit = Projective::<P>::zero();
+    for (p, k) in bases.iter().zip(scalars) {
+        let Some((k1, k2)) = glv.split(k) else {
+            // Unreachable by the bound in `glv`; correct regardless.
+            unsplit += p.mul_bigint(k.into_bigint());
+            continue;
+        };
+        if k1.magnitude != 0 {
+            split_bases.push(k1.signed(*p));
+            halves.push(k1.magnitude);
+        }
+        if k2.magnitude != 0 {
+            split_bases.push(k2.signed(Glv::<P>::endomorphism(p)));
+            halves.push(k2.magnitude);
+        }
+    }
+    unsplit + pippenger(&split_bases, &halves)
+}
+
+/// `Σ scalarsᵢ·basesᵢ` over 128-bit scalars.
+fn pippenger<P: SWCurveConfig>(bases: &[Affine<P>], scalars: &[u128]) -> Projective<P> {
     let n = bases.len();
     if n == 0 {
         return Projective::zero();
     }
-    let c = window(n);
-    let num_bits = P::ScalarField::MODULUS_BIT_SIZE as usize;
     // One more bit than the scalars have, so the top window can take the last carry.
-    let count = (num_bits + 1).div_ceil(c);
+    let c = window(n, HALF_BITS + 1);
+    let count = (HALF_BITS + 1).div_ceil(c);
     let mut all = Vec::with_capacity(n * count);
-    for s in scalars {
+    for &s in scalars {
         digits(s, c, count, &mut all);
     }
     let window_sum = |w: usize| -> Projective<P> {
@@ -205,9 +227,9 @@ mod tests {
     use ark_bn254::Fr;
     use ark_ec::{CurveGroup, VariableBaseMSM};
     use ark_ff::UniformRand;
-    use ark_std::rand::{rngs::StdRng, SeedableRng};
+    use ark_std::rand::{rngs::StdRng, Rng, SeedableRng};
 
-    fn check<P: SWCurveConfig<ScalarField = Fr>>(n: usize, seed: u64)
+    fn check<P: GLVConfig<ScalarField = Fr>>(n: usize, seed: u64)
     where
         Projective<P>: VariableBaseMSM<MulBase = Affine<P>, ScalarField = Fr>,
     {
@@ -226,8 +248,7 @@ mod tests {
             scalars[5] = -Fr::from(1u64);
             scalars[6] = Fr::from(u64::MAX);
         }
-        let big: Vec<_> = scalars.iter().map(|s| s.into_bigint()).collect();
-        assert_eq!(msm(&bases, &big), Projective::<P>::msm(&bases, &scalars).unwrap(), "n = {n}");
+        assert_eq!(msm(&bases, &scalars), Projective::<P>::msm(&bases, &scalars).unwrap(), "n = {n}");
     }
 
     #[test]
@@ -242,13 +263,13 @@ mod tests {
     fn every_digit_decomposition_recomposes() {
         let mut rng = StdRng::seed_from_u64(5);
         for c in 2..=16 {
-            let count = 255usize.div_ceil(c);
-            for s in [Fr::from(0u64), -Fr::from(1u64), Fr::rand(&mut rng)] {
+            let count = (HALF_BITS + 1).div_ceil(c);
+            for s in [0, 1, u128::MAX, u128::MAX >> 1, (1 << 127) + 1, rng.gen::<u128>()] {
                 let mut d = Vec::new();
-                digits(&s.into_bigint(), c, count, &mut d);
+                digits(s, c, count, &mut d);
                 let radix = Fr::from(1u64 << c);
                 let back = d.iter().rev().fold(Fr::zero(), |acc, &x| acc * radix + Fr::from(x as i64));
-                assert_eq!(back, s, "c = {c}");
+                assert_eq!(back, Fr::from(s), "c = {c}, s = {s}");
                 assert!(d.iter().all(|x| x.unsigned_abs() <= 1 << (c - 1)));
             }
         }
