@@ -48,14 +48,15 @@ impl<P: GLVConfig<ScalarField = Fr>> Sparse<Affine<P>> {
         Self { index, bases }
     }
 
-    /// `Σ scalar[index[j]]·bases[j]`. Zero scalars are skipped and scalar-one bases added
-    /// directly: a 0/1 value costs at most one addition instead of a share of every window.
-    fn msm(&self, scalars: &[Fr]) -> Projective<P> {
+    /// `Σ scalar(index[j])·bases[j]`, where the scalars are `z` followed by `h`. Zero scalars are
+    /// skipped and scalar-one bases added directly: a 0/1 value costs at most one addition instead
+    /// of a share of every window.
+    fn msm(&self, z: &[Fr], h: &[Fr]) -> Projective<P> {
         let mut ones = Projective::<P>::zero();
         let mut bases = Vec::with_capacity(self.bases.len());
         let mut big = Vec::with_capacity(self.bases.len());
         for (&i, base) in self.index.iter().zip(&self.bases) {
-            let s = scalars[i];
+            let s = if i < z.len() { z[i] } else { h[i - z.len()] };
             if s.is_zero() {
                 continue;
             }
@@ -141,14 +142,13 @@ impl<'a> Prover<'a> {
         if let Some(i) = (0..rows[0].len()).find(|&i| rows[0][i] * rows[1][i] != rows[2][i]) {
             return Err(ProveError::Unsatisfied(format!("#{i}")));
         }
-        let h = self.quotient(rows, &z);
         let r1 = loop {
             let r1 = Fr::rand(rng);
             if !r1.is_zero() {
                 break r1;
             }
         };
-        self.group_part(&z, &h, r1, Fr::rand(rng))
+        self.group_part(&z, rows, r1, Fr::rand(rng))
     }
 
     /// The coefficients of `h = (a·b − c)/t`, as arkworks' `LibsnarkReduction` computes them: the
@@ -163,13 +163,13 @@ impl<'a> Prover<'a> {
             v.resize(n, Fr::zero());
         }
         let coset = domain.get_coset(Fr::GENERATOR).expect("the generator gives a coset");
-        let mut ab = Vec::new();
-        for v in [&mut a, &mut b, &mut c] {
+        let to_coset = |v: &mut Vec<Fr>| {
             domain.ifft_in_place(v);
             coset.fft_in_place(v);
-        }
+        };
+        join(|| to_coset(&mut a), || join(|| to_coset(&mut b), || to_coset(&mut c)));
         debug_assert!(m <= n);
-        ab.extend(a.iter().zip(&b).map(|(x, y)| *x * y));
+        let mut ab: Vec<Fr> = a.iter().zip(&b).map(|(x, y)| *x * y).collect();
         let t_inv =
             domain.evaluate_vanishing_polynomial(Fr::GENERATOR).inverse().expect("t ≠ 0 on the coset");
         for (x, y) in ab.iter_mut().zip(&c) {
@@ -180,7 +180,7 @@ impl<'a> Prover<'a> {
     }
 
     /// The proof with zero blinding, `A₀ = α + Σ zᵢaᵢ`, `B₀ = β + Σ zᵢbᵢ`,
-    /// `C₀ = Σ_aux zᵢlᵢ + Σ hᵢHᵢ`, rerandomised with `r₁ ≠ 0` and `r₂`:
+    /// `C₀ = Σ_aux zᵢlᵢ + Σ hᵢHᵢ` (`h` the [quotient](Self::quotient) of the rows), rerandomised with `r₁ ≠ 0` and `r₂`:
     /// `A = A₀/r₁`, `B = r₁(B₀ + r₂δ)`, `C = C₀ + r₂A₀`.
     ///
     /// This passes the same check (`e(A,B) = e(A₀,B₀)·e(r₂A₀,δ)`) and has the distribution of
@@ -193,17 +193,21 @@ impl<'a> Prover<'a> {
     ///
     /// `A₀ = 0` would mean the witness met `α = −Σ zᵢaᵢ(τ)`, a relation on the setup's secrets; it
     /// is refused rather than rerandomised (dividing it would leave `A = 0`).
-    fn group_part(&self, z: &[Fr], h: &[Fr], r1: Fr, r2: Fr) -> Result<Proof<Bn254>, ProveError> {
+    ///
+    /// With `parallel`, the quotient and the `L`/`H` MSM that needs it run alongside the `A` and
+    /// `B` MSMs, which need only `z`: idle threads take windows of any MSM or a share of the FFTs
+    /// instead of waiting for each step.
+    fn group_part(&self, z: &[Fr], rows: [Vec<Fr>; 3], r1: Fr, r2: Fr) -> Result<Proof<Bn254>, ProveError> {
         let pk = self.pk;
-        let scalars: Vec<Fr> = z.iter().chain(h).copied().collect();
-        let g1 = || (self.lh.msm(&scalars), self.a.msm(&scalars) + pk.vk.alpha_g1);
-        let g2 = || -> G2Projective { self.b_g2.msm(&scalars) + pk.vk.beta_g2 };
-        // With `parallel`, the G1 and G2 MSMs are joined so idle threads steal windows from
-        // either, instead of waiting at the end of each MSM for its last windows.
-        #[cfg(feature = "parallel")]
-        let ((c0, a0), b0) = rayon::join(g1, g2);
-        #[cfg(not(feature = "parallel"))]
-        let ((c0, a0), b0) = (g1(), g2());
+        let (c0, (a0, b0)) = join(
+            || self.lh.msm(z, &self.quotient(rows, z)),
+            || {
+                join(
+                    || self.a.msm(z, &[]) + pk.vk.alpha_g1,
+                    || -> G2Projective { self.b_g2.msm(z, &[]) + pk.vk.beta_g2 },
+                )
+            },
+        );
         if a0.is_zero() {
             return Err(ProveError::Degenerate);
         }
@@ -213,6 +217,14 @@ impl<'a> Prover<'a> {
         let c = c0 + a0 * r2;
         Ok(Proof { a: a.into_affine(), b: b.into_affine(), c: c.into_affine() })
     }
+}
+
+/// `rayon::join` with `parallel`; one after the other without.
+fn join<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+    #[cfg(feature = "parallel")]
+    return rayon::join(a, b);
+    #[cfg(not(feature = "parallel"))]
+    (a(), b())
 }
 
 /// Synthesises the circuit in prove mode, recording the value of every linear combination (what
@@ -285,10 +297,9 @@ mod tests {
         let prover = Prover::new(&f.policy, &f.keys.proving_key).unwrap();
         let cs = synthesise(&f.policy, public, witness).unwrap();
         let (z, rows) = assignment_and_rows(&cs).unwrap();
-        let h = prover.quotient(rows, &z);
-        let plain = prover.group_part(&z, &h, Fr::one(), Fr::zero()).unwrap();
+        let plain = prover.group_part(&z, rows.clone(), Fr::one(), Fr::zero()).unwrap();
         let (r1, r2) = (Fr::from(7u64), Fr::from(11u64));
-        let blinded = prover.group_part(&z, &h, r1, r2).unwrap();
+        let blinded = prover.group_part(&z, rows, r1, r2).unwrap();
         let delta = f.keys.proving_key.vk.delta_g2;
         assert_eq!(blinded.a * r1, plain.a.into_group());
         assert_eq!(blinded.b, ((plain.b + delta * r2) * r1).into_affine());
