@@ -13,8 +13,10 @@
 //!   entering Pippenger's buckets;
 //! - the `L` and `H` MSMs, which only ever appear summed in `C`, are one MSM over both queries;
 //! - no MSM over the `B` query in G1: the proof is computed with zero blinding and then
-//!   rerandomised (see [`Prover::group_part`]), which gives the same distribution of proofs as
-//!   arkworks' `create_proof_with_assignment` without the `r·B₁` term that needs that MSM.
+//!   rerandomised (see `Prover::group_part`), which gives the same distribution of proofs as
+//!   arkworks' `create_proof_with_assignment` without the `r·B₁` term that needs that MSM;
+//! - every MSM splits its scalars GLV-style ([`crate::glv`]) and accumulates buckets in batch-affine
+//!   form ([`crate::msm`]); with `parallel`, the MSMs and the quotient's FFTs share the threads.
 //!
 //! Tests check every proof with arkworks' own verifier and the row values against the setup
 //! matrices.

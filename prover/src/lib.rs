@@ -6,14 +6,14 @@
 //!
 //! Typical use on a device: [`ProverBundle::load`] (≈ 10 ms: uncompressed, hash-pinned proving
 //! key), [`ProverBundle::prover`] (≈ 1 ms: compacts the key's queries; no constraint matrices are
-//! ever built), then [`Prover::prove_code`] (≈ 240 ms CPU for the 6,309-constraint example policy
-//! on the shared 2-core development machine, four fifths of it in the G1 and G2 multi-scalar
+//! ever built), then [`Prover::prove_code`] (≈ 205 ms CPU for the 6,309-constraint example policy
+//! on the 2-core development machine, nine tenths of it in the G1 and G2 multi-scalar
 //! multiplications of [`msm`]). `scripts/compare-peers.sh` measures it end to end against the peer
 //! provers; `docs/performance.md` says where the time goes.
 //!
-//! The `parallel` feature turns on rayon: MSM windows, FFTs and Miller loops run on all cores. It
-//! is off by default because on a machine whose cores are busy it only adds overhead; phones and
-//! laptops with idle cores should enable it (`RAYON_NUM_THREADS` caps the threads).
+//! The `parallel` feature (on by default) runs the MSMs' windows, the FFTs and the verifier's
+//! Miller loops on all cores with rayon; `RAYON_NUM_THREADS` caps the threads, and
+//! `--no-default-features` builds the single-threaded prover.
 
 pub mod bundle;
 pub mod engine;
