@@ -15,7 +15,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use healthcode_circuits::field;
 use healthcode_circuits::policy::Policy;
 use healthcode_circuits::time::MAX_TIME;
-use healthcode_circuits::tree::{parallel_chunks, SparseTree};
+use healthcode_circuits::tree::{parallel_chunks, SparseTree, BATCH};
 use healthcode_circuits::{hashes, state, Fr};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
@@ -684,8 +684,12 @@ impl Registry {
         let (log_size, log_root, changed) = std::thread::scope(|scope| -> Result<_> {
             let hashing = scope.spawn(|| {
                 let leaves = parallel_chunks(&rows, |chunk| {
-                    let inputs: Vec<_> = chunk.iter().map(|(_, cm, st)| (*cm, state::pack(st))).collect();
-                    hashes::leaf_many(&inputs)
+                    let mut out = Vec::with_capacity(chunk.len());
+                    for block in chunk.chunks(BATCH) {
+                        let inputs: Vec<_> = block.iter().map(|(_, cm, st)| (*cm, state::pack(st))).collect();
+                        out.extend(hashes::leaf_many(&inputs));
+                    }
+                    out
                 });
                 tree.set_leaves_changed(rows.iter().map(|r| r.0).zip(leaves))
             });

@@ -41,6 +41,9 @@ fn position(index: u64) -> (usize, u64) {
     ((index % ARITY as u64) as usize, index / ARITY as u64)
 }
 
+/// How many hashes [`SparseTree::set_leaves_changed`] gathers inputs for at a time.
+pub const BATCH: usize = 1024;
+
 /// `f` over `items` in one chunk per available core (scoped threads, order kept): hashing
 /// dominates batch updates, and the nodes of one level are independent. `f` maps a chunk to one
 /// output per item (batched hashing).
@@ -142,16 +145,24 @@ impl SparseTree {
         for level in 1..=LEVELS {
             let indices: Vec<u64> = touched.iter().copied().collect();
             let below = &self.levels[level - 1];
-            let children: Vec<[Fr; ARITY]> = indices
-                .iter()
-                .map(|&index| {
-                    std::array::from_fn(|i| {
-                        let child = index * ARITY as u64 + i as u64;
-                        below.get(&child).copied().unwrap_or_else(|| empty_root(level - 1))
-                    })
-                })
-                .collect();
-            let hashes = parallel_chunks(&children, hashes::node_many);
+            let hash_some = |indices: &[u64]| -> Vec<Fr> {
+                let mut out = Vec::with_capacity(indices.len());
+                // Gathered a block at a time, so the children of a whole level are never copied.
+                for block in indices.chunks(BATCH) {
+                    let children: Vec<[Fr; ARITY]> = block
+                        .iter()
+                        .map(|&index| {
+                            std::array::from_fn(|i| {
+                                let child = index * ARITY as u64 + i as u64;
+                                below.get(&child).copied().unwrap_or_else(|| empty_root(level - 1))
+                            })
+                        })
+                        .collect();
+                    out.extend(hashes::node_many(&children));
+                }
+                out
+            };
+            let hashes = parallel_chunks(&indices, hash_some);
             let mut next = BTreeSet::new();
             for (&index, h) in indices.iter().zip(hashes) {
                 self.put(level, index, h);
