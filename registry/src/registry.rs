@@ -15,7 +15,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use healthcode_circuits::field;
 use healthcode_circuits::policy::Policy;
 use healthcode_circuits::time::MAX_TIME;
-use healthcode_circuits::tree::SparseTree;
+use healthcode_circuits::tree::{parallel_chunks, SparseTree, BATCH};
 use healthcode_circuits::{hashes, state, Fr};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
@@ -683,7 +683,14 @@ impl Registry {
         let tree = &mut self.tree;
         let (log_size, log_root, changed) = std::thread::scope(|scope| -> Result<_> {
             let hashing = scope.spawn(|| {
-                let leaves = parallel_map(&rows, |(_, cm, st)| hashes::leaf(*cm, &state::pack(st)));
+                let leaves = parallel_chunks(&rows, |chunk| {
+                    let mut out = Vec::with_capacity(chunk.len());
+                    for block in chunk.chunks(BATCH) {
+                        let inputs: Vec<_> = block.iter().map(|(_, cm, st)| (*cm, state::pack(st))).collect();
+                        out.extend(hashes::leaf_many(&inputs));
+                    }
+                    out
+                });
                 tree.set_leaves_changed(rows.iter().map(|r| r.0).zip(leaves))
             });
             let mut frontier = Frontier::load(&DbSubtrees(&tx), prev.log_size)?;

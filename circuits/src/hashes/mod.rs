@@ -6,7 +6,7 @@
 
 pub mod gadget;
 
-use crate::poseidon::native::hash;
+use crate::poseidon::native::{hash, hash4_many};
 use ark_bn254::Fr;
 use ark_ff::PrimeField;
 use sha2::{Digest, Sha256};
@@ -42,6 +42,17 @@ pub fn leaf(commitment: Fr, words: &[Fr; STATE_WORDS]) -> Fr {
 
 pub fn node(children: &[Fr; 4]) -> Fr {
     hash(domain::NODE.into(), children)
+}
+
+/// [`leaf`] of each `(commitment, words)`, in order (batched: see [`hash4_many`]).
+pub fn leaf_many(leaves: &[(Fr, [Fr; STATE_WORDS])]) -> Vec<Fr> {
+    let inputs: Vec<[Fr; 4]> = leaves.iter().map(|(c, w)| [*c, w[0], w[1], w[2]]).collect();
+    hash4_many(domain::LEAF.into(), &inputs)
+}
+
+/// [`node`] of each set of children, in order (batched: see [`hash4_many`]).
+pub fn node_many(children: &[[Fr; 4]]) -> Vec<Fr> {
+    hash4_many(domain::NODE.into(), children)
 }
 
 pub fn binding_tag(id_hash: Fr, challenge: Fr) -> Fr {

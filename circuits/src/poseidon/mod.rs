@@ -9,6 +9,8 @@
 //! `native` and `gadget` are twins: the same permutation, once on field elements and once in R1CS.
 
 pub mod gadget;
+#[cfg(target_arch = "x86_64")]
+mod ifma;
 pub mod native;
 mod params;
 

@@ -41,17 +41,20 @@ fn position(index: u64) -> (usize, u64) {
     ((index % ARITY as u64) as usize, index / ARITY as u64)
 }
 
-/// `f` over `items` on all available cores (scoped threads, order kept): hashing dominates
-/// batch updates, and the nodes of one level are independent.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+/// How many hashes [`SparseTree::set_leaves_changed`] gathers inputs for at a time.
+pub const BATCH: usize = 1024;
+
+/// `f` over `items` in one chunk per available core (scoped threads, order kept): hashing
+/// dominates batch updates, and the nodes of one level are independent. `f` maps a chunk to one
+/// output per item (batched hashing).
+pub fn parallel_chunks<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> Vec<R> + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if threads < 2 || items.len() < 256 {
-        return items.iter().map(&f).collect();
+        return f(items);
     }
     let chunk = items.len().div_ceil(threads);
     std::thread::scope(|s| {
-        let handles: Vec<_> =
-            items.chunks(chunk).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
+        let handles: Vec<_> = items.chunks(chunk).map(|c| s.spawn(|| f(c))).collect();
         handles.into_iter().flat_map(|h| h.join().expect("hashing does not panic")).collect()
     })
 }
@@ -125,8 +128,8 @@ impl SparseTree {
 
     /// [`SparseTree::set_leaves`], returning every node it wrote as `(level, index, value)`,
     /// leaves included (a value equal to [`empty_root`]`(level)` means the node is now empty), so
-    /// a caller can persist exactly the nodes that changed. The nodes of one level are hashed on
-    /// all available cores.
+    /// a caller can persist exactly the nodes that changed. The nodes of one level are hashed in
+    /// batches ([`hashes::node_many`]) on all available cores.
     pub fn set_leaves_changed(
         &mut self,
         updates: impl IntoIterator<Item = (u32, Fr)>,
@@ -142,14 +145,24 @@ impl SparseTree {
         for level in 1..=LEVELS {
             let indices: Vec<u64> = touched.iter().copied().collect();
             let below = &self.levels[level - 1];
-            let hash_one = |&index: &u64| {
-                let children: [Fr; ARITY] = std::array::from_fn(|i| {
-                    let child = index * ARITY as u64 + i as u64;
-                    below.get(&child).copied().unwrap_or_else(|| empty_root(level - 1))
-                });
-                hashes::node(&children)
+            let hash_some = |indices: &[u64]| -> Vec<Fr> {
+                let mut out = Vec::with_capacity(indices.len());
+                // Gathered a block at a time, so the children of a whole level are never copied.
+                for block in indices.chunks(BATCH) {
+                    let children: Vec<[Fr; ARITY]> = block
+                        .iter()
+                        .map(|&index| {
+                            std::array::from_fn(|i| {
+                                let child = index * ARITY as u64 + i as u64;
+                                below.get(&child).copied().unwrap_or_else(|| empty_root(level - 1))
+                            })
+                        })
+                        .collect();
+                    out.extend(hashes::node_many(&children));
+                }
+                out
             };
-            let hashes = parallel_map(&indices, hash_one);
+            let hashes = parallel_chunks(&indices, hash_some);
             let mut next = BTreeSet::new();
             for (&index, h) in indices.iter().zip(hashes) {
                 self.put(level, index, h);
