@@ -1,28 +1,111 @@
 //! `audit registry`: is every published root explained by signed events from accredited signers?
 //!
-//! Replays the whole log (`healthcode_registry::audit::replay_all`), compares every head, and
-//! compares the database's own holder tree with the replay, so a leaf edited in place (a code
-//! turned red with no event) is named by its leaf index.
+//! Replays the whole log (`healthcode_registry::audit::replay_all`) and compares every head.
+//! From the registry's database ([`audit`]) it also compares the database's own holder tree with
+//! the replay, so a leaf edited in place (a code turned red with no event) is named by its leaf
+//! index. From the registry's public export ([`audit_export`], no database and no registry
+//! secret needed) it first checks that every head names the registry key and the published
+//! policy the auditor pins.
 
 use crate::report::Report;
-use healthcode_registry::audit::{replay_all, Finding, FindingKind};
-use healthcode_registry::Registry;
+use ed25519_dalek::VerifyingKey;
+use healthcode_circuits::policy::Policy;
+use healthcode_registry::audit::{replay_all, Finding, FindingKind, Replay};
+use healthcode_registry::{LogExport, Registry, SignedHead};
 use std::path::Path;
 
+/// Audits a registry database (the operator's copy, or one handed over for inspection).
 pub fn audit(db: &Path) -> Result<Report, String> {
     let reg = Registry::open(db).map_err(|e| format!("{}: {e}", db.display()))?;
     let heads = reg.heads().map_err(|e| e.to_string())?;
-    let last = heads.last().ok_or("the registry has no heads")?;
-    let log_size = heads.iter().map(|h| h.log_size).max().unwrap_or(0);
+    let last = heads.last().ok_or("the registry has no heads")?.clone();
     let entries = reg.log_entries(0, u64::MAX >> 1).map_err(|e| e.to_string())?;
-    let replay = replay_all(&entries, &heads, &reg.public_key(), reg.policy());
     let mut r = Report::new(format!(
         "registry {} ({} heads, {} log entries)",
         db.display(),
         heads.len(),
         entries.len()
     ));
+    let replay = check_replay(&mut r, &entries, &heads, &reg.public_key(), reg.policy());
+    // The database's current tree (what witnesses are served from) against the replay.
+    let stored = reg.tree();
+    let edited: Vec<u32> =
+        (0..replay.holders as u32).filter(|&i| stored.leaf(i) != replay.tree.leaf(i)).collect();
+    r.check(
+        "stored holder tree",
+        edited.is_empty() && stored.root() == last.root,
+        if edited.is_empty() && stored.root() == last.root {
+            "every stored leaf equals the replayed leaf; the stored root is the latest head's".to_string()
+        } else if edited.is_empty() {
+            "the stored tree's root differs from the latest head".to_string()
+        } else {
+            format!(
+                "leaves edited without a signed event (served witnesses would not match the log): {}",
+                edited.iter().map(|i| format!("leaf {i}")).collect::<Vec<_>>().join(", ")
+            )
+        },
+    );
+    r.evidence = evidence(&replay, &edited);
+    Ok(r)
+}
 
+/// Audits a registry's public export (`healthcode registry export`) against the registry key and
+/// the published policy the auditor trusts. Fails (bad input) only on a malformed export.
+pub fn audit_export(
+    export_json: &str,
+    policy: &Policy,
+    registry_key: &VerifyingKey,
+) -> Result<Report, String> {
+    let export = LogExport::parse(export_json).map_err(|e| e.to_string())?;
+    let mut r = Report::new(format!(
+        "registry export ({} heads, {} log entries)",
+        export.heads.len(),
+        export.entries.len()
+    ));
+    let digest = policy.digest();
+    let epochs = |bad: &dyn Fn(&SignedHead) -> bool| -> Vec<String> {
+        export.heads.iter().filter(|h| bad(h)).map(|h| format!("epoch {}", h.epoch)).collect()
+    };
+    let other_key = epochs(&|h| h.registry != *registry_key);
+    r.check(
+        "heads name the pinned registry key",
+        other_key.is_empty(),
+        if other_key.is_empty() {
+            format!("every head names {}", hex::encode(registry_key.as_bytes()))
+        } else {
+            format!("heads of another registry key: {}", other_key.join(", "))
+        },
+    );
+    let other_policy = epochs(&|h| h.policy != digest);
+    r.check(
+        "heads name the published policy",
+        other_policy.is_empty(),
+        if other_policy.is_empty() {
+            format!("every head names policy digest {}", hex::encode(digest))
+        } else {
+            format!(
+                "heads of another policy than the published one ({}): {}",
+                hex::encode(digest),
+                other_policy.join(", ")
+            )
+        },
+    );
+    let replay = check_replay(&mut r, &export.entries, &export.heads, registry_key, policy);
+    r.evidence = evidence(&replay, &[]);
+    Ok(r)
+}
+
+/// The checks every registry audit shares: head signatures and order, every log entry backed,
+/// every head equal to the replay.
+fn check_replay(
+    r: &mut Report,
+    entries: &[Vec<u8>],
+    heads: &[SignedHead],
+    registry_key: &VerifyingKey,
+    policy: &Policy,
+) -> Replay {
+    let replay = replay_all(entries, heads, registry_key, policy);
+    let log_size = heads.iter().map(|h| h.log_size).max().unwrap_or(0);
     let of = |kinds: &[FindingKind]| -> Vec<&Finding> {
         replay.findings.iter().filter(|f| kinds.contains(&f.kind)).collect()
     };
@@ -60,31 +143,16 @@ pub fn audit(db: &Path) -> Result<Report, String> {
             head_findings.iter().map(|f| describe(f)).collect::<Vec<_>>().join("; ")
         },
     );
-    // The database's current tree (what witnesses are served from) against the replay.
-    let stored = reg.tree();
-    let edited: Vec<u32> =
-        (0..replay.holders as u32).filter(|&i| stored.leaf(i) != replay.tree.leaf(i)).collect();
-    r.check(
-        "stored holder tree",
-        edited.is_empty() && stored.root() == last.root,
-        if edited.is_empty() && stored.root() == last.root {
-            "every stored leaf equals the replayed leaf; the stored root is the latest head's".to_string()
-        } else if edited.is_empty() {
-            "the stored tree's root differs from the latest head".to_string()
-        } else {
-            format!(
-                "leaves edited without a signed event (served witnesses would not match the log): {}",
-                edited.iter().map(|i| format!("leaf {i}")).collect::<Vec<_>>().join(", ")
-            )
-        },
-    );
+    replay
+}
+
+fn evidence(replay: &Replay, edited: &[u32]) -> serde_json::Value {
     let counts: Vec<serde_json::Value> = replay
         .counts
         .iter()
         .map(|((epoch, signer, kind), n)| serde_json::json!({"epoch": epoch, "signer": signer, "kind": kind, "events": n}))
         .collect();
-    r.evidence = serde_json::json!({ "findings": replay.findings, "edited_leaves": edited, "events_per_signer": counts });
-    Ok(r)
+    serde_json::json!({ "findings": replay.findings, "edited_leaves": edited, "events_per_signer": counts })
 }
 
 fn describe(f: &Finding) -> String {

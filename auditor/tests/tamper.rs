@@ -323,3 +323,61 @@ fn head_resigned_over_a_rewritten_log_is_caught() {
         "epoch 2 log root differs from the replayed log",
     );
 }
+
+// ---- registry, from its public export only ----
+
+/// The registry's public export, its key, and the published policy; the database is gone.
+fn export(r: &Reg) -> (String, ed25519_dalek::VerifyingKey) {
+    let reg = Registry::open(&r.path).unwrap();
+    (healthcode_registry::LogExport::of(&reg).unwrap().to_json(), reg.public_key())
+}
+
+#[test]
+fn honest_export_is_clean_without_the_database() {
+    let r = registry();
+    let (text, key) = export(&r);
+    std::fs::remove_file(&r.path).unwrap();
+    let report = registry::audit_export(&text, &Policy::parse(POLICY).unwrap(), &key).unwrap();
+    assert!(report.clean(), "{report}");
+    assert_eq!(report.checks.len(), 5);
+    let counts = report.evidence["events_per_signer"].as_array().unwrap();
+    assert!(counts.iter().any(|c| c["epoch"] == 2 && c["signer"] == "lab" && c["kind"] == "positive_test"));
+}
+
+#[test]
+fn export_of_another_registry_key_or_policy_is_caught() {
+    let r = registry();
+    let (text, _) = export(&r);
+    let policy = Policy::parse(POLICY).unwrap();
+    let stranger = SigningKey::from_bytes(&[9; 32]).verifying_key();
+    let report = registry::audit_export(&text, &policy, &stranger).unwrap();
+    assert_fails(&report, "heads name the pinned registry key", "epoch 0, epoch 1, epoch 2, epoch 3");
+    assert_fails(&report, "head signatures and order", "epoch 0");
+
+    let (_, key) = export(&r);
+    let report = registry::audit_export(&text, &undisclosed_criterion(), &key).unwrap();
+    assert_fails(&report, "heads name the published policy", "epoch 3");
+}
+
+#[test]
+fn forged_signature_in_an_export_is_caught() {
+    let r = registry();
+    let i = find_entry(&r, |e| matches!(&e.body, EntryBody::Event(se) if se.event.kind == "negative_test"));
+    let (text, key) = export(&r);
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut bytes = hex::decode(json["entries"][i as usize].as_str().unwrap()).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 1;
+    json["entries"][i as usize] = hex::encode(bytes).into();
+    let report = registry::audit_export(&json.to_string(), &Policy::parse(POLICY).unwrap(), &key).unwrap();
+    assert_fails(&report, "log entries backed by signatures", &format!("epoch 2 entry {i} leaf 3 event"));
+    assert_fails(&report, "heads match the replayed log and tree", "log root differs");
+}
+
+#[test]
+fn malformed_export_is_refused_as_bad_input() {
+    let key = SigningKey::from_bytes(&[1; 32]).verifying_key();
+    let policy = Policy::parse(POLICY).unwrap();
+    let err = registry::audit_export("{\"format\": 1", &policy, &key).unwrap_err();
+    assert!(err.contains("not a registry log export") && err.contains("line 1"), "{err}");
+}

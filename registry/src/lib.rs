@@ -3,12 +3,14 @@
 //! everything accepted, and signed tree heads per epoch. See `README.md`.
 //!
 //! Entry points: [`Registry`] (operator side), [`WitnessFile::statement_witness`] (prover side),
-//! [`SignedHead::verify`] and [`head::verify_chain`] (checkpoints, holders), [`audit::replay`]
-//! and [`log`]'s verifiers (auditors).
+//! [`SignedHead::verify`] and [`head::verify_chain`] (checkpoints, holders), [`audit::replay`],
+//! [`export::LogExport`] (the public record, without the database) and [`log`]'s verifiers
+//! (auditors).
 
 pub mod audit;
 pub mod db;
 pub mod event;
+pub mod export;
 pub mod head;
 pub mod history;
 pub mod holder;
@@ -17,6 +19,7 @@ pub mod registry;
 pub mod witness;
 
 pub use event::{Entry, EntryBody, Event, Retraction, Role, SignedEvent, SignedRetraction};
+pub use export::LogExport;
 pub use head::SignedHead;
 pub use history::{History, InclusionProof};
 pub use holder::HolderFile;

@@ -4,6 +4,8 @@
 use crate::output::{emit, read_file, CliError, CliResult};
 use clap::Subcommand;
 use healthcode_auditor::{circuit, registry, Report};
+use healthcode_circuits::policy::Policy;
+use healthcode_registry::event::key_from_hex;
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -28,11 +30,27 @@ pub enum AuditCmd {
         json: bool,
     },
     /// Replay a registry's whole log: every event signed by a signer accredited at the time,
-    /// every head and the stored tree recomputed; counts per signer, kind and epoch.
+    /// every head (and, from the database, the stored tree) recomputed; counts per signer, kind
+    /// and epoch. Either the registry database (`--dir`) or its public export (`--export`, from
+    /// `healthcode registry export`) with the registry key and policy you trust.
     Registry {
         /// The registry database file.
-        #[arg(long = "dir", value_name = "REGISTRY_DB")]
-        db: PathBuf,
+        #[arg(
+            long = "dir",
+            value_name = "REGISTRY_DB",
+            required_unless_present = "export",
+            conflicts_with = "export"
+        )]
+        db: Option<PathBuf>,
+        /// The registry's public export (no database or registry secret needed).
+        #[arg(long, value_name = "EXPORT", requires_all = ["policy", "registry_key"])]
+        export: Option<PathBuf>,
+        /// With `--export`: the published policy file every head must name.
+        #[arg(long, requires = "export")]
+        policy: Option<PathBuf>,
+        /// With `--export`: the registry's Ed25519 public key (hex) every head must be signed by.
+        #[arg(long, requires = "export")]
+        registry_key: Option<String>,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -57,11 +75,26 @@ pub fn run(cmd: AuditCmd) -> CliResult {
                 .map_err(CliError::BadInput)?;
             finish(json, &report, String::new)
         }
-        AuditCmd::Registry { db, json } => {
-            if !db.exists() {
-                return Err(CliError::bad(format!("{} does not exist", db.display())));
-            }
-            let report = registry::audit(&db).map_err(CliError::BadInput)?;
+        AuditCmd::Registry { db, export, policy, registry_key, json } => {
+            let report = match (db, export, policy, registry_key) {
+                (Some(db), None, _, _) => {
+                    if !db.exists() {
+                        return Err(CliError::bad(format!("{} does not exist", db.display())));
+                    }
+                    registry::audit(&db).map_err(CliError::BadInput)?
+                }
+                (None, Some(export), Some(policy), Some(key)) => {
+                    let policy_text = read_file(&policy)?;
+                    let policy = Policy::parse(&policy_text)
+                        .map_err(|e| CliError::bad(format!("{}: {e}", policy.display())))?;
+                    let key =
+                        key_from_hex(&key).map_err(|e| CliError::bad(format!("--registry-key: {e}")))?;
+                    let text = read_file(&export)?;
+                    registry::audit_export(&text, &policy, &key)
+                        .map_err(|e| CliError::bad(format!("{}: {e}", export.display())))?
+                }
+                _ => return Err(CliError::bad("give --dir, or --export with --policy and --registry-key")),
+            };
             finish(json, &report, || registry::counts_table(&report))
         }
     }

@@ -13,7 +13,7 @@ use ed25519_dalek::SigningKey;
 use healthcode_circuits::policy::Colour;
 use healthcode_prover::{ProveRequest, ProverBundle};
 use healthcode_registry::event::Role;
-use healthcode_registry::{Config, Event, HolderFile, Registry, RegistryError, SignedEvent};
+use healthcode_registry::{Config, Event, HolderFile, LogExport, Registry, RegistryError, SignedEvent};
 use healthcode_verifier::{challenge, qr, Checkpoint, HealthQr, VerifierBundle};
 use std::path::{Path, PathBuf};
 
@@ -179,6 +179,9 @@ pub fn run(a: DemoArgs) -> CliResult {
         return Err(fail("the depositor's code did not stay green"));
     }
 
+    let public_log = dir.join("registry-log.json");
+    write_file(&public_log, LogExport::of(&reg).map_err(fail)?.to_json() + "\n")?;
+
     step("Files");
     println!("  directory      {}", dir.display());
     println!("  policy         {}", policy_file.display());
@@ -186,6 +189,12 @@ pub fn run(a: DemoArgs) -> CliResult {
     println!("  bundle         {}", bundle_dir.display());
     println!("  holders        {}/<name>.holder.json, witnesses <name>.witness.json", dir.display());
     println!("  health codes   {}/<name>.code.txt and <name>.png", dir.display());
+    println!("  public log     {}  (heads and log entries, for auditors)", public_log.display());
+    println!(
+        "\nAudit: healthcode audit registry --export {} --policy {} --registry-key {registry_key}",
+        public_log.display(),
+        policy_file.display()
+    );
     println!("\nTry: healthcode verify --bundle {} --registry-key {registry_key} --heads {} --image {} --venue {VENUE}",
         bundle_dir.display(), dir.join("heads.json").display(), dir.join("chen.png").display());
     Ok(())

@@ -1,6 +1,6 @@
 //! `healthcode registry …`: the registry operator's commands over one registry database file.
 
-use crate::output::{emit, read_file, CliError, CliResult};
+use crate::output::{emit, read_file, write_file, CliError, CliResult};
 use clap::{Args, Subcommand};
 use healthcode_circuits::field::{from_hex, to_hex};
 use healthcode_circuits::hashes;
@@ -8,7 +8,7 @@ use healthcode_circuits::policy::parse_duration;
 use healthcode_registry::audit::replay;
 use healthcode_registry::event::{key_from_hex, Role};
 use healthcode_registry::{
-    Config, PublishHooks, Registry, RegistryError, SignedEvent, SignedHead, SignedRetraction,
+    Config, LogExport, PublishHooks, Registry, RegistryError, SignedEvent, SignedHead, SignedRetraction,
 };
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -117,6 +117,16 @@ pub enum RegistryCmd {
     Audit {
         #[command(flatten)]
         db: Db,
+    },
+    /// Write the registry's public record (every signed head and log entry, nothing secret) to a
+    /// file for auditors: `healthcode audit registry --export FILE` replays it without the
+    /// database, which also holds the registry's signing key.
+    Export {
+        #[command(flatten)]
+        db: Db,
+        /// The export file to write.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -322,6 +332,25 @@ pub fn run(cmd: RegistryCmd) -> CliResult {
                     Ok(())
                 }
             }
+        }
+        RegistryCmd::Export { db, out } => {
+            let reg = open(&db.db)?;
+            let export = LogExport::of(&reg).map_err(err)?;
+            // Written beside the target and renamed, so a crash never leaves half an export.
+            let tmp = out.with_extension("partial");
+            write_file(&tmp, export.to_json() + "\n")?;
+            std::fs::rename(&tmp, &out)
+                .map_err(|e| CliError::fail(format!("cannot write {}: {e}", out.display())))?;
+            let epoch = export.heads.last().map_or(0, |h| h.epoch);
+            let summary = json!({ "file": out, "heads": export.heads.len(), "entries": export.entries.len(), "epoch": epoch });
+            emit(db.json, &summary, || {
+                format!(
+                    "wrote {} ({} heads up to epoch {epoch}, {} log entries)",
+                    out.display(),
+                    export.heads.len(),
+                    export.entries.len()
+                )
+            })
         }
         RegistryCmd::History { db, leaf } => {
             let reg = open(&db.db)?;
