@@ -8,9 +8,11 @@
 //! the scalar permutation.
 //!
 //! Values are kept partly reduced, below `2p` (`p < 2^254`): a Montgomery product of operands
-//! below `9p` is below `p + 81p²/2^260 < 2p`, and a dot product of five such terms (one
-//! reduction, like arkworks' `sum_of_products`) is too. Additions are carried back to 52-bit
-//! limbs before they feed a multiplication (IFMA reads only the low 52 bits of each operand).
+//! below `9p` is below `p + 81p²/2^260 < 2p`, and a dot product of five terms with one factor
+//! below `p` (a constant) and the other below `2p` (the state), below `10p²` in all, is too (one
+//! reduction, like arkworks' `sum_of_products`; five products of operands below `9p` need not
+//! be). Additions are carried back to 52-bit limbs before they feed a multiplication (IFMA reads
+//! only the low 52 bits of each operand).
 
 use super::native::Optimized;
 use ark_bn254::Fr;
