@@ -332,10 +332,10 @@ mod tests {
         check(&vec![p; edge.len()], &edge, "equal bases, edge scalars");
         // Equal bases and equal scalars: every bucket is one point repeated (doubling chains).
         for k in edge.iter().chain(&random[..3]) {
-            check(&vec![p; 300], &vec![*k; 300], &format!("300 × p·{k}"));
+            check(&[p; 300], &[*k; 300], &format!("300 × p·{k}"));
         }
         // Equal bases, random scalars.
-        check(&vec![p; 200], &random.iter().cycle().take(200).copied().collect::<Vec<_>>(), "equal p");
+        check(&[p; 200], &random.iter().cycle().take(200).copied().collect::<Vec<_>>(), "equal p");
         // Equal bases with opposite scalars, and opposite bases with equal scalars: the sum is zero,
         // buckets cancel.
         let mut scalars: Vec<Fr> = random.iter().chain(&edge).copied().collect();
