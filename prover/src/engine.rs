@@ -313,6 +313,73 @@ mod tests {
         }
     }
 
+    /// With `(r₁, r₂) = (1, 0)` the proof is arkworks' unblinded one (`r = s = 0`) bit for bit, and
+    /// `prove` with a seeded RNG is exactly arkworks' `rerandomize_proof` of it with the same RNG
+    /// (both draw `r₁` then `r₂`): the quotient, the compacted MSMs and the blinding all agree
+    /// with arkworks, and every proof passes arkworks' verifier.
+    #[test]
+    fn proofs_equal_arkworks_unblinded_and_rerandomised() {
+        use ark_std::rand::{rngs::StdRng, SeedableRng};
+        type G = ark_groth16::Groth16<Bn254>;
+        let f = crate::fixtures::Fixture::shared();
+        let pk = &f.keys.proving_key;
+        let pvk = ark_groth16::prepare_verifying_key(&f.keys.verifying_key);
+        let prover = Prover::new(&f.policy, pk).unwrap();
+        let (public, witness) = statement(f, 0);
+        let inputs = public.to_field_elements();
+        let circuit = HealthCodeCircuit::new(&f.policy, public, witness.clone());
+        let unblinded = G::create_proof_with_reduction_no_zk(circuit, pk).unwrap();
+        let cs = synthesise(&f.policy, public, witness.clone()).unwrap();
+        let (z, rows) = assignment_and_rows(&cs).unwrap();
+        assert_eq!(prover.group_part(&z, rows, Fr::one(), Fr::zero()).unwrap(), unblinded);
+        for seed in 0..3 {
+            let ours = prover.prove(public, witness.clone(), &mut StdRng::seed_from_u64(seed)).unwrap();
+            let theirs =
+                G::rerandomize_proof(&f.keys.verifying_key, &unblinded, &mut StdRng::seed_from_u64(seed));
+            assert_eq!(ours, theirs, "seed {seed}");
+            assert_eq!(G::verify_proof(&pvk, &ours, &inputs), Ok(true));
+        }
+    }
+
+    /// `Sparse::msm` against the naive sum: identity bases dropped, zero and one scalars taken by
+    /// the shortcuts, indices past `z` read from `h`, repeated bases.
+    #[test]
+    fn sparse_msm_is_the_indexed_sum() {
+        use ark_std::rand::{rngs::StdRng, Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(3);
+        let (nz, nh) = (40, 25);
+        let z: Vec<Fr> = (0..nz)
+            .map(|i| match i % 4 {
+                0 => Fr::zero(),
+                1 => Fr::one(),
+                2 => -Fr::one(),
+                _ => Fr::rand(&mut rng),
+            })
+            .collect();
+        let h: Vec<Fr> = (0..nh).map(|i| if i % 5 == 0 { Fr::one() } else { Fr::rand(&mut rng) }).collect();
+        let p = ark_bn254::G1Projective::rand(&mut rng).into_affine();
+        // Every index once, some twice, with identity and repeated bases among them.
+        let mut query: Vec<(usize, G1Affine)> = (0..nz + nh)
+            .map(|i| match i % 7 {
+                0 => (i, G1Affine::zero()),
+                1 => (i, p),
+                _ => (i, ark_bn254::G1Projective::rand(&mut rng).into_affine()),
+            })
+            .collect();
+        query.extend((0..20).map(|_| (rng.gen_range(0..nz + nh), p)));
+        let scalar = |i: usize| if i < nz { z[i] } else { h[i - nz] };
+        let expected: ark_bn254::G1Projective = query.iter().map(|(i, b)| *b * scalar(*i)).sum();
+        let sparse = Sparse::new(query.iter().copied());
+        assert!(sparse.bases.iter().all(|b| !b.is_zero()));
+        assert_eq!(sparse.msm(&z, &h), expected);
+        // All scalars zero or one: no Pippenger at all.
+        let bits: Vec<Fr> = (0..nz).map(|i| if i % 2 == 0 { Fr::one() } else { Fr::zero() }).collect();
+        let only_z = Sparse::new(query.iter().copied().filter(|(i, _)| *i < nz));
+        let expected: ark_bn254::G1Projective =
+            query.iter().filter(|(i, _)| *i < nz).map(|(i, b)| *b * bits[*i]).sum();
+        assert_eq!(only_z.msm(&bits, &[]), expected);
+    }
+
     /// The row values read from the prove-mode synthesis are the setup matrices times `z`: the
     /// prover checks and proves the very constraint system the key was made for.
     #[test]

@@ -121,7 +121,7 @@ mod tests {
     use ark_bn254::{g1, g2};
     use ark_ec::{AffineRepr, CurveGroup};
     use ark_ff::{Field, One, UniformRand, Zero};
-    use ark_std::rand::{rngs::StdRng, SeedableRng};
+    use ark_std::rand::{rngs::StdRng, Rng, SeedableRng};
 
     fn to_fr(h: Half) -> Fr {
         let m = Fr::from(h.magnitude);
@@ -162,6 +162,67 @@ mod tests {
     fn every_scalar_splits_into_two_halves_that_recompose() {
         check::<g1::Config>();
         check::<g2::Config>();
+    }
+
+    /// Scalars where the cheap rounding is off by one in both coordinates at once: `k·|n₂₂|/r` and
+    /// `k·|n₁₂|/r` both just below an integer, so `⌊·⌋` lands one below the nearest integer and the
+    /// halves reach about `|n₁₁| + |n₂₁|` (twice exact Babai rounding's bound), and edge scalars.
+    /// Every split must exist (fit in 128 bits), recompose, and stay below `1.125·(|n₁₁| + |n₂₁|)`.
+    fn adversarial<P: GLVConfig<ScalarField = Fr>>() {
+        let glv = Glv::<P>::default();
+        let c = P::SCALAR_DECOMP_COEFFS.map(|(_, v)| BigUint::from(v));
+        let r = BigUint::from(Fr::MODULUS);
+        let (n12, n22) = (&c[1], &c[3]);
+        let bound = (&c[0] + &c[2]).max(&c[1] + &c[3]) * 9u32 / 8u32 + 1u32;
+        let ceil = |x: BigUint, d: &BigUint| (x + d - 1u32) / d;
+        let two128: BigUint = BigUint::from(1u32) << 128u32;
+        let mut ks: Vec<BigUint> = vec![
+            BigUint::from(0u32),
+            BigUint::from(1u32),
+            &r - 1u32,
+            &two128 - 1u32,
+            two128.clone(),
+            &r - &two128,
+            &r - &two128 + 1u32,
+            &r >> 1,
+            (&r >> 1) + 1u32,
+        ];
+        ks.extend(c.iter().cloned());
+        for l in [P::LAMBDA, P::LAMBDA.square(), -P::LAMBDA, P::LAMBDA * Fr::from(u128::MAX)] {
+            ks.push(l.into_bigint().into());
+        }
+        let mut rng = StdRng::seed_from_u64(23);
+        let n12_u64 = u64::try_from(n12).expect("|n₁₂| < 2^64 on BN254");
+        for _ in 0..3000 {
+            let big2 = BigUint::from(rng.gen_range(1..n12_u64));
+            let big1 = ceil(&big2 * n22, n12);
+            for d1 in [-1i32, 0, 1] {
+                let big1 = if d1 < 0 { &big1 - 2u32 } else { &big1 + (d1 as u32) - 1u32 };
+                let k = ceil(&big1 * &r, n22);
+                for d in 0..3u32 {
+                    ks.push(&k + d - 1u32);
+                }
+            }
+        }
+        let mut worst = 0u128;
+        for k in ks {
+            assert!(k < r);
+            let k = Fr::from(k);
+            let (k1, k2) = glv.split(&k).unwrap_or_else(|| panic!("k = {k} does not split"));
+            assert_eq!(to_fr(k1) + P::LAMBDA * to_fr(k2), k, "k = {k}");
+            for h in [k1, k2] {
+                assert!(BigUint::from(h.magnitude) <= bound, "k = {k}: |half| = {}", h.magnitude);
+                worst = worst.max(h.magnitude);
+            }
+        }
+        // The search did reach the off-by-one region (beyond exact rounding's `(|n₁₁|+|n₂₁|)/2`).
+        assert!(BigUint::from(worst) * 16u32 > (&c[0] + &c[2]) * 15u32, "worst {worst}");
+    }
+
+    #[test]
+    fn adversarial_scalars_split_within_the_bound() {
+        adversarial::<g1::Config>();
+        adversarial::<g2::Config>();
     }
 
     /// `φ` is multiplication by `λ` on both groups, so `k₁P + k₂φ(P) = kP`.

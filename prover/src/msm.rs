@@ -226,7 +226,7 @@ mod tests {
     use super::*;
     use ark_bn254::Fr;
     use ark_ec::{CurveGroup, VariableBaseMSM};
-    use ark_ff::UniformRand;
+    use ark_ff::{One, UniformRand};
     use ark_std::rand::{rngs::StdRng, Rng, SeedableRng};
 
     fn check<P: GLVConfig<ScalarField = Fr>>(n: usize, seed: u64)
@@ -257,6 +257,110 @@ mod tests {
             check::<ark_bn254::g1::Config>(n, i as u64);
         }
         check::<ark_bn254::g2::Config>(200, 9);
+    }
+
+    /// `n` distinct bases `P, P + Q, P + 2Q, …` (cheap to make, no identity among them).
+    fn progression<P: SWCurveConfig>(n: usize, rng: &mut StdRng) -> Vec<Affine<P>> {
+        let q = Projective::<P>::rand(rng);
+        let mut acc = Projective::<P>::rand(rng);
+        let points: Vec<Projective<P>> = (0..n)
+            .map(|_| {
+                acc += q;
+                acc
+            })
+            .collect();
+        Projective::normalize_batch(&points)
+    }
+
+    /// MSM sizes that make Pippenger pick every window width from 2 to 13 bits (~2 halves a
+    /// scalar), against arkworks.
+    #[test]
+    fn every_window_width_agrees_with_arkworks() {
+        let sizes = [1, 5, 20, 60, 200, 500, 1200, 2000, 5000, 12000, 21000, 37000];
+        let widths: Vec<usize> = sizes.iter().map(|&n| window(2 * n, HALF_BITS + 1)).collect();
+        assert_eq!(widths, (2..=13).collect::<Vec<_>>());
+        let mut rng = StdRng::seed_from_u64(31);
+        for n in sizes {
+            let bases = progression::<ark_bn254::g1::Config>(n, &mut rng);
+            let scalars: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+            let expected = ark_bn254::G1Projective::msm(&bases, &scalars).unwrap();
+            assert_eq!(msm(&bases, &scalars), expected, "n = {n}");
+        }
+        for n in [60, 500, 2000] {
+            let bases = progression::<ark_bn254::g2::Config>(n, &mut rng);
+            let scalars: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+            let expected = ark_bn254::G2Projective::msm(&bases, &scalars).unwrap();
+            assert_eq!(msm(&bases, &scalars), expected, "G2, n = {n}");
+        }
+    }
+
+    /// Scalars that stress GLV (halves of zero, `λ`-multiples with `k₁ = 0`, the largest halves)
+    /// and buckets full of equal, opposite and endomorphic points.
+    fn adversarial<P: GLVConfig<ScalarField = Fr>>(seed: u64)
+    where
+        Projective<P>: VariableBaseMSM<MulBase = Affine<P>, ScalarField = Fr>,
+    {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let p = Projective::<P>::rand(&mut rng).into_affine();
+        let q = Projective::<P>::rand(&mut rng).into_affine();
+        let phi = Glv::<P>::endomorphism(&p);
+        let lambda = P::LAMBDA;
+        let edge = [
+            Fr::one(),
+            -Fr::one(),
+            Fr::from(2u64),
+            Fr::from(u128::MAX),
+            -Fr::from(u128::MAX),
+            Fr::from(u128::MAX) + Fr::one(),
+            lambda,
+            -lambda,
+            lambda.square(),
+            lambda * Fr::from(u128::MAX),
+            lambda * Fr::from(3u64),
+            Fr::from(2u64).inverse().unwrap(),
+            -Fr::from(2u64).inverse().unwrap(),
+        ];
+        let random: Vec<Fr> = (0..50).map(|_| Fr::rand(&mut rng)).collect();
+        let check = |bases: &[Affine<P>], scalars: &[Fr], what: &str| {
+            assert_eq!(msm(bases, scalars), Projective::<P>::msm(bases, scalars).unwrap(), "{what}");
+        };
+
+        // One base, every edge scalar (alone and all together).
+        for k in edge {
+            check(&[p], &[k], &format!("p·{k}"));
+        }
+        check(&vec![p; edge.len()], &edge, "equal bases, edge scalars");
+        // Equal bases and equal scalars: every bucket is one point repeated (doubling chains).
+        for k in edge.iter().chain(&random[..3]) {
+            check(&[p; 300], &[*k; 300], &format!("300 × p·{k}"));
+        }
+        // Equal bases, random scalars.
+        check(&[p; 200], &random.iter().cycle().take(200).copied().collect::<Vec<_>>(), "equal p");
+        // Equal bases with opposite scalars, and opposite bases with equal scalars: the sum is zero,
+        // buckets cancel.
+        let mut scalars: Vec<Fr> = random.iter().chain(&edge).copied().collect();
+        scalars.extend(scalars.clone().iter().map(|k| -*k));
+        assert!(msm(&vec![p; scalars.len()], &scalars).is_zero());
+        check(&vec![p; scalars.len()], &scalars, "opposite scalars");
+        let half = scalars.len() / 2;
+        let opposite: Vec<Affine<P>> = (0..scalars.len()).map(|i| if i < half { p } else { -p }).collect();
+        let same: Vec<Fr> = scalars[..half].iter().chain(&scalars[..half]).copied().collect();
+        assert!(msm(&opposite, &same).is_zero());
+        // `φ(P)`, `−φ(P)` and `P` together: split bases `kᵢ₂·φ(P)` meet the base `φ(P)` in buckets.
+        let bases: Vec<Affine<P>> = [p, phi, -phi, q, -p, phi].into_iter().cycle().take(120).collect();
+        let ks: Vec<Fr> = edge.iter().chain(&random).cycle().take(120).copied().collect();
+        check(&bases, &ks, "p, φ(p), −φ(p)");
+        let ks: Vec<Fr> =
+            [lambda, Fr::one(), -Fr::one(), lambda.square()].into_iter().cycle().take(120).collect();
+        check(&bases, &ks, "λ-multiples against φ(p)");
+        // Scalars that cancel through the endomorphism: λ·P − φ(P) = 0.
+        assert!(msm(&[p, phi], &[lambda, -Fr::one()]).is_zero());
+    }
+
+    #[test]
+    fn adversarial_bases_and_scalars_agree_with_arkworks() {
+        adversarial::<ark_bn254::g1::Config>(41);
+        adversarial::<ark_bn254::g2::Config>(42);
     }
 
     #[test]

@@ -8,9 +8,11 @@
 //! the scalar permutation.
 //!
 //! Values are kept partly reduced, below `2p` (`p < 2^254`): a Montgomery product of operands
-//! below `9p` is below `p + 81p²/2^260 < 2p`, and a dot product of five such terms (one
-//! reduction, like arkworks' `sum_of_products`) is too. Additions are carried back to 52-bit
-//! limbs before they feed a multiplication (IFMA reads only the low 52 bits of each operand).
+//! below `9p` is below `p + 81p²/2^260 < 2p`, and a dot product of five terms with one factor
+//! below `p` (a constant) and the other below `2p` (the state), below `10p²` in all, is too (one
+//! reduction, like arkworks' `sum_of_products`; five products of operands below `9p` need not
+//! be). Additions are carried back to 52-bit limbs before they feed a multiplication (IFMA reads
+//! only the low 52 bits of each operand).
 
 use super::native::Optimized;
 use ark_bn254::Fr;
@@ -275,4 +277,262 @@ fn sub_if_geq(a: &V, q: &Limbs) -> V {
 /// Whether this CPU runs [`Ifma::permute8`].
 pub(super) fn available() -> bool {
     std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512ifma")
+}
+
+#[cfg(test)]
+mod tests {
+    //! The arithmetic's bounds at their extremes: operands as large as the header allows, every
+    //! lane different, results checked modulo `p` and for the `< 2p` invariant.
+    use super::*;
+    use ark_ff::{One, UniformRand, Zero};
+    use ark_std::rand::{rngs::StdRng, SeedableRng};
+
+    /// A 320-bit integer, least significant word first.
+    type Wide = [u64; 5];
+
+    fn p_times(k: u64) -> Wide {
+        let p = Fr::MODULUS.0;
+        let mut out = [0u64; 5];
+        let mut carry = 0u128;
+        for i in 0..4 {
+            let v = u128::from(p[i]) * u128::from(k) + carry;
+            out[i] = v as u64;
+            carry = v >> 64;
+        }
+        out[4] = carry as u64;
+        out
+    }
+
+    fn minus_one(mut w: Wide) -> Wide {
+        for x in &mut w {
+            let (d, borrow) = x.overflowing_sub(1);
+            *x = d;
+            if !borrow {
+                break;
+            }
+        }
+        w
+    }
+
+    fn lt(a: &Wide, b: &Wide) -> bool {
+        for i in (0..5).rev() {
+            if a[i] != b[i] {
+                return a[i] < b[i];
+            }
+        }
+        false
+    }
+
+    /// Normalised 52-bit limbs of `w < 2^260`.
+    fn limbs(w: &Wide) -> Limbs {
+        std::array::from_fn(|k| {
+            let (q, r) = (52 * k / 64, 52 * k % 64);
+            let hi = if q + 1 < 5 { u128::from(w[q + 1]) << 64 } else { 0 };
+            (((u128::from(w[q]) | hi) >> r) as u64) & MASK
+        })
+    }
+
+    /// The integer of limbs that must be normalised (every limb but the top below 2^52).
+    fn value(l: &Limbs) -> Wide {
+        assert!(l[..4].iter().all(|&x| x <= MASK), "limbs not normalised: {l:?}");
+        let mut w = [0u64; 5];
+        for (k, &x) in l.iter().enumerate() {
+            let (q, r) = (52 * k / 64, 52 * k % 64);
+            let v = u128::from(x) << r;
+            let mut carry = 0u128;
+            for (i, part) in [v as u64, (v >> 64) as u64].into_iter().enumerate() {
+                if q + i < 5 {
+                    let s = u128::from(w[q + i]) + u128::from(part) + carry;
+                    w[q + i] = s as u64;
+                    carry = s >> 64;
+                }
+            }
+            assert_eq!(carry, 0);
+        }
+        w
+    }
+
+    fn fr(w: &Wide) -> Fr {
+        let bytes: Vec<u8> = w.iter().flat_map(|x| x.to_le_bytes()).collect();
+        Fr::from_le_bytes_mod_order(&bytes)
+    }
+
+    fn wide(x: Fr) -> Wide {
+        let b = x.into_bigint().0;
+        [b[0], b[1], b[2], b[3], 0]
+    }
+
+    /// `2^-260 mod p`.
+    fn r_inv() -> Fr {
+        Fr::from(2u64).pow([260]).inverse().unwrap()
+    }
+
+    #[target_feature(enable = "avx512f")]
+    fn load(lanes: &[Wide; 8]) -> V {
+        std::array::from_fn(|k| {
+            let v: [u64; 8] = std::array::from_fn(|l| limbs(&lanes[l])[k]);
+            unsafe { _mm512_loadu_si512(v.as_ptr().cast()) }
+        })
+    }
+
+    #[target_feature(enable = "avx512f")]
+    fn store(v: &V) -> [Wide; 8] {
+        let mut out = [[0u64; 8]; 5];
+        for (k, o) in out.iter_mut().enumerate() {
+            unsafe { _mm512_storeu_si512(o.as_mut_ptr().cast(), v[k]) };
+        }
+        std::array::from_fn(|l| value(&std::array::from_fn(|k| out[k][l])))
+    }
+
+    /// An `Ifma` with only the modulus constants set (the round constants are not used here).
+    fn arithmetic() -> Ifma<5> {
+        let z = [[Fr::zero(); 5]; 5];
+        Ifma::new(&Optimized {
+            mds: z,
+            first_full: vec![],
+            partial: vec![Fr::zero()],
+            sparse: vec![],
+            last_partial: z,
+            last_full: vec![],
+        })
+    }
+
+    /// Extreme and random integers below `bound·p`.
+    fn operands(bound: u64, rng: &mut StdRng) -> Vec<Wide> {
+        let mut v = vec![[0; 5], [1, 0, 0, 0, 0], minus_one(p_times(1)), p_times(1)];
+        for k in 2..=bound {
+            v.extend([minus_one(p_times(k)), p_times(k - 1)]);
+        }
+        // Random residues lifted by a random multiple of p below the bound.
+        for i in 0..24u64 {
+            let mut w = wide(Fr::rand(rng));
+            let lift = p_times(i % bound);
+            let mut carry = 0u128;
+            for (x, y) in w.iter_mut().zip(lift) {
+                let s = u128::from(*x) + u128::from(y) + carry;
+                *x = s as u64;
+                carry = s >> 64;
+            }
+            v.push(w);
+        }
+        let top = p_times(bound);
+        assert!(v.iter().all(|w| lt(w, &top)));
+        v
+    }
+
+    fn available_or_skip() -> bool {
+        if !available() {
+            eprintln!("no AVX-512 IFMA on this CPU: the eight-lane arithmetic is not tested here");
+        }
+        available()
+    }
+
+    /// The header's claim for products: operands below `9p` give `a·b·2^-260 mod p` below `2p`.
+    #[test]
+    fn products_of_operands_below_9p_are_below_2p() {
+        if !available_or_skip() {
+            return;
+        }
+        let f = arithmetic();
+        let ops = operands(9, &mut StdRng::seed_from_u64(1));
+        let two_p = p_times(2);
+        for chunk_a in ops.chunks(8) {
+            for chunk_b in ops.chunks(8).chain(std::iter::once(&ops[ops.len() - 8..])) {
+                let a: [Wide; 8] = std::array::from_fn(|l| chunk_a[l % chunk_a.len()]);
+                let b: [Wide; 8] = std::array::from_fn(|l| chunk_b[(l * 3) % chunk_b.len()]);
+                // SAFETY: the CPU has AVX-512F and IFMA (checked above).
+                let out = unsafe { store(&f.mul(&load(&a), &load(&b))) };
+                for l in 0..8 {
+                    assert!(lt(&out[l], &two_p), "{:?}·{:?} gave {:?}", a[l], b[l], out[l]);
+                    assert_eq!(fr(&out[l]), fr(&a[l]) * fr(&b[l]) * r_inv());
+                }
+            }
+        }
+    }
+
+    /// Dot products as the permutation uses them (constants below `p`, state below `2p`) at their
+    /// extremes: one reduction still gives `< 2p`.
+    #[test]
+    fn dot_products_of_the_permutation_are_below_2p() {
+        if !available_or_skip() {
+            return;
+        }
+        let f = arithmetic();
+        let mut rng = StdRng::seed_from_u64(2);
+        let rows = [[-Fr::one(); 5], [Fr::zero(); 5], std::array::from_fn(|_| Fr::rand(&mut rng))];
+        let state_ops = operands(2, &mut rng);
+        let two_p = p_times(2);
+        for row in rows {
+            let row_limbs: [Limbs; 5] = std::array::from_fn(|j| enter(row[j]));
+            for start in 0..state_ops.len() {
+                // Lane l, element j: a different operand below 2p, the largest ones included.
+                let x: [[Wide; 8]; 5] = std::array::from_fn(|j| {
+                    std::array::from_fn(|l| state_ops[(start + 3 * j + l) % state_ops.len()])
+                });
+                let xv: [V; 5] = std::array::from_fn(|j| unsafe { load(&x[j]) });
+                // SAFETY: as above.
+                let out = unsafe { store(&f.dot(&row_limbs, &xv)) };
+                for l in 0..8 {
+                    assert!(lt(&out[l], &two_p));
+                    // `enter` is `row·2^260`, so the Montgomery product leaves `row·x`.
+                    let expected: Fr = (0..5).map(|j| row[j] * fr(&x[j][l])).sum();
+                    assert_eq!(fr(&out[l]), expected);
+                }
+            }
+        }
+        // All-maximal: every constant p − 1, every state element 2p − 1, in every lane.
+        let x = [[minus_one(two_p); 8]; 5];
+        let xv: [V; 5] = std::array::from_fn(|j| unsafe { load(&x[j]) });
+        let out = unsafe { store(&f.dot(&[enter(-Fr::one()); 5], &xv)) };
+        assert!(out.iter().all(|w| lt(w, &two_p)));
+    }
+
+    /// `sub_if_geq` at its boundaries, and `add` + `sub_if_geq` as the partial rounds use them.
+    #[test]
+    fn conditional_subtraction_and_leaving() {
+        if !available_or_skip() {
+            return;
+        }
+        let f = arithmetic();
+        let two_p = p_times(2);
+        let vals = [
+            [0; 5],
+            minus_one(two_p),
+            two_p,
+            p_times(3),
+            minus_one(p_times(4)),
+            [1, 0, 0, 0, 0],
+            minus_one(p_times(1)),
+            p_times(1),
+        ];
+        let out = unsafe { store(&sub_if_geq(&load(&vals), &f.two_p)) };
+        for l in 0..8 {
+            let expected = if lt(&vals[l], &two_p) {
+                vals[l]
+            } else {
+                let mut d = vals[l];
+                let mut borrow = false;
+                for i in 0..5 {
+                    let (x, b1) = d[i].overflowing_sub(two_p[i]);
+                    let (x, b2) = x.overflowing_sub(borrow as u64);
+                    d[i] = x;
+                    borrow = b1 || b2;
+                }
+                d
+            };
+            assert_eq!(out[l], expected, "lane {l}");
+        }
+        // `leave` of every value below 2p: canonical, `y·2^260` read back as `y`.
+        for w in [[0; 5], minus_one(p_times(1)), p_times(1), minus_one(two_p)] {
+            let y = fr(&w) * r_inv();
+            assert_eq!(leave(&limbs(&w), f.inv16), y);
+        }
+        // Sums of two values below 2p, reduced by 2p, stay below 2p and keep their residue.
+        let big = [minus_one(two_p); 8];
+        let sum = unsafe { store(&sub_if_geq(&add(&load(&big), &load(&big)), &f.two_p)) };
+        for w in sum {
+            assert!(lt(&w, &two_p));
+            assert_eq!(fr(&w), fr(&big[0]) + fr(&big[0]));
+        }
+    }
 }

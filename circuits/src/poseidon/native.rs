@@ -322,4 +322,50 @@ mod tests {
             assert_eq!(hash4_many_ifma(domain, &inputs), hash4_many_scalar(domain, &inputs));
         }
     }
+
+    /// The IFMA permutation on adversarial states: elements that make the first S-box input exactly
+    /// `p` (a non-canonical zero) or just around it, all `p − 1`, small powers of two, and many
+    /// random states, every lane different; against the scalar permutation and the textbook one.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn ifma_matches_scalar_on_adversarial_states() {
+        use ark_ff::UniformRand;
+        use ark_std::rand::{rngs::StdRng, SeedableRng};
+        if !super::super::ifma::available() {
+            eprintln!("no AVX-512 IFMA on this CPU: the eight-lane permutation is not tested here");
+            return;
+        }
+        let c = optimized5().first_full[0];
+        let m = -Fr::one();
+        let mut states: Vec<[Fr; 5]> = vec![[m; 5], [Fr::zero(); 5], [-Fr::from(2u64); 5]];
+        for d in [-2i64, -1, 0, 1, 2] {
+            let d = Fr::from(d);
+            states.push(std::array::from_fn(|i| -c[i] + d));
+            states.push(std::array::from_fn(|i| if i % 2 == 0 { -c[i] + d } else { m }));
+        }
+        for k in [1u32, 52, 64, 104, 128, 200, 253] {
+            states.push([Fr::from(2u64).pow([u64::from(k)]); 5]);
+            states.push(std::array::from_fn(|i| m - Fr::from(2u64).pow([u64::from(k) + i as u64])));
+        }
+        let mut rng = StdRng::seed_from_u64(99);
+        states.extend((0..4_000).map(|_| std::array::from_fn(|_| Fr::rand(&mut rng))));
+        // Eight full states at a time (element 0 adversarial too), lanes all different.
+        let simd = super::super::ifma::Ifma::new(optimized5());
+        for (n, chunk) in states.chunks(8).enumerate() {
+            let lanes: [[Fr; 5]; 8] = std::array::from_fn(|l| chunk[(l * 5 + n) % chunk.len()]);
+            // SAFETY: the CPU has AVX-512F and IFMA (checked above).
+            let got = unsafe { simd.permute8(&lanes) };
+            for (s, h) in lanes.iter().zip(got) {
+                assert_eq!(h, optimized5().permute(*s), "state {s:?}");
+                if n < 6 {
+                    assert_eq!(h, hash_reference(s[0], &s[1..]), "state {s:?}");
+                }
+            }
+        }
+        // Through `hash4_many` with shared domains, short last chunk included.
+        for domain in [m, -c[0], Fr::zero()] {
+            let inputs: Vec<[Fr; 4]> = states.iter().take(1_003).map(|s| [s[1], s[2], s[3], s[4]]).collect();
+            assert_eq!(hash4_many(domain, &inputs), hash4_many_scalar(domain, &inputs));
+        }
+    }
 }
