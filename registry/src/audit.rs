@@ -123,15 +123,6 @@ pub fn replay_all(
 ) -> Replay {
     let digest = policy.digest();
     let mut findings = Vec::new();
-    let head_finding = |kind: FindingKind, epoch: u64, what: String| Finding {
-        kind,
-        epoch: Some(epoch),
-        entry: None,
-        leaf: None,
-        event: None,
-        signer: None,
-        what,
-    };
     for h in heads {
         if let Err(e) = h.verify(registry, &digest) {
             findings.push(head_finding(FindingKind::HeadSignature, h.epoch, e.to_string()));
@@ -146,68 +137,18 @@ pub fn replay_all(
     }
     // The epoch that first publishes entry `i`.
     let epoch_of = |i: u64| heads.iter().find(|h| h.log_size > i).map(|h| h.epoch);
-    let kinds = policy.events.len();
-    let mut signers: HashMap<VerifyingKey, Signer> = HashMap::new();
-    let mut names = BTreeSet::new();
-    let mut commitments: Vec<Fr> = Vec::new();
-    let mut seen_cm = BTreeSet::new();
-    let mut events: HashMap<Hash, EventRec> = HashMap::new();
-    let mut by_holder: HashMap<u32, Vec<Hash>> = HashMap::new();
-    let mut tree = SparseTree::new();
-    let mut log = MemoryLog::new();
-    let mut dirty = BTreeSet::new();
+    let mut r = Replayer::new(registry, policy);
     let mut counts = std::collections::BTreeMap::new();
     let mut heads_iter = heads.iter().peekable();
     let mut heads_checked = 0;
-
-    let check_head = |h: &SignedHead,
-                      tree: &mut SparseTree,
-                      dirty: &mut BTreeSet<u32>,
-                      log: &MemoryLog,
-                      holders: u64,
-                      events: &HashMap<Hash, EventRec>,
-                      by_holder: &HashMap<u32, Vec<Hash>>,
-                      commitments: &[Fr],
-                      findings: &mut Vec<Finding>| {
-        let leaves: Vec<(u32, Fr)> = dirty
-            .iter()
-            .map(|&hd| {
-                let st = state_of(hd, kinds, events, by_holder);
-                (hd, hashes::leaf(commitments[hd as usize], &state::pack(&st)))
-            })
-            .collect();
-        tree.set_leaves(leaves);
-        dirty.clear();
-        let mut fail =
-            |why: &str| findings.push(head_finding(FindingKind::HeadMismatch, h.epoch, why.to_string()));
-        if h.log_root != log.root() {
-            fail("log root differs from the replayed log: the log was rewritten after this head");
-        }
-        if h.root != tree.root() {
-            fail("holder-tree root differs from the tree replayed from signed events");
-        }
-        if h.holders != holders {
-            fail("holder count differs from the replayed enrolments");
-        }
-    };
 
     for (i, bytes) in entries.iter().enumerate() {
         let i = i as u64;
         while let Some(h) = heads_iter.next_if(|h| h.log_size == i) {
             heads_checked += 1;
-            check_head(
-                h,
-                &mut tree,
-                &mut dirty,
-                &log,
-                commitments.len() as u64,
-                &events,
-                &by_holder,
-                &commitments,
-                &mut findings,
-            );
+            r.check_head(h, &mut findings);
         }
-        log.append(bytes);
+        r.log.append(bytes);
         let epoch = epoch_of(i);
         let mut finding = Finding {
             kind: FindingKind::Entry,
@@ -226,20 +167,7 @@ pub fn replay_all(
                 continue;
             }
         };
-        let outcome = apply(
-            &entry,
-            registry,
-            policy,
-            &mut signers,
-            &mut names,
-            &mut commitments,
-            &mut seen_cm,
-            &mut events,
-            &mut by_holder,
-            &mut dirty,
-            &mut finding,
-        );
-        match outcome {
+        match r.apply(&entry, &mut finding) {
             Ok(Some((signer, kind))) => {
                 *counts.entry((epoch.unwrap_or(0), signer, kind)).or_insert(0u64) += 1;
             }
@@ -261,161 +189,197 @@ pub fn replay_all(
             continue;
         }
         heads_checked += 1;
-        check_head(
-            h,
-            &mut tree,
-            &mut dirty,
-            &log,
-            commitments.len() as u64,
-            &events,
-            &by_holder,
-            &commitments,
-            &mut findings,
-        );
+        r.check_head(h, &mut findings);
     }
-    let states = (0..commitments.len() as u32).map(|h| state_of(h, kinds, &events, &by_holder)).collect();
-    Replay { tree, log, holders: commitments.len() as u64, states, findings, counts, heads_checked }
+    let holders = r.commitments.len() as u32;
+    let states = (0..holders).map(|h| r.state_of(h)).collect();
+    Replay { tree: r.tree, log: r.log, holders: u64::from(holders), states, findings, counts, heads_checked }
 }
 
-/// Applies one decoded entry to the replayed state, or says why it is not backed. Returns the
-/// signer's name and the kind for an accepted event.
-#[allow(clippy::too_many_arguments)]
-fn apply(
-    entry: &Entry,
-    registry: &VerifyingKey,
-    policy: &Policy,
-    signers: &mut HashMap<VerifyingKey, Signer>,
-    names: &mut BTreeSet<String>,
-    commitments: &mut Vec<Fr>,
-    seen_cm: &mut BTreeSet<[u8; 32]>,
-    events: &mut HashMap<Hash, EventRec>,
-    by_holder: &mut HashMap<u32, Vec<Hash>>,
-    dirty: &mut BTreeSet<u32>,
-    finding: &mut Finding,
-) -> Result<Option<(String, String)>, String> {
-    let active =
-        |signers: &HashMap<VerifyingKey, Signer>, key: &VerifyingKey| -> Result<(Role, String), String> {
+fn head_finding(kind: FindingKind, epoch: u64, what: String) -> Finding {
+    Finding { kind, epoch: Some(epoch), entry: None, leaf: None, event: None, signer: None, what }
+}
+
+/// What a replay rebuilds from the log, entry by entry.
+struct Replayer<'a> {
+    registry: &'a VerifyingKey,
+    policy: &'a Policy,
+    signers: HashMap<VerifyingKey, Signer>,
+    names: BTreeSet<String>,
+    commitments: Vec<Fr>,
+    seen_cm: BTreeSet<[u8; 32]>,
+    events: HashMap<Hash, EventRec>,
+    by_holder: HashMap<u32, Vec<Hash>>,
+    tree: SparseTree,
+    log: MemoryLog,
+    /// Holders whose leaf changed since the last head.
+    dirty: BTreeSet<u32>,
+}
+
+impl<'a> Replayer<'a> {
+    fn new(registry: &'a VerifyingKey, policy: &'a Policy) -> Self {
+        Self {
+            registry,
+            policy,
+            signers: HashMap::new(),
+            names: BTreeSet::new(),
+            commitments: Vec::new(),
+            seen_cm: BTreeSet::new(),
+            events: HashMap::new(),
+            by_holder: HashMap::new(),
+            tree: SparseTree::new(),
+            log: MemoryLog::new(),
+            dirty: BTreeSet::new(),
+        }
+    }
+
+    /// Brings the tree up to date and compares `h` with the replay so far.
+    fn check_head(&mut self, h: &SignedHead, findings: &mut Vec<Finding>) {
+        let leaves: Vec<(u32, Fr)> = self
+            .dirty
+            .iter()
+            .map(|&hd| (hd, hashes::leaf(self.commitments[hd as usize], &state::pack(&self.state_of(hd)))))
+            .collect();
+        self.tree.set_leaves(leaves);
+        self.dirty.clear();
+        let mut fail =
+            |why: &str| findings.push(head_finding(FindingKind::HeadMismatch, h.epoch, why.to_string()));
+        if h.log_root != self.log.root() {
+            fail("log root differs from the replayed log: the log was rewritten after this head");
+        }
+        if h.root != self.tree.root() {
+            fail("holder-tree root differs from the tree replayed from signed events");
+        }
+        if h.holders != self.commitments.len() as u64 {
+            fail("holder count differs from the replayed enrolments");
+        }
+    }
+
+    /// Applies one decoded entry to the replayed state, or says why it is not backed. Returns
+    /// the signer's name and the kind for an accepted event.
+    fn apply(&mut self, entry: &Entry, finding: &mut Finding) -> Result<Option<(String, String)>, String> {
+        let active = |signers: &HashMap<VerifyingKey, Signer>,
+                      key: &VerifyingKey|
+         -> Result<(Role, String), String> {
             let s = signers.get(key).ok_or("signed by an unknown signer (never accredited in this log)")?;
             if entry.at < s.from || s.revoked.is_some_and(|r| entry.at >= r) {
                 return Err(format!("signer `{}` was not accredited at acceptance time", s.name));
             }
             Ok((s.role, s.name.clone()))
         };
-    match &entry.body {
-        EntryBody::Enrol { leaf_index, commitment } => {
-            finding.leaf = Some(*leaf_index);
-            if *leaf_index as usize != commitments.len() {
-                return Err("leaf indices are not assigned in order".into());
+        match &entry.body {
+            EntryBody::Enrol { leaf_index, commitment } => {
+                finding.leaf = Some(*leaf_index);
+                if *leaf_index as usize != self.commitments.len() {
+                    return Err("leaf indices are not assigned in order".into());
+                }
+                let cm = field::from_bytes(commitment).map_err(|e| e.to_string())?;
+                if !self.seen_cm.insert(*commitment) {
+                    return Err("commitment enrolled twice".into());
+                }
+                self.commitments.push(cm);
+                self.dirty.insert(*leaf_index);
             }
-            let cm = field::from_bytes(commitment).map_err(|e| e.to_string())?;
-            if !seen_cm.insert(*commitment) {
-                return Err("commitment enrolled twice".into());
+            EntryBody::SignerAdd { key, role, name, accredited_from } => {
+                finding.signer = Some(name.clone());
+                if self.signers.contains_key(key) || !self.names.insert(name.clone()) {
+                    return Err("signer added twice".into());
+                }
+                self.signers.insert(
+                    *key,
+                    Signer { name: name.clone(), role: *role, from: *accredited_from, revoked: None },
+                );
             }
-            commitments.push(cm);
-            dirty.insert(*leaf_index);
+            EntryBody::SignerRevoke { key, revoked_at } => {
+                let s = self.signers.get_mut(key).ok_or("revoking an unknown signer")?;
+                finding.signer = Some(s.name.clone());
+                if s.revoked.is_some() {
+                    return Err("signer revoked twice".into());
+                }
+                s.revoked = Some(*revoked_at);
+            }
+            EntryBody::Event(se) => {
+                let e = &se.event;
+                finding.leaf = Some(e.holder);
+                finding.event = Some(hex::encode(e.id()));
+                finding.signer = self.signers.get(&e.signer).map(|s| s.name.clone());
+                if e.registry != *self.registry || !se.verify() {
+                    return Err(format!("{} event: signature does not verify for this registry", e.kind));
+                }
+                let (role, name) = active(&self.signers, &e.signer)?;
+                let kind =
+                    self.policy.event_index(&e.kind).ok_or_else(|| format!("unknown kind {}", e.kind))?;
+                if role != Role::for_kind(&e.kind) {
+                    return Err(format!("signer role not allowed for {}", e.kind));
+                }
+                if e.holder as usize >= self.commitments.len() {
+                    return Err("event for a holder not enrolled".into());
+                }
+                if e.time == 0 || e.time > MAX_TIME {
+                    return Err("event time out of range".into());
+                }
+                match (role, &e.index_case) {
+                    (Role::Lab, None) => {}
+                    (Role::Tracer, Some(case)) => match self.events.get(case) {
+                        Some(c) if c.positive && !c.retracted && c.holder != e.holder => {}
+                        _ => return Err(
+                            "contact whose index case is not an earlier, live positive test of another holder"
+                                .into(),
+                        ),
+                    },
+                    _ => return Err("index case present on a test or missing on a contact".into()),
+                }
+                let id = e.id();
+                if self.events.contains_key(&id) {
+                    return Err("duplicate event".into());
+                }
+                self.events.insert(
+                    id,
+                    EventRec {
+                        holder: e.holder,
+                        kind,
+                        time: e.time,
+                        signer: e.signer,
+                        positive: e.kind == POSITIVE_TEST,
+                        retracted: false,
+                    },
+                );
+                self.by_holder.entry(e.holder).or_default().push(id);
+                self.dirty.insert(e.holder);
+                return Ok(Some((name, e.kind.clone())));
+            }
+            EntryBody::Retraction(sr) => {
+                let r = &sr.retraction;
+                finding.event = Some(hex::encode(r.event));
+                finding.signer = self.signers.get(&r.signer).map(|s| s.name.clone());
+                if r.registry != *self.registry || !sr.verify() {
+                    return Err("retraction signature does not verify for this registry".into());
+                }
+                active(&self.signers, &r.signer)?;
+                let ev = self.events.get_mut(&r.event).ok_or("retraction of an unknown event")?;
+                finding.leaf = Some(ev.holder);
+                if ev.signer != r.signer {
+                    return Err("retraction by a signer other than the event's".into());
+                }
+                if ev.retracted {
+                    return Err("retraction of an already retracted event".into());
+                }
+                ev.retracted = true;
+                self.dirty.insert(ev.holder);
+            }
         }
-        EntryBody::SignerAdd { key, role, name, accredited_from } => {
-            finding.signer = Some(name.clone());
-            if signers.contains_key(key) || !names.insert(name.clone()) {
-                return Err("signer added twice".into());
-            }
-            signers.insert(
-                *key,
-                Signer { name: name.clone(), role: *role, from: *accredited_from, revoked: None },
-            );
-        }
-        EntryBody::SignerRevoke { key, revoked_at } => {
-            let s = signers.get_mut(key).ok_or("revoking an unknown signer")?;
-            finding.signer = Some(s.name.clone());
-            if s.revoked.is_some() {
-                return Err("signer revoked twice".into());
-            }
-            s.revoked = Some(*revoked_at);
-        }
-        EntryBody::Event(se) => {
-            let e = &se.event;
-            finding.leaf = Some(e.holder);
-            finding.event = Some(hex::encode(e.id()));
-            finding.signer = signers.get(&e.signer).map(|s| s.name.clone());
-            if e.registry != *registry || !se.verify() {
-                return Err(format!("{} event: signature does not verify for this registry", e.kind));
-            }
-            let (role, name) = active(signers, &e.signer)?;
-            let kind = policy.event_index(&e.kind).ok_or_else(|| format!("unknown kind {}", e.kind))?;
-            if role != Role::for_kind(&e.kind) {
-                return Err(format!("signer role not allowed for {}", e.kind));
-            }
-            if e.holder as usize >= commitments.len() {
-                return Err("event for a holder not enrolled".into());
-            }
-            if e.time == 0 || e.time > MAX_TIME {
-                return Err("event time out of range".into());
-            }
-            match (role, &e.index_case) {
-                (Role::Lab, None) => {}
-                (Role::Tracer, Some(case)) => match events.get(case) {
-                    Some(c) if c.positive && !c.retracted && c.holder != e.holder => {}
-                    _ => return Err(
-                        "contact whose index case is not an earlier, live positive test of another holder"
-                            .into(),
-                    ),
-                },
-                _ => return Err("index case present on a test or missing on a contact".into()),
-            }
-            let id = e.id();
-            if events.contains_key(&id) {
-                return Err("duplicate event".into());
-            }
-            events.insert(
-                id,
-                EventRec {
-                    holder: e.holder,
-                    kind,
-                    time: e.time,
-                    signer: e.signer,
-                    positive: e.kind == POSITIVE_TEST,
-                    retracted: false,
-                },
-            );
-            by_holder.entry(e.holder).or_default().push(id);
-            dirty.insert(e.holder);
-            return Ok(Some((name, e.kind.clone())));
-        }
-        EntryBody::Retraction(sr) => {
-            let r = &sr.retraction;
-            finding.event = Some(hex::encode(r.event));
-            finding.signer = signers.get(&r.signer).map(|s| s.name.clone());
-            if r.registry != *registry || !sr.verify() {
-                return Err("retraction signature does not verify for this registry".into());
-            }
-            active(signers, &r.signer)?;
-            let ev = events.get_mut(&r.event).ok_or("retraction of an unknown event")?;
-            finding.leaf = Some(ev.holder);
-            if ev.signer != r.signer {
-                return Err("retraction by a signer other than the event's".into());
-            }
-            if ev.retracted {
-                return Err("retraction of an already retracted event".into());
-            }
-            ev.retracted = true;
-            dirty.insert(ev.holder);
-        }
+        Ok(None)
     }
-    Ok(None)
-}
 
-fn state_of(
-    holder: u32,
-    kinds: usize,
-    events: &HashMap<Hash, EventRec>,
-    by_holder: &HashMap<u32, Vec<Hash>>,
-) -> Vec<u64> {
-    let mut s = vec![0; kinds];
-    for id in by_holder.get(&holder).into_iter().flatten() {
-        let e = &events[id];
-        if !e.retracted {
-            s[e.kind] = s[e.kind].max(e.time);
+    /// The holder's state: per kind, the latest time of its live events.
+    fn state_of(&self, holder: u32) -> Vec<u64> {
+        let mut s = vec![0; self.policy.events.len()];
+        for id in self.by_holder.get(&holder).into_iter().flatten() {
+            let e = &self.events[id];
+            if !e.retracted {
+                s[e.kind] = s[e.kind].max(e.time);
+            }
         }
+        s
     }
-    s
 }
