@@ -86,15 +86,7 @@ fn sign(
     time: u64,
     case: Option<[u8; 32]>,
 ) -> SignedEvent {
-    Event {
-        registry: reg.public_key(),
-        holder,
-        kind: kind.into(),
-        time,
-        signer: key.verifying_key(),
-        index_case: case,
-    }
-    .sign(key)
+    Event::signed_by(key, reg.public_key(), holder, kind, time, case)
 }
 
 /// A process's result.

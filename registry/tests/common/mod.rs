@@ -52,15 +52,7 @@ impl Fixture {
         time: u64,
         case: Option<[u8; 32]>,
     ) -> SignedEvent {
-        Event {
-            registry: self.reg.public_key(),
-            holder,
-            kind: kind.into(),
-            time,
-            signer: signer.verifying_key(),
-            index_case: case,
-        }
-        .sign(signer)
+        Event::signed_by(signer, self.reg.public_key(), holder, kind, time, case)
     }
 
     pub fn retraction(&self, signer: &SigningKey, event: [u8; 32]) -> SignedRetraction {
