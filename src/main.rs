@@ -43,7 +43,12 @@ enum Command {
     SignEvent(cmd::sign_event::SignEventArgs),
     /// The lab / tracer side: sign the retraction of one of your own events.
     SignRetraction(cmd::sign_event::SignRetractionArgs),
-    /// Policy authority: compile a policy and make its keys (single-party, development only).
+    /// Policy authority: the multi-party key ceremony (snarkjs-compatible .ptau/.zkey files):
+    /// init, contribute, beacon, verify, finalize.
+    #[command(subcommand)]
+    Ceremony(cmd::ceremony::CeremonyCmd),
+    /// DEVELOPMENT ONLY: make a policy's keys alone. Whoever runs it can forge any code;
+    /// production keys come from `healthcode ceremony`.
     Setup(cmd::code::SetupArgs),
     /// Citizen's device: prove your colour from your witness and show it as a health code.
     Prove(cmd::code::ProveArgs),
@@ -66,6 +71,7 @@ fn main() {
         Command::Signer(c) => cmd::sign_event::run_signer(c),
         Command::SignEvent(a) => cmd::sign_event::run_sign_event(a),
         Command::SignRetraction(a) => cmd::sign_event::run_sign_retraction(a),
+        Command::Ceremony(c) => cmd::ceremony::run(c),
         Command::Setup(a) => cmd::code::run_setup(a),
         Command::Prove(a) => cmd::code::run_prove(a),
         Command::Verify(a) => cmd::code::run_verify(a),

@@ -25,6 +25,8 @@ fn audit_exit_codes_on_demo_artefacts() {
             "--bundle",
         ])
         .arg(&bundle)
+        .arg("--ptau")
+        .arg(dir.path().join("phase1.ptau"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
@@ -71,6 +73,8 @@ fn audit_exit_codes_on_demo_artefacts() {
         .arg(&edited)
         .arg("--bundle")
         .arg(&bundle)
+        .arg("--ptau")
+        .arg(dir.path().join("phase1.ptau"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

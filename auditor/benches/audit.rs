@@ -8,7 +8,6 @@ use healthcode_circuits::policy::Policy;
 use healthcode_registry::audit::replay_all;
 use healthcode_registry::event::Role;
 use healthcode_registry::{Config, Event, HolderFile, Registry};
-use rand::SeedableRng;
 
 const POLICY: &str = include_str!("../../policies/henan-2022.toml");
 const T0: u64 = 1_655_164_800;
@@ -62,8 +61,9 @@ fn replay(c: &mut Criterion) {
 fn circuit_audit(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("bundle");
-    healthcode_prover::setup(POLICY, &bundle, &mut rand_chacha::ChaCha20Rng::seed_from_u64(1)).unwrap();
     let policy = Policy::parse(POLICY).unwrap();
+    let (ptau, zkey) = healthcode_prover::fixtures::small_ceremony(&policy, 1);
+    healthcode_prover::setup::finalize(POLICY, zkey, &bundle).unwrap();
     let mut g = c.benchmark_group("audit");
     g.sample_size(10);
     let cases = semantic::boundary_cases(&policy, semantic::AUDIT_NOW).len() + 64;
@@ -73,7 +73,9 @@ fn circuit_audit(c: &mut Criterion) {
     });
     g.throughput(Throughput::Elements(1));
     g.bench_function("audit circuit (full, default options)", |b| {
-        b.iter(|| assert!(circuit::audit(POLICY, &bundle, circuit::Options::default()).unwrap().clean()))
+        b.iter(|| {
+            assert!(circuit::audit(POLICY, &bundle, &ptau, circuit::Options::default()).unwrap().clean())
+        })
     });
     g.finish();
 }

@@ -1,16 +1,23 @@
 //! `audit circuit`: do the keys in a bundle belong to the circuit compiled from the published
 //! policy, and does that circuit mean what the policy says?
+//!
+//! A key cannot be checked against a circuit alone (a proving key altered on a few query points
+//! still looks like a key), but it can against a ceremony transcript: the bundle's `.zkey` is
+//! verified against the circuit recompiled from the policy and the phase-1 file the auditor
+//! trusts, and the bundle's keys must be exactly the ones that transcript determines. Sample
+//! codes over random witnesses stay as a second line of defence.
 
-use crate::keys::verifying_key_problems;
 use crate::report::Report;
 use crate::semantic;
+use healthcode_ceremony::{keys as zkey_keys, verify_ceremony};
 use healthcode_circuits::policy::{evaluate, Colour, Policy};
-use healthcode_circuits::statement::{circuit_info, sample::synthetic};
+use healthcode_circuits::statement::{info_of, matrices, sample::synthetic};
 use healthcode_prover::groth16_prove;
 use healthcode_verifier::bundle::{read_policy, Manifest};
+use healthcode_verifier::keycheck::verifying_key_problems;
 use healthcode_verifier::keyfile::{decode_proving_key, decode_verifying_key};
 use healthcode_verifier::Checkpoint;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use std::path::Path;
 
 /// Settings of the semantic check.
@@ -30,9 +37,9 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
-/// Audits `bundle` against the published `policy_text`. Errors only for unreadable input; every
-/// mismatch is a failed check in the report.
-pub fn audit(policy_text: &str, bundle: &Path, options: Options) -> Result<Report, String> {
+/// Audits `bundle` against the published `policy_text` and the phase-1 file `ptau` the auditor
+/// trusts. Errors only for unreadable input; every mismatch is a failed check in the report.
+pub fn audit(policy_text: &str, bundle: &Path, ptau: &[u8], options: Options) -> Result<Report, String> {
     let policy = Policy::parse(policy_text).map_err(|e| format!("published policy: {e}"))?;
     let manifest = Manifest::read(bundle).map_err(|e| e.to_string())?;
     let mut r =
@@ -57,7 +64,8 @@ pub fn audit(policy_text: &str, bundle: &Path, options: Options) -> Result<Repor
         Err(e) => r.check("bundled policy", false, e.to_string()),
     };
 
-    let info = circuit_info(&policy).map_err(|e| format!("compiling the policy: {e}"))?;
+    let circuit = matrices(&policy).map_err(|e| format!("compiling the policy: {e}"))?;
+    let info = info_of(&circuit);
     r.check(
         "circuit digest",
         info.digest == manifest.circuit.digest,
@@ -116,8 +124,91 @@ pub fn audit(policy_text: &str, bundle: &Path, options: Options) -> Result<Repor
         );
     }
 
+    let mut ceremony_evidence = serde_json::Value::Null;
+    r.check(
+        "setup",
+        manifest.setup == "ceremony",
+        if manifest.setup == "ceremony" {
+            "keys from a multi-party ceremony".to_string()
+        } else {
+            format!("{} setup: development keys; whoever made them can forge any code", manifest.setup)
+        },
+    );
+    match &manifest.ceremony {
+        // Rebuilding the initial key of a circuit the bundle is not for would only repeat the
+        // circuit digest finding, slowly.
+        Some(_) if info.digest != manifest.circuit.digest => {
+            r.check(
+                "ceremony transcript",
+                false,
+                "not checked: the bundle is for another circuit than the policy's",
+            );
+        }
+        None => {
+            r.check("ceremony transcript", false, "the bundle ships no ceremony transcript (.zkey)");
+        }
+        Some(entry) => {
+            let bytes = read(&bundle.join(&entry.file))?;
+            let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            r.check(
+                "ceremony transcript file",
+                hash == entry.sha256,
+                format!("{} SHA-256 {hash}, manifest {}", entry.file, entry.sha256),
+            );
+            let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(options.seed);
+            match verify_ceremony(&circuit, ptau, &bytes, &mut rng) {
+                Err(e) => {
+                    r.check("ceremony transcript", false, e.to_string());
+                }
+                Ok((report, zkey)) => {
+                    r.check(
+                        "phase 1",
+                        report.ptau.failures.is_empty(),
+                        if report.ptau.failures.is_empty() {
+                            format!(
+                                "power {}, SHA-256 {}{}",
+                                report.ptau.power,
+                                report.ptau.sha256,
+                                report.ptau.pinned.as_deref().map(|p| format!(" = {p}")).unwrap_or_default()
+                            )
+                        } else {
+                            report.ptau.failures.join("; ")
+                        },
+                    );
+                    if let Some(t) = &report.transcript {
+                        r.check(
+                            "ceremony transcript",
+                            t.ok(),
+                            format!(
+                                "{} contributions, circuit hash {}…",
+                                t.contributions.len(),
+                                &t.circuit_hash[..16]
+                            ),
+                        );
+                        for f in &t.failures {
+                            r.check(&format!("ceremony: {}", f.check), false, f.detail.clone());
+                        }
+                    }
+                    if let (Some(vk), Some(pk)) = (&vk, &pk) {
+                        let diffs = key_differences(pk, vk, &zkey);
+                        r.check(
+                            "keys match the transcript",
+                            diffs.is_empty(),
+                            if diffs.is_empty() {
+                                "the proving and verifying keys are exactly the transcript's".to_string()
+                            } else {
+                                diffs.join("; ")
+                            },
+                        );
+                    }
+                    ceremony_evidence = serde_json::to_value(&report).unwrap_or_default();
+                }
+            }
+        }
+    }
+
     if let (Some(vk), Some(pk)) = (&vk, &pk) {
-        let (ok, detail) = sample_codes(&policy, pk, vk);
+        let (ok, detail) = sample_codes(&policy, pk, vk, options.seed);
         r.check("sample codes", ok, detail);
     }
 
@@ -134,29 +225,96 @@ pub fn audit(policy_text: &str, bundle: &Path, options: Options) -> Result<Repor
             sem.disagreements.len()
         ),
     );
-    r.evidence = serde_json::json!({ "circuit": info, "semantic_disagreements": sem.disagreements });
+    r.evidence = serde_json::json!({
+        "circuit": info,
+        "ceremony": ceremony_evidence,
+        "semantic_disagreements": sem.disagreements,
+    });
     Ok(r)
 }
 
-/// Proves one code of each colour the policy can give with the bundle's proving key and checks it
-/// with the bundle's verifying key; each proof must also fail for every other colour.
+/// Where the bundle's keys differ from the ones the transcript determines, by query and index.
+fn key_differences(
+    pk: &ark_groth16::ProvingKey<ark_bn254::Bn254>,
+    vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>,
+    zkey: &healthcode_ceremony::Zkey,
+) -> Vec<String> {
+    fn query<T: PartialEq>(out: &mut Vec<String>, name: &str, got: &[T], want: &[T]) {
+        if got.len() != want.len() {
+            out.push(format!("proving key {name}: {} points, the transcript has {}", got.len(), want.len()));
+        } else if let Some(i) = (0..got.len()).find(|&i| got[i] != want[i]) {
+            let n = (0..got.len()).filter(|&i| got[i] != want[i]).count();
+            out.push(format!(
+                "proving key {name}: {n} points differ from the transcript's, first at index {i}"
+            ));
+        }
+    }
+    let want = zkey_keys::proving_key(zkey);
+    let mut out = Vec::new();
+    query(&mut out, "A query", &pk.a_query, &want.a_query);
+    query(&mut out, "B query (G1)", &pk.b_g1_query, &want.b_g1_query);
+    query(&mut out, "B query (G2)", &pk.b_g2_query, &want.b_g2_query);
+    query(&mut out, "L query", &pk.l_query, &want.l_query);
+    query(&mut out, "H query", &pk.h_query, &want.h_query);
+    if (pk.beta_g1, pk.delta_g1) != (want.beta_g1, want.delta_g1) || pk.vk != want.vk {
+        out.push("proving key: its β₁, δ₁ or embedded verifying key is not the transcript's".into());
+    }
+    let v = &want.vk;
+    for (name, differs) in [
+        ("alpha_g1", vk.alpha_g1 != v.alpha_g1),
+        ("beta_g2", vk.beta_g2 != v.beta_g2),
+        ("gamma_g2", vk.gamma_g2 != v.gamma_g2),
+        ("delta_g2", vk.delta_g2 != v.delta_g2),
+        ("gamma_abc_g1 (input commitments)", vk.gamma_abc_g1 != v.gamma_abc_g1),
+    ] {
+        if differs {
+            out.push(format!("verifying key {name} is not the transcript's"));
+        }
+    }
+    out
+}
+
+/// Random holders whose every event time is set, at random leaf indices, binding both ways: a
+/// key altered on the queries of some witness bits fails here even when the boundary cases,
+/// whose times are mostly 0, do not touch those bits.
+const RANDOM_SAMPLE_CODES: usize = 6;
+
+/// Proves one code of each colour the policy can give, and random codes, with the bundle's
+/// proving key and checks each with the bundle's verifying key; each proof must also fail for
+/// every other colour.
 fn sample_codes(
     policy: &Policy,
     pk: &ark_groth16::ProvingKey<ark_bn254::Bn254>,
     vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>,
+    seed: u64,
 ) -> (bool, String) {
     let checkpoint = match Checkpoint::new(policy, vk) {
         Ok(c) => c,
         Err(e) => return (false, e.to_string()),
     };
-    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
     let mut done = Vec::new();
-    for case in semantic::boundary_cases(policy, semantic::AUDIT_NOW) {
-        let Ok(verdict) = evaluate(policy, &case.state, case.now) else { continue };
-        if done.contains(&verdict.colour) {
-            continue;
-        }
-        let (public, witness) = synthetic(case.state.clone(), case.now, verdict.colour, 3, true);
+    let now = semantic::AUDIT_NOW;
+    let random = (0..RANDOM_SAMPLE_CODES).map(|i| {
+        let state: Vec<u64> = (0..policy.events.len()).map(|_| now - rng.gen_range(1..30 * 86_400)).collect();
+        (state, now, rng.gen::<u32>(), i % 2 == 0)
+    });
+    let boundary: Vec<_> = semantic::boundary_cases(policy, now)
+        .into_iter()
+        .filter_map(|case| {
+            let colour = evaluate(policy, &case.state, case.now).ok()?.colour;
+            (!done.contains(&colour)).then(|| {
+                done.push(colour);
+                (case.state, case.now, 3u32, true)
+            })
+        })
+        .collect();
+    done.clear();
+    let cases: Vec<_> = boundary.into_iter().chain(random.collect::<Vec<_>>()).collect();
+    let mut proved = 0;
+    for (state, case_now, index, bind) in cases {
+        let Ok(verdict) = evaluate(policy, &state, case_now) else { continue };
+        let (public, witness) = synthetic(state, case_now, verdict.colour, index, bind);
         let proof = match groth16_prove(policy, pk, public, witness, &mut rng) {
             Ok(p) => p,
             Err(e) => return (false, format!("proving a {} code failed: {e}", verdict.colour)),
@@ -177,12 +335,15 @@ fn sample_codes(
                 return (false, format!("a {} proof also verifies as {other}", verdict.colour));
             }
         }
-        done.push(verdict.colour);
+        if !done.contains(&verdict.colour) {
+            done.push(verdict.colour);
+        }
+        proved += 1;
     }
     (
         true,
         format!(
-            "proved and verified a {} code; each refused as any other colour",
+            "proved and verified {proved} codes ({}; {RANDOM_SAMPLE_CODES} over random witnesses with every event time set); each refused as any other colour",
             done.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
         ),
     )

@@ -3,7 +3,6 @@
 //! that every registry root is explained by signed events from accredited signers.
 
 pub mod circuit;
-pub mod keys;
 pub mod registry;
 pub mod report;
 pub mod semantic;

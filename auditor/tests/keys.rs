@@ -1,19 +1,18 @@
 //! Verifying-key well-formedness: an honest key passes; each kind of malformed key is named.
 
-use ark_bn254::{Bn254, Fq, G1Affine, G2Affine};
+use ark_bn254::{Fq, G1Affine, G2Affine};
 use ark_ec::AffineRepr;
-use ark_groth16::Groth16;
-use ark_snark::CircuitSpecificSetupSNARK;
-use healthcode_auditor::keys::verifying_key_problems;
-use healthcode_circuits::{policy::Policy, statement::HealthCodeCircuit};
-use rand::SeedableRng;
+use healthcode_verifier::keycheck::verifying_key_problems;
 
 #[test]
 fn honest_key_passes_and_malformed_keys_are_named() {
-    let p = Policy::parse(include_str!("../../policies/henan-2022.toml")).unwrap();
-    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
-    let (_, vk) = Groth16::<Bn254>::setup(HealthCodeCircuit::for_setup(&p), &mut rng).unwrap();
+    let vk = healthcode_prover::fixtures::Fixture::shared().keys.verifying_key.clone();
     assert_eq!(verifying_key_problems(&vk), Vec::<String>::new());
+
+    // γ = 2δ: every holder could turn a red code green (C' = C + 2·(IC(x) − IC(x'))).
+    let mut k = vk.clone();
+    k.gamma_g2 = (k.delta_g2 * ark_bn254::Fr::from(2u64)).into();
+    assert!(verifying_key_problems(&k).iter().any(|m| m.contains("gamma_g2 is not the G2 generator")));
 
     let mut k = vk.clone();
     k.gamma_abc_g1.pop();

@@ -34,6 +34,7 @@ fn assert_fails(r: &Report, check: &str, evidence: &str) {
 struct Bundles {
     _dir: tempfile::TempDir,
     honest: PathBuf,
+    ptau: Vec<u8>,
 }
 
 fn bundles() -> &'static Bundles {
@@ -41,8 +42,9 @@ fn bundles() -> &'static Bundles {
     B.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let honest = dir.path().join("honest");
-        healthcode_prover::setup(POLICY, &honest, &mut rand_chacha::ChaCha20Rng::seed_from_u64(1)).unwrap();
-        Bundles { _dir: dir, honest }
+        let (ptau, zkey) = healthcode_prover::fixtures::small_ceremony(&Policy::parse(POLICY).unwrap(), 1);
+        healthcode_prover::setup::finalize(POLICY, zkey, &honest).unwrap();
+        Bundles { _dir: dir, honest, ptau }
     })
 }
 
@@ -96,7 +98,7 @@ fn digest_bytes(p: &Policy) -> [u8; 32] {
 
 #[test]
 fn honest_bundle_is_clean() {
-    let r = circuit::audit(POLICY, &bundles().honest, FAST).unwrap();
+    let r = circuit::audit(POLICY, &bundles().honest, &bundles().ptau, FAST).unwrap();
     assert!(r.clean(), "{r}");
     assert_eq!(r.checks.len(), 8);
 }
@@ -107,7 +109,7 @@ fn undisclosed_criterion_keys_are_caught_by_digest() {
     copy_bundle(&bundles().honest, dir.path());
     let evil = undisclosed_criterion();
     swap_keys(dir.path(), &evil, digest_bytes(&evil));
-    let r = circuit::audit(POLICY, dir.path(), FAST).unwrap();
+    let r = circuit::audit(POLICY, dir.path(), &bundles().ptau, FAST).unwrap();
     assert_fails(&r, "circuit digest", &circuit_info(&evil).unwrap().digest);
     assert_fails(&r, "verifying key header", "");
     assert_fails(&r, "proving key header", "");
@@ -119,7 +121,7 @@ fn undisclosed_criterion_keys_relabelled_as_honest_are_caught_by_sample_codes() 
     copy_bundle(&bundles().honest, dir.path());
     let honest = Policy::parse(POLICY).unwrap();
     swap_keys(dir.path(), &undisclosed_criterion(), digest_bytes(&honest));
-    let r = circuit::audit(POLICY, dir.path(), FAST).unwrap();
+    let r = circuit::audit(POLICY, dir.path(), &bundles().ptau, FAST).unwrap();
     assert_fails(&r, "sample codes", "");
     assert_eq!(failed(&r).len(), 1, "the header lie itself is not detectable: {:#?}", failed(&r));
 }
@@ -132,14 +134,14 @@ fn verifying_key_of_another_policy_is_caught() {
         Policy::parse(&POLICY.replace("within(secondary_contact, 7d)", "within(secondary_contact, 8d)"))
             .unwrap();
     swap_keys(dir.path(), &other, digest_bytes(&other));
-    let r = circuit::audit(POLICY, dir.path(), FAST).unwrap();
+    let r = circuit::audit(POLICY, dir.path(), &bundles().ptau, FAST).unwrap();
     assert_fails(&r, "verifying key header", "circuit");
 }
 
 #[test]
 fn policy_edited_after_setup_is_caught() {
     let edited = POLICY.replace("within(close_contact, 14d)", "within(close_contact, 10d)");
-    let r = circuit::audit(&edited, &bundles().honest, FAST).unwrap();
+    let r = circuit::audit(&edited, &bundles().honest, &bundles().ptau, FAST).unwrap();
     assert_fails(&r, "policy digest", "published");
     assert_fails(&r, "bundled policy", "different policy");
     assert_fails(&r, "circuit digest", "recompiled");

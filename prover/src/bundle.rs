@@ -7,7 +7,7 @@
 //! [`VerifierBundle::load`]: healthcode_verifier::VerifierBundle::load
 
 use ark_bn254::Bn254;
-use ark_groth16::ProvingKey;
+use ark_groth16::{ProvingKey, VerifyingKey};
 use healthcode_circuits::policy::Policy;
 use healthcode_verifier::bundle::{self, BundleError, Manifest};
 use healthcode_verifier::keyfile;
@@ -20,6 +20,8 @@ pub struct ProverBundle {
     pub policy: Policy,
     pub manifest: Manifest,
     pub proving_key: ProvingKey<Bn254>,
+    /// The checkpoints' key, to check each proof before it is shown.
+    pub verifying_key: VerifyingKey<Bn254>,
 }
 
 impl fmt::Debug for ProverBundle {
@@ -46,7 +48,7 @@ impl ProverBundle {
     /// A prover prepared for this bundle's proving key (checks its shape and compacts its queries;
     /// keep it to prove again, e.g. when the code is refreshed).
     pub fn prover(&self) -> Result<crate::Prover<'_>, crate::ProveError> {
-        crate::Prover::new(&self.policy, &self.proving_key)
+        Ok(crate::Prover::new(&self.policy, &self.proving_key)?.with_verifying_key(&self.verifying_key))
     }
 
     fn load_inner(dir: &Path, recompile: bool) -> Result<Self, BundleError> {
@@ -64,6 +66,15 @@ impl ProverBundle {
             Some(&manifest.proving_key_sha256()),
         )
         .map_err(|source| BundleError::Key { path, source })?;
-        Ok(Self { policy_text, policy, manifest, proving_key })
+        let path = dir.join(&manifest.verifying_key.file);
+        let bytes = std::fs::read(&path)
+            .map_err(|e| BundleError::Io { path: path.clone(), message: e.to_string() })?;
+        let verifying_key = keyfile::decode_verifying_key(
+            &bytes,
+            &manifest.circuit_digest(),
+            Some(&manifest.verifying_key_sha256()),
+        )
+        .map_err(|source| BundleError::Key { path, source })?;
+        Ok(Self { policy_text, policy, manifest, proving_key, verifying_key })
     }
 }

@@ -7,7 +7,8 @@
 //! - no matrices at all: the witness is synthesised once with its linear-combination values
 //!   recorded, so each constraint's `⟨Aᵢ,z⟩, ⟨Bᵢ,z⟩, ⟨Cᵢ,z⟩` is read off, not recomputed from
 //!   inlined rows. Every row is checked (`a·b = c`) before anything is proved, and the QAP quotient
-//!   is computed from those values exactly as arkworks' `LibsnarkReduction` does from matrices;
+//!   is computed from those values in the circom style the ceremony's keys need
+//!   ([`crate::reduction::CircomReduction`] is its arkworks-trait twin, compared in tests);
 //! - the A/B queries are compacted to their non-identity bases (~30% of the B query is the identity),
 //!   and in every MSM zero scalars are dropped and bases with scalar one are summed instead of
 //!   entering Pippenger's buckets;
@@ -83,6 +84,10 @@ pub struct Prover<'a> {
     /// `L` (indexed by assignment, from `num_inputs`) followed by `H` (indexed from `z.len()`).
     lh: Sparse<G1Affine>,
     domain: GeneralEvaluationDomain<Fr>,
+    /// ω₂ₙ: the quotient is evaluated on the coset `ω₂ₙ·⟨ωₙ⟩`.
+    odd_shift: Fr,
+    /// The verifying key every proof is checked with before it leaves the device.
+    check: ark_groth16::PreparedVerifyingKey<Bn254>,
 }
 
 fn synthesis(e: impl std::fmt::Display) -> ProveError {
@@ -95,14 +100,14 @@ impl<'a> Prover<'a> {
     pub fn new(policy: &'a Policy, pk: &'a ProvingKey<Bn254>) -> Result<Self, ProveError> {
         let num_inputs = pk.vk.gamma_abc_g1.len();
         let num_vars = pk.a_query.len();
-        // The QAP domain has one point per constraint and per input; `H` has one base fewer.
-        let domain =
-            GeneralEvaluationDomain::<Fr>::new(pk.h_query.len() + 1).ok_or(ProveError::KeyMismatch)?;
+        // The QAP domain has one point per constraint and per input; `H` one base per point.
+        let domain = GeneralEvaluationDomain::<Fr>::new(pk.h_query.len()).ok_or(ProveError::KeyMismatch)?;
+        let odd_shift = Fr::get_root_of_unity(2 * domain.size() as u64).ok_or(ProveError::KeyMismatch)?;
         if num_inputs != PUBLIC_INPUTS + 1
             || pk.b_g1_query.len() != num_vars
             || pk.b_g2_query.len() != num_vars
             || pk.l_query.len() + num_inputs != num_vars
-            || domain.size() != pk.h_query.len() + 1
+            || domain.size() != pk.h_query.len()
         {
             return Err(ProveError::KeyMismatch);
         }
@@ -120,7 +125,23 @@ impl<'a> Prover<'a> {
             b_g2: Sparse::new(pk.b_g2_query.iter().copied().enumerate()),
             lh: Sparse::new(lh),
             domain,
+            odd_shift,
+            check: ark_groth16::prepare_verifying_key(&pk.vk),
         })
+    }
+
+    /// Checks proofs with the bundle's own verifying key instead of the copy inside the proving
+    /// key, so a proving key whose queries were altered (with or without its embedded key) is
+    /// caught before a code is shown.
+    pub fn with_verifying_key(mut self, vk: &ark_groth16::VerifyingKey<Bn254>) -> Self {
+        self.check = ark_groth16::prepare_verifying_key(vk);
+        self
+    }
+
+    /// Whether `proof` verifies for `public` under the checking key.
+    pub fn self_check(&self, proof: &Proof<Bn254>, public: &PublicInputs) -> bool {
+        ark_groth16::Groth16::<Bn254>::verify_proof(&self.check, proof, &public.to_field_elements())
+            == Ok(true)
     }
 
     pub fn policy(&self) -> &'a Policy {
@@ -153,32 +174,27 @@ impl<'a> Prover<'a> {
         self.group_part(&z, rows, r1, Fr::rand(rng))
     }
 
-    /// The coefficients of `h = (a·b − c)/t`, as arkworks' `LibsnarkReduction` computes them: the
-    /// inputs are appended to `A` as extra rows, the products are taken on a coset.
+    /// The quotient's evaluations as the ceremony's `H` query expects them (the circom-style
+    /// reduction snarkjs and every `.zkey` use): the rows, with the inputs appended to `A`, are
+    /// interpolated on the domain and evaluated on its odd coset `ω₂ₙ·⟨ωₙ⟩`, where the vanishing
+    /// polynomial is the constant −2; `a·b − c` there, unscaled, is what multiplies `H` (the
+    /// `1/t` is in the key). Two FFTs fewer than coefficients would need.
     fn quotient(&self, rows: [Vec<Fr>; 3], z: &[Fr]) -> Vec<Fr> {
         let domain = self.domain;
         let n = domain.size();
         let [mut a, mut b, mut c] = rows;
-        let m = a.len();
+        debug_assert!(a.len() + self.num_inputs <= n);
         a.extend_from_slice(&z[..self.num_inputs]);
         for v in [&mut a, &mut b, &mut c] {
             v.resize(n, Fr::zero());
         }
-        let coset = domain.get_coset(Fr::GENERATOR).expect("the generator gives a coset");
+        let odd = domain.get_coset(self.odd_shift).expect("ω₂ₙ gives a coset");
         let to_coset = |v: &mut Vec<Fr>| {
             domain.ifft_in_place(v);
-            coset.fft_in_place(v);
+            odd.fft_in_place(v);
         };
         join(|| to_coset(&mut a), || join(|| to_coset(&mut b), || to_coset(&mut c)));
-        debug_assert!(m <= n);
-        let mut ab: Vec<Fr> = a.iter().zip(&b).map(|(x, y)| *x * y).collect();
-        let t_inv =
-            domain.evaluate_vanishing_polynomial(Fr::GENERATOR).inverse().expect("t ≠ 0 on the coset");
-        for (x, y) in ab.iter_mut().zip(&c) {
-            *x = (*x - y) * t_inv;
-        }
-        coset.ifft_in_place(&mut ab);
-        ab
+        a.iter().zip(&b).zip(&c).map(|((x, y), w)| *x * y - w).collect()
     }
 
     /// The proof with zero blinding, `A₀ = α + Σ zᵢaᵢ`, `B₀ = β + Σ zᵢbᵢ`,
@@ -320,7 +336,7 @@ mod tests {
     #[test]
     fn proofs_equal_arkworks_unblinded_and_rerandomised() {
         use ark_std::rand::{rngs::StdRng, SeedableRng};
-        type G = ark_groth16::Groth16<Bn254>;
+        type G = ark_groth16::Groth16<Bn254, crate::reduction::CircomReduction>;
         let f = crate::fixtures::Fixture::shared();
         let pk = &f.keys.proving_key;
         let pvk = ark_groth16::prepare_verifying_key(&f.keys.verifying_key);

@@ -154,3 +154,21 @@ impl Fixture {
             .expect("fixture holders prove")
     }
 }
+
+/// A small ceremony over `policy`, for tests and the demo: a development phase 1 from secrets
+/// drawn from `seed` and then dropped, the initial key (by the fast path, equal to the `.ptau`
+/// one), two participants and a beacon. Returns the phase-1 file and the final `.zkey`.
+pub fn small_ceremony(policy: &Policy, seed: u64) -> (Vec<u8>, healthcode_ceremony::Zkey) {
+    use healthcode_ceremony::{beacon, circuit_power, contribute, init::init_from_secrets, ptau, R1cs};
+    let r1cs =
+        R1cs::from_matrices(&healthcode_circuits::statement::matrices(policy).expect("the policy compiles"));
+    let mut rng = StdRng::seed_from_u64(seed);
+    let secrets = ptau::Phase1Secrets::random(&mut rng);
+    let phase1 = ptau::generate(circuit_power(&r1cs), &secrets);
+    let mut zkey = init_from_secrets(&r1cs, &secrets);
+    drop(secrets);
+    contribute(&mut zkey, Some("alice"), b"test", &mut rng).expect("a short name");
+    contribute(&mut zkey, Some("bob"), b"", &mut rng).expect("a short name");
+    beacon(&mut zkey, Some("final beacon"), &seed.to_be_bytes(), 10).expect("valid beacon parameters");
+    (phase1, zkey)
+}

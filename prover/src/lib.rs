@@ -22,6 +22,7 @@ pub mod fixtures;
 pub mod glv;
 pub mod msm;
 pub mod prove;
+pub mod reduction;
 pub mod setup;
 
 pub use bundle::ProverBundle;

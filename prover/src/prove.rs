@@ -56,6 +56,8 @@ pub enum ProveError {
     Unsatisfied(String),
     #[error("the witness meets a relation on the setup's secrets (A = 0 before blinding): refused")]
     Degenerate,
+    #[error("the bundle is broken: its proving key made a proof its verifying key rejects, so every checkpoint would refuse this code; get the policy bundle again and report it to the policy authority")]
+    BrokenBundle,
     #[error("constraint synthesis failed: {0}")]
     Synthesis(String),
     #[error("cannot encode the code: {0}")]
@@ -132,6 +134,11 @@ impl Prover<'_> {
             binding_tag: witness.binding_tag(request.challenge),
         };
         let proof = self.prove(public, witness, rng)?;
+        // A few milliseconds that spare the holder a code every gate would refuse: a proving key
+        // altered on some query points proves, but not validly.
+        if !self.self_check(&proof, &public) {
+            return Err(ProveError::BrokenBundle);
+        }
         let mut policy_prefix = [0u8; POLICY_PREFIX_BYTES];
         policy_prefix.copy_from_slice(&policy.digest()[..POLICY_PREFIX_BYTES]);
         let payload = Payload {

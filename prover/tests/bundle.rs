@@ -262,3 +262,43 @@ fn debug_output_carries_no_secrets() {
     // The holder's own explanation does show the event time: that is its job.
     assert!(proved.explanation.to_string().contains(&secrets[3]));
 }
+
+/// A proving key altered on a few A-query points (the bundle republished with a matching hash)
+/// still loads and proves, but the device checks the proof with the bundle's verifying key and
+/// says the bundle is broken instead of showing a code every gate would refuse.
+#[test]
+fn a_broken_proving_key_is_reported_not_turned_into_a_code() {
+    use ark_ec::{AffineRepr, CurveGroup};
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_fixture_bundle(dir.path());
+    let f = Fixture::shared();
+    let mut pk = f.keys.proving_key.clone();
+    let e = ark_bn254::G1Affine::generator();
+    for p in &mut pk.a_query[50..60] {
+        *p = (*p + e).into_affine();
+    }
+    let bytes = keyfile::encode(KeyKind::Proving, &manifest.circuit_digest(), &pk, false);
+    std::fs::write(dir.path().join(PROVING_KEY_FILE), &bytes).unwrap();
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join(MANIFEST_FILE)).unwrap()).unwrap();
+    json["proving_key"]["body_sha256"] =
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes[HEADER_LEN..])).into();
+    std::fs::write(dir.path().join(MANIFEST_FILE), serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+
+    let bundle = ProverBundle::load(dir.path()).unwrap();
+    let holder = f.population.holder(Colour::Green);
+    let request = healthcode_prover::ProveRequest {
+        head: f.population.head,
+        now: Fixture::NOW,
+        challenge: healthcode_circuits::hashes::challenge("venue:test"),
+        bind: false,
+        claim: None,
+    };
+    let r = bundle.prover().unwrap().prove_code(&holder.witness, &request, &mut StdRng::seed_from_u64(3));
+    assert!(matches!(r, Err(healthcode_prover::ProveError::BrokenBundle)), "{r:?}");
+    // The honest bundle proves.
+    let honest = tempfile::tempdir().unwrap();
+    write_fixture_bundle(honest.path());
+    let bundle = ProverBundle::load(honest.path()).unwrap();
+    bundle.prover().unwrap().prove_code(&holder.witness, &request, &mut StdRng::seed_from_u64(3)).unwrap();
+}

@@ -16,9 +16,13 @@ pub enum AuditCmd {
         /// The published policy file (TOML).
         #[arg(long)]
         policy: PathBuf,
-        /// The policy bundle checkpoints were given (`healthcode setup`).
+        /// The policy bundle checkpoints were given (`healthcode ceremony finalize`).
         #[arg(long)]
         bundle: PathBuf,
+        /// The phase-1 file (.ptau) you trust the ceremony to have started from (production:
+        /// Hermez's powersOfTau28_hez_final_13.ptau, SHA-256 95751b52…).
+        #[arg(long)]
+        ptau: PathBuf,
         /// Seed of the random sample of the semantic check.
         #[arg(long, default_value_t = 2022)]
         seed: u64,
@@ -69,10 +73,13 @@ fn finish(json: bool, report: &Report, extra: impl FnOnce() -> String) -> CliRes
 
 pub fn run(cmd: AuditCmd) -> CliResult {
     match cmd {
-        AuditCmd::Circuit { policy, bundle, seed, samples, json } => {
+        AuditCmd::Circuit { policy, bundle, ptau, seed, samples, json } => {
             let text = read_file(&policy)?;
-            let report = circuit::audit(&text, &bundle, circuit::Options { seed, random_cases: samples })
-                .map_err(CliError::BadInput)?;
+            let ptau = std::fs::read(&ptau)
+                .map_err(|e| CliError::bad(format!("cannot read {}: {e}", ptau.display())))?;
+            let report =
+                circuit::audit(&text, &bundle, &ptau, circuit::Options { seed, random_cases: samples })
+                    .map_err(CliError::BadInput)?;
             finish(json, &report, String::new)
         }
         AuditCmd::Registry { db, export, policy, registry_key, json } => {

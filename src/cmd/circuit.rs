@@ -18,10 +18,21 @@ pub enum CircuitCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Write the circuit in circom's binary .r1cs format (deterministic), for snarkjs and the
+    /// other ceremony tools of the circom ecosystem.
+    ExportR1cs {
+        /// The policy file (TOML).
+        #[arg(long)]
+        policy: PathBuf,
+        /// Where to write the .r1cs.
+        #[arg(short, long)]
+        out: PathBuf,
+    },
 }
 
 pub fn run(cmd: CircuitCmd) -> CliResult {
     match cmd {
+        CircuitCmd::ExportR1cs { policy, out } => crate::cmd::ceremony::export_r1cs(&policy, &out),
         CircuitCmd::Info { policy, json } => {
             let p = load_policy(&policy)?;
             let info = circuit_info(&p).map_err(CliError::fail)?;

@@ -122,15 +122,17 @@ pub fn run(a: DemoArgs) -> CliResult {
     let head = reg.publish(now - HOUR).map_err(fail)?;
     println!("  epoch {} signed: {} holders, {} log entries", head.epoch, head.holders, head.log_size);
 
-    step("4. The policy authority compiles the policy and makes the keys");
+    step("4. The key ceremony: phase 1, the circuit's initial key, three contributors, a public beacon");
     let bundle_dir = dir.join("bundle");
-    let manifest = healthcode_prover::setup(POLICY, &bundle_dir, &mut rng).map_err(fail)?;
+    let phase1_file = dir.join("phase1.ptau");
+    let policy = healthcode_circuits::policy::Policy::parse(POLICY).map_err(fail)?;
+    let manifest = ceremony(&policy, &bundle_dir, &phase1_file, &mut rng)?;
     println!(
-        "  {} ({} constraints, circuit {}…)\n  WARNING: {}",
+        "  bundle {} ({} constraints, circuit {}…), {} contributions verified",
         bundle_dir.display(),
         manifest.circuit.constraints,
         &manifest.circuit.digest[..16],
-        manifest.warning
+        manifest.ceremony.as_ref().map_or(0, |c| c.contributions.len())
     );
 
     step("5. Each holder's phone proves its colour for the venue's challenge");
@@ -190,14 +192,57 @@ pub fn run(a: DemoArgs) -> CliResult {
     println!("  holders        {}/<name>.holder.json, witnesses <name>.witness.json", dir.display());
     println!("  health codes   {}/<name>.code.txt and <name>.png", dir.display());
     println!("  public log     {}  (heads and log entries, for auditors)", public_log.display());
+    println!("  phase 1        {}  (development: made here, see docs/protocol.md)", phase1_file.display());
     println!(
         "\nAudit: healthcode audit registry --export {} --policy {} --registry-key {registry_key}",
         public_log.display(),
         policy_file.display()
     );
+    println!(
+        "       healthcode audit circuit --policy {} --bundle {} --ptau {}",
+        policy_file.display(),
+        bundle_dir.display(),
+        phase1_file.display()
+    );
     println!("\nTry: healthcode verify --bundle {} --registry-key {registry_key} --heads {} --image {} --venue {VENUE}",
         bundle_dir.display(), dir.join("heads.json").display(), dir.join("chen.png").display());
     Ok(())
+}
+
+/// The ceremony as a deployment runs it, in one process: a phase-1 file (here a development one;
+/// production takes Hermez's), the initial key from it, three contributions, a beacon, the
+/// transcript verified against the policy's circuit, and the bundle.
+fn ceremony(
+    policy: &healthcode_circuits::policy::Policy,
+    bundle_dir: &Path,
+    phase1_file: &Path,
+    rng: &mut (impl rand::RngCore + rand::CryptoRng),
+) -> Result<healthcode_verifier::Manifest, CliError> {
+    use healthcode_ceremony::{beacon, circuit_power, contribute, init, ptau, verify_ceremony, Ptau, R1cs};
+    let m = healthcode_circuits::statement::matrices(policy).map_err(fail)?;
+    let r1cs = R1cs::from_matrices(&m);
+    let phase1 = ptau::generate(circuit_power(&r1cs), &ptau::Phase1Secrets::random(rng));
+    write_file(phase1_file, &phase1)?;
+    println!(
+        "  phase 1: {} (power {}; development — production uses Hermez's)",
+        phase1_file.display(),
+        circuit_power(&r1cs)
+    );
+    let mut zkey = init(&r1cs, &Ptau::parse(&phase1).map_err(fail)?).map_err(fail)?;
+    println!("  initial key: circuit hash {}…", &hex::encode(zkey.mpc.cs_hash)[..16]);
+    for name in ["Henan Health Commission", "Zhengzhou University", "a citizens' association"] {
+        let hash = contribute(&mut zkey, Some(name), b"", rng).map_err(fail)?;
+        println!("  contribution by {name}: {}…", &hex::encode(hash)[..16]);
+    }
+    let announced = b"beacon announced in advance: the first block after 2026-12-01";
+    beacon(&mut zkey, Some("final beacon"), announced, 10).map_err(fail)?;
+    println!("  beacon applied (2^10 SHA-256 iterations)");
+    let (report, zkey) = verify_ceremony(&m, &phase1, &zkey.encode(), rng).map_err(fail)?;
+    if !report.ok() {
+        return Err(fail("the demo's ceremony does not verify"));
+    }
+    println!("  transcript verified against the policy's circuit and the phase-1 file");
+    healthcode_prover::setup::finalize(POLICY, zkey, bundle_dir).map_err(fail)
 }
 
 /// A checkpoint on the bundle trusting the registry's current heads (signatures checked).

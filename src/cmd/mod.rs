@@ -1,6 +1,7 @@
 //! One module per subcommand group.
 
 pub mod audit;
+pub mod ceremony;
 pub mod circuit;
 pub mod code;
 pub mod demo;

@@ -23,6 +23,8 @@ pub const POLICY_FILE: &str = "policy.toml";
 pub const PROVING_KEY_FILE: &str = "proving.key";
 pub const VERIFYING_KEY_FILE: &str = "verifying.key";
 pub const MANIFEST_FILE: &str = "manifest.json";
+/// The ceremony's final `.zkey` (snarkjs format): the transcript auditors verify.
+pub const CEREMONY_FILE: &str = "ceremony.zkey";
 /// Version of the manifest layout.
 pub const MANIFEST_FORMAT: u32 = 1;
 
@@ -61,6 +63,18 @@ pub struct KeyEntry {
     pub compressed: bool,
 }
 
+/// The ceremony transcript a bundle ships.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CeremonyEntry {
+    pub file: String,
+    /// Hex SHA-256 of the `.zkey`.
+    pub sha256: String,
+    /// Hex Blake2b-512 circuit hash the transcript starts from (snarkjs's "Circuit Hash").
+    pub circuit_hash: String,
+    /// `name: contribution hash` per contribution, in order.
+    pub contributions: Vec<String>,
+}
+
 /// `manifest.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -72,6 +86,9 @@ pub struct Manifest {
     pub circuit: CircuitEntry,
     pub proving_key: KeyEntry,
     pub verifying_key: KeyEntry,
+    /// The ceremony transcript; absent in bundles made before ceremonies existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceremony: Option<CeremonyEntry>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +109,8 @@ pub enum BundleError {
     Circuit(String),
     #[error("{path}: {source}")]
     Key { path: PathBuf, source: KeyFileError },
+    #[error("{path}: the verifying key is malformed: {}", .problems.join("; "))]
+    MalformedKey { path: PathBuf, problems: Vec<String> },
 }
 
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>, BundleError> {
@@ -120,7 +139,8 @@ impl Manifest {
         parse_digest(&m.circuit.digest).ok_or_else(|| bad("circuit.digest"))?;
         parse_digest(&m.proving_key.body_sha256).ok_or_else(|| bad("proving_key.body_sha256"))?;
         parse_digest(&m.verifying_key.body_sha256).ok_or_else(|| bad("verifying_key.body_sha256"))?;
-        for f in [&m.policy.file, &m.proving_key.file, &m.verifying_key.file] {
+        let ceremony = m.ceremony.as_ref().map(|c| &c.file);
+        for f in [&m.policy.file, &m.proving_key.file, &m.verifying_key.file].into_iter().chain(ceremony) {
             if Path::new(f).components().count() != 1 || f.contains("..") || Path::new(f).is_absolute() {
                 return Err(BundleError::Manifest {
                     path: path.clone(),
@@ -192,7 +212,11 @@ impl VerifierBundle {
             &manifest.circuit_digest(),
             Some(&manifest.verifying_key_sha256()),
         )
-        .map_err(|source| BundleError::Key { path, source })?;
+        .map_err(|source| BundleError::Key { path: path.clone(), source })?;
+        let problems = crate::keycheck::verifying_key_problems(&verifying_key);
+        if !problems.is_empty() {
+            return Err(BundleError::MalformedKey { path, problems });
+        }
         Ok(Self { policy, manifest, verifying_key })
     }
 }

@@ -13,6 +13,7 @@ pub mod bundle;
 pub mod challenge;
 pub mod checkpoint;
 pub mod fixed_base;
+pub mod keycheck;
 pub mod keyfile;
 pub mod payload;
 pub mod qr;

@@ -6,7 +6,7 @@ use crate::field;
 use crate::policy::Policy;
 use ark_bn254::Fr;
 use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisError, SynthesisMode,
+    ConstraintSynthesizer, ConstraintSystem, Matrix, OptimizationGoal, SynthesisError, SynthesisMode,
     R1CS_PREDICATE_LABEL,
 };
 use serde::Serialize;
@@ -27,26 +27,60 @@ pub struct CircuitInfo {
     pub digest: String,
 }
 
-/// Synthesises the policy's circuit exactly as key generation does (setup mode, LCs inlined)
-/// and hashes its matrices.
-pub fn circuit_info(policy: &Policy) -> Result<CircuitInfo, SynthesisError> {
+/// The circuit's R1CS as key generation sees it (setup mode, linear combinations inlined): what
+/// the digest hashes and what the ceremony's `.r1cs` export writes.
+#[derive(Clone, Debug)]
+pub struct Matrices {
+    /// The constant 1 and the public inputs, in allocation order.
+    pub instance_variables: usize,
+    pub witness_variables: usize,
+    /// `[A, B, C]`, one row per constraint, each row `(coefficient, variable index)`.
+    pub r1cs: [Matrix<Fr>; 3],
+}
+
+impl Matrices {
+    pub fn constraints(&self) -> usize {
+        self.r1cs[0].len()
+    }
+
+    pub fn variables(&self) -> usize {
+        self.instance_variables + self.witness_variables
+    }
+}
+
+/// Synthesises the policy's circuit exactly as key generation does.
+pub fn matrices(policy: &Policy) -> Result<Matrices, SynthesisError> {
     let cs = ConstraintSystem::<Fr>::new_ref();
     cs.set_optimization_goal(OptimizationGoal::Constraints);
     cs.set_mode(SynthesisMode::Setup);
     HealthCodeCircuit::for_setup(policy).generate_constraints(cs.clone())?;
     cs.finalize();
-    let matrices = cs.to_matrices()?;
-    let r1cs = &matrices[R1CS_PREDICATE_LABEL];
+    let mut all = cs.to_matrices()?;
+    let r1cs = all.remove(R1CS_PREDICATE_LABEL).ok_or(SynthesisError::Unsatisfiable)?;
+    let [a, b, c]: [Matrix<Fr>; 3] = r1cs.try_into().map_err(|_| SynthesisError::Unsatisfiable)?;
+    Ok(Matrices {
+        instance_variables: cs.num_instance_variables(),
+        witness_variables: cs.num_witness_variables(),
+        r1cs: [a, b, c],
+    })
+}
 
-    let public_inputs = cs.num_instance_variables() - 1;
+/// Synthesises the policy's circuit and hashes its matrices.
+pub fn circuit_info(policy: &Policy) -> Result<CircuitInfo, SynthesisError> {
+    Ok(info_of(&matrices(policy)?))
+}
+
+/// The [`CircuitInfo`] of already synthesised matrices.
+pub fn info_of(m: &Matrices) -> CircuitInfo {
+    let public_inputs = m.instance_variables - 1;
     assert_eq!(public_inputs, PUBLIC_INPUTS, "the statement has five public inputs");
     let mut h = Sha256::new();
     h.update(CIRCUIT_DIGEST_DOMAIN);
-    for n in [cs.num_constraints(), cs.num_instance_variables(), cs.num_witness_variables()] {
+    for n in [m.constraints(), m.instance_variables, m.witness_variables] {
         h.update((n as u64).to_le_bytes());
     }
-    for m in r1cs {
-        for row in m {
+    for side in &m.r1cs {
+        for row in side {
             h.update((row.len() as u64).to_le_bytes());
             for (coeff, col) in row {
                 h.update(field::to_bytes(coeff));
@@ -54,10 +88,10 @@ pub fn circuit_info(policy: &Policy) -> Result<CircuitInfo, SynthesisError> {
             }
         }
     }
-    Ok(CircuitInfo {
-        constraints: cs.num_constraints(),
+    CircuitInfo {
+        constraints: m.constraints(),
         public_inputs,
-        witnesses: cs.num_witness_variables(),
+        witnesses: m.witness_variables,
         digest: hex::encode(h.finalize()),
-    })
+    }
 }

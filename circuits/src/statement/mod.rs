@@ -11,7 +11,7 @@ mod digest;
 mod inputs;
 pub mod sample;
 
-pub use digest::{circuit_info, CircuitInfo, CIRCUIT_DIGEST_DOMAIN};
+pub use digest::{circuit_info, info_of, matrices, CircuitInfo, Matrices, CIRCUIT_DIGEST_DOMAIN};
 pub use inputs::{PublicInputs, PUBLIC_INPUTS};
 
 use crate::hashes::{self, gadget as hash};

@@ -1,9 +1,11 @@
-//! Well-formedness of a verifying key, checked point by point.
+//! Well-formedness of a verifying key, checked point by point — by the auditor, and by every
+//! checkpoint when it loads a bundle.
 //!
-//! A checkpoint trusts the verifying key it was given; the auditor makes sure that key can only
-//! accept proofs of the five-input statement: every point on its curve, in the prime-order
-//! subgroup and not the identity, exactly one input commitment per public input (plus the
-//! constant), and `γ ≠ δ` (with `γ = δ` a prover can fold forged public inputs into `C`).
+//! Every point on its curve, in the prime-order subgroup and not the identity, exactly one input
+//! commitment per public input (plus the constant), γ the G2 generator as every snarkjs-format
+//! ceremony makes it (a γ chosen by whoever published the key — `γ = k·δ` for a known `k` — lets
+//! a prover move the public inputs' term into `C` and forge any colour), and `γ ≠ δ`. That δ came
+//! from the ceremony is the auditor's transcript check, not something a key shows by itself.
 
 use ark_bn254::Bn254;
 use ark_ec::short_weierstrass::{Affine, SWCurveConfig};
@@ -37,6 +39,12 @@ pub fn verifying_key_problems(vk: &VerifyingKey<Bn254>) -> Vec<String> {
             "the key has {} public inputs, the statement has {PUBLIC_INPUTS}",
             vk.gamma_abc_g1.len().saturating_sub(1)
         ));
+    }
+    if vk.gamma_g2 != ark_bn254::G2Affine::generator() {
+        problems.push(
+            "gamma_g2 is not the G2 generator: a chosen γ (such as γ = k·δ) lets provers forge public inputs"
+                .into(),
+        );
     }
     if vk.gamma_g2 == vk.delta_g2 {
         problems.push("gamma_g2 equals delta_g2: public inputs could be forged".into());
