@@ -86,11 +86,12 @@ fn initial_key(r1cs: &R1cs, ptau: &Ptau<'_>) -> Result<std::sync::Arc<Zkey>, Ini
     use std::sync::{Arc, Mutex, OnceLock};
     static CACHE: OnceLock<Mutex<HashMap<([u8; 32], [u8; 32]), Arc<Zkey>>>> = OnceLock::new();
     let key = (ptau.sha256, Sha256::digest(r1cs.encode()).into());
-    let cache = CACHE.get_or_init(Default::default);
-    if let Some(z) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+    // Held while computing: concurrent verifications of one circuit wait for the first.
+    let mut cache = CACHE.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(z) = cache.get(&key) {
         return Ok(z.clone());
     }
     let z = Arc::new(init(r1cs, ptau)?);
-    cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, z.clone());
+    cache.insert(key, z.clone());
     Ok(z)
 }
