@@ -52,7 +52,7 @@ enum Basis {
 /// A column with many distinct large coefficients (wires inside Poseidon's partial rounds) goes
 /// to a Pippenger MSM instead; [`per_wire`] runs those outside the parallel loop.
 fn sum<P: SWCurveConfig<ScalarField = Fr>>(mut terms: Vec<(Fr, Affine<P>)>) -> Projective<P> {
-    terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    terms.sort_unstable_by_key(|a| a.0);
     let mut acc = Projective::<P>::zero();
     let (mut big_bases, mut big_scalars) = (Vec::new(), Vec::new());
     let mut i = 0;

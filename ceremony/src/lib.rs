@@ -84,7 +84,9 @@ fn initial_key(r1cs: &R1cs, ptau: &Ptau<'_>) -> Result<std::sync::Arc<Zkey>, Ini
     use sha2::{Digest, Sha256};
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex, OnceLock};
-    static CACHE: OnceLock<Mutex<HashMap<([u8; 32], [u8; 32]), Arc<Zkey>>>> = OnceLock::new();
+    /// (SHA-256 of the `.ptau`, SHA-256 of the `.r1cs`) → the initial key they determine.
+    type Cache = Mutex<HashMap<([u8; 32], [u8; 32]), Arc<Zkey>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     let key = (ptau.sha256, Sha256::digest(r1cs.encode()).into());
     // Held while computing: concurrent verifications of one circuit wait for the first.
     let mut cache = CACHE.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());

@@ -165,7 +165,7 @@ fn phase1_checks_name_what_is_wrong() {
     let tau_g1_start = 12 + 12 + 4 + 32 + 8 + 12;
     let mut broken = f.phase1.clone();
     broken[tau_g1_start + 64 * 5 + 40] ^= 1;
-    let e = ptau::check(&Ptau::parse(&broken).unwrap(), k, &mut rng).err().expect("refused");
+    let e = ptau::check(&Ptau::parse(&broken).unwrap(), k, &mut rng).expect_err("refused");
     assert_eq!(e.section, Some(2));
     assert!(e.to_string().contains("tauG1[5]"), "{e}");
 
