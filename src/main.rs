@@ -54,6 +54,13 @@ enum Command {
     Prove(cmd::code::ProveArgs),
     /// Checkpoint: verify a health code offline. Exit 0 valid, 1 invalid, 2 bad input.
     Verify(cmd::code::VerifyArgs),
+    /// Checkpoint: a fresh secret nonce for one identity binding (show it to the holder's device
+    /// only; verify the bound code with the same --nonce).
+    Nonce(cmd::code::NonceArgs),
+    /// Holder or lab: check an inclusion receipt against the registry's public export.
+    /// Exit 0 included or pending, 1 not included after the deadline, 2 bad input.
+    #[command(subcommand)]
+    Receipt(cmd::receipt::ReceiptCmd),
     /// Auditor: check a bundle against the published policy, or replay a registry's log.
     /// Exit 0 clean, 1 findings, 2 bad input.
     #[command(subcommand)]
@@ -75,7 +82,9 @@ fn main() {
         Command::Setup(a) => cmd::code::run_setup(a),
         Command::Prove(a) => cmd::code::run_prove(a),
         Command::Verify(a) => cmd::code::run_verify(a),
+        Command::Nonce(a) => cmd::code::run_nonce(a),
         Command::Audit(c) => cmd::audit::run(c),
+        Command::Receipt(c) => cmd::receipt::run(c),
     };
     if let Err(e) = result {
         if !matches!(e, output::CliError::Invalid) {

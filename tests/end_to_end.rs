@@ -14,7 +14,7 @@ use healthcode_circuits::policy::{Colour, Policy};
 use healthcode_circuits::{field, hashes};
 use healthcode_prover::{ProveError, ProveRequest, ProverBundle};
 use healthcode_registry::event::Role;
-use healthcode_registry::{Config, Event, HolderFile, Registry, SignedEvent, SignedHead, WitnessFile};
+use healthcode_registry::{Event, HolderFile, Registry, SignedEvent, SignedHead, WitnessFile};
 use healthcode_verifier::{challenge, qr, Checkpoint, HealthQr, Payload, TrustedHead, VerifierBundle};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -27,6 +27,8 @@ const NOW: u64 = 1_655_208_000;
 const HOUR: u64 = 3_600;
 const DAY: u64 = 86_400;
 const VENUE: &str = "zhengzhou-east-station/gate-3";
+/// The secret nonce a checkpoint issued for Li's identity binding (`healthcode nonce`).
+const NONCE: &str = "6e6f6e63652d666f722d6c692d2d2121";
 /// When the registry published the epoch every code of the world is proved over.
 const HEAD_AT: u64 = NOW - HOUR;
 
@@ -57,7 +59,7 @@ struct World {
     key: String,
     head: SignedHead,
     people: Vec<Person>,
-    /// Li's code bound to her identity document, for the venue, at `NOW`.
+    /// Li's code bound to her identity document, for the checkpoint's [`NONCE`], at `NOW`.
     bound: String,
     /// Chen's code at `HEAD_AT + max_root_age - 10`: fresh, over a head about to go stale.
     late: String,
@@ -130,8 +132,7 @@ fn ok(args: &[&str]) -> Outcome {
 }
 
 fn write_registry(dir: &Path, now: u64) -> (Registry, SigningKey, SigningKey) {
-    let mut reg =
-        Registry::init(&dir.join("registry.db"), POLICY, Config::default(), now - 20 * DAY).unwrap();
+    let mut reg = Registry::init(&dir.join("registry.db"), POLICY, now - 20 * DAY).unwrap();
     let lab = SigningKey::generate(&mut rand::rngs::OsRng);
     let tracer = SigningKey::generate(&mut rand::rngs::OsRng);
     reg.add_signer("Zhengzhou CDC laboratory", Role::Lab, lab.verifying_key(), 0, now - 20 * DAY).unwrap();
@@ -223,7 +224,9 @@ fn world() -> &'static World {
         }
         let late_now = HEAD_AT + Policy::parse(POLICY).unwrap().max_root_age - 10;
         let mut bound = prove_args(&bundle, &key, &enrolled[0].5, &dir.join("li.witness.json"), NOW);
-        bound.push("--bind".into());
+        let at = bound.iter().position(|a| a == "--venue").unwrap();
+        bound.drain(at..at + 2);
+        bound.extend(["--bind", "--nonce", NONCE].map(String::from));
         jobs.push(bound);
         jobs.push(prove_args(&bundle, &key, &enrolled[3].5, &dir.join("chen.witness.json"), late_now));
         let outcomes: Vec<Outcome> = std::thread::scope(|s| {
@@ -367,6 +370,8 @@ fn every_colour_is_proved_and_verified_from_text_image_and_batch() {
         p(&w.heads),
         "--now",
         &NOW.to_string(),
+        "--venue",
+        VENUE,
     ]);
     assert_eq!((human.code, human.stdout.trim()), (0, "GREEN"), "{human:?}");
 
@@ -477,9 +482,9 @@ fn tamper_state(witness: &Path, kind: &str, time: u64) -> PathBuf {
 
 // ---- flipped bytes -------------------------------------------------------------------------
 
-/// Where the fields of a bound payload sit (found by value, not by assuming the layout).
+/// Where the fields of a bound payload sit (found by value, not by assuming the layout). A bound
+/// payload carries no challenge.
 struct Layout {
-    challenge: std::ops::Range<usize>,
     tag: std::ops::Range<usize>,
     proof: std::ops::Range<usize>,
 }
@@ -491,7 +496,6 @@ fn find(haystack: &[u8], needle: &[u8]) -> std::ops::Range<usize> {
 
 fn layout(payload: &Payload, bytes: &[u8]) -> Layout {
     Layout {
-        challenge: find(bytes, &field::to_bytes(&payload.challenge)),
         tag: find(bytes, &field::to_bytes(&payload.binding_tag.unwrap())),
         proof: bytes.len() - 128..bytes.len(),
     }
@@ -503,12 +507,13 @@ fn every_payload_byte_flipped_is_invalid_never_a_panic() {
     let checkpoint = library_checkpoint(&w.bundle);
     let li = w.person("li");
     let id = hashes::id_hash(li.document);
-    let venue = Some(challenge::venue(VENUE));
+    let nonce = Some(challenge::nonce(NONCE).unwrap());
     let payload = Payload::from_text(&w.bound).unwrap();
     let bytes = payload.encode().unwrap();
-    assert_eq!(checkpoint.verify(&bytes, NOW, venue, Some(id)), Ok(Colour::Red), "the original is valid");
+    assert_eq!(checkpoint.verify(&bytes, NOW, nonce, Some(id)), Ok(Colour::Red), "the original is valid");
     let at = layout(&payload, &bytes);
-    assert_eq!(at.tag.end, at.proof.start, "bound payload: … challenge, tag, proof");
+    assert_eq!(at.tag.end, at.proof.start, "bound payload: … tag, proof");
+    assert_eq!(payload.challenge, None, "a bound payload does not carry its challenge");
 
     let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
     for i in 0..bytes.len() {
@@ -516,24 +521,31 @@ fn every_payload_byte_flipped_is_invalid_never_a_panic() {
             let mut b = bytes.clone();
             b[i] ^= mask;
             let what = format!("byte {i} ^ {mask:#04x}");
-            // No expectations: only the proof can catch most of these.
-            let open = checkpoint.verify(&b, NOW, None, None).expect_err(&what).reason();
-            // The checkpoint's own challenge and the holder's document.
-            let strict = checkpoint.verify(&b, NOW, venue, Some(id)).expect_err(&what).reason();
+            // The checkpoint's nonce only: the proof must catch most of these.
+            let open = checkpoint.verify(&b, NOW, nonce, None).expect_err(&what).reason();
+            // The checkpoint's own nonce and the holder's document.
+            let strict = checkpoint.verify(&b, NOW, nonce, Some(id)).expect_err(&what).reason();
             *reasons.entry(open).or_default() += 1;
             let allowed: &[&str] = match i {
                 0 => &["malformed"],        // version
                 1..=8 => &["wrong-policy"], // policy digest prefix
-                _ if at.challenge.contains(&i) => &["malformed", "bad-proof"],
                 _ if at.tag.contains(&i) => &["malformed", "bad-proof"],
                 _ if at.proof.contains(&i) => &["malformed", "bad-proof"],
                 // epoch, now, colour and flags
-                _ => &["malformed", "unknown-head", "stale-code", "code-from-future", "bad-proof"],
+                // (clearing the bound flag reads the tag as a challenge: not the checkpoint's nonce,
+                // and no longer bound where the checkpoint asks for the document)
+                _ => &[
+                    "malformed",
+                    "unknown-head",
+                    "stale-code",
+                    "code-from-future",
+                    "wrong-challenge",
+                    "binding-required",
+                    "bad-proof",
+                ],
             };
             assert!(allowed.contains(&open), "{what}: {open}");
-            if at.challenge.contains(&i) {
-                assert!(["malformed", "wrong-challenge"].contains(&strict), "{what}: {strict}");
-            } else if at.tag.contains(&i) {
+            if at.tag.contains(&i) {
                 assert!(["malformed", "binding-mismatch"].contains(&strict), "{what}: {strict}");
             } else {
                 assert!(allowed.contains(&strict), "{what}: {strict}");
@@ -556,13 +568,12 @@ fn every_payload_byte_flipped_is_invalid_never_a_panic() {
         b[i] ^= mask;
         flipped_text(&b)
     };
-    let doc = ["--venue", VENUE, "--document", li.document];
+    let doc = ["--nonce", NONCE, "--document", li.document];
     assert_invalid(&verify(&[&flip(0, 0x01)], NOW, &doc), "malformed");
     assert_invalid(&verify(&[&flip(3, 0x80)], NOW, &doc), "wrong-policy");
     assert_invalid(&verify(&[&flip(9, 0x01)], NOW, &doc), "unknown-head"); // epoch 2 → 3
-    assert_invalid(&verify(&[&flip(at.challenge.end - 1, 0x01)], NOW, &doc), "wrong-challenge");
     assert_invalid(&verify(&[&flip(at.tag.end - 1, 0x01)], NOW, &doc), "binding-mismatch");
-    assert_invalid(&verify(&[&flip(at.tag.end - 1, 0x01)], NOW, &["--venue", VENUE]), "bad-proof");
+    assert_invalid(&verify(&[&flip(at.tag.end - 1, 0x01)], NOW, &["--nonce", NONCE]), "bad-proof");
     for (i, mask) in [(at.proof.start + 5, 0x01), (bytes.len() - 1, 0xff)] {
         let o = verify(&[&flip(i, mask)], NOW, &doc);
         assert_eq!(o.code, 1, "{o:?}");
@@ -637,7 +648,7 @@ fn stale_code_is_invalid() {
     let wang = w.person("wang");
     assert_valid(&verify(&[&wang.code], NOW + max, &["--venue", VENUE]), Colour::Red);
     assert_invalid(&verify(&[&wang.code], NOW + max + 1, &["--venue", VENUE]), "stale-code");
-    assert_invalid(&verify(&["--image", p(&wang.png)], NOW + max + 1, &[]), "stale-code");
+    assert_invalid(&verify(&["--image", p(&wang.png)], NOW + max + 1, &["--venue", VENUE]), "stale-code");
     // And a code from further ahead than the clock-skew tolerance.
     assert_invalid(&verify(&[&wang.code], NOW - 3600, &["--venue", VENUE]), "code-from-future");
 }
@@ -651,10 +662,11 @@ fn wrong_challenge_is_invalid() {
         "wrong-challenge",
     );
     assert_invalid(&verify(&["--image", p(&zhang.png)], NOW, &["--venue", "elsewhere"]), "wrong-challenge");
-    // No challenge issued: not checked. The venue's own: valid.
-    assert_valid(&verify(&[&zhang.code], NOW, &[]), Colour::Yellow);
+    // No challenge issued: bad input unless the checkpoint knowingly accepts any challenge.
+    assert_eq!(verify(&[&zhang.code], NOW, &[]).code, 2);
+    assert_valid(&verify(&[&zhang.code], NOW, &["--insecure-accept-any-challenge"]), Colour::Yellow);
     assert_valid(&verify(&[&zhang.code], NOW, &["--venue", VENUE]), Colour::Yellow);
-    assert_eq!(Payload::from_text(&zhang.code).unwrap().challenge, challenge::venue(VENUE));
+    assert_eq!(Payload::from_text(&zhang.code).unwrap().challenge, Some(challenge::venue(VENUE)));
 
     // Without --venue the prover answers the time slot of `now`, derived as the checkpoint does;
     // a checkpoint that shows a venue code refuses it.
@@ -664,8 +676,8 @@ fn wrong_challenge_is_invalid() {
     let o = run(&args);
     assert_eq!(o.code, 0, "{o:?}");
     let slot_code = o.json()["code"].as_str().unwrap().to_string();
-    assert_eq!(Payload::from_text(&slot_code).unwrap().challenge, challenge::time_slot(NOW));
-    assert_valid(&verify(&[&slot_code], NOW, &[]), Colour::Yellow);
+    assert_eq!(Payload::from_text(&slot_code).unwrap().challenge, Some(challenge::time_slot(NOW)));
+    assert_valid(&verify(&[&slot_code], NOW, &["--slot"]), Colour::Yellow);
     assert_invalid(&verify(&[&slot_code], NOW, &["--venue", VENUE]), "wrong-challenge");
 }
 
@@ -688,8 +700,7 @@ fn other_policy() -> &'static OtherPolicy {
         std::fs::write(&policy_file, &text).unwrap();
         let bundle = dir.join("bundle");
         healthcode_prover::setup(&text, &bundle, &mut rand::rngs::OsRng).unwrap();
-        let mut reg =
-            Registry::init(&dir.join("registry.db"), &text, Config::default(), NOW - 20 * DAY).unwrap();
+        let mut reg = Registry::init(&dir.join("registry.db"), &text, NOW - 20 * DAY).unwrap();
         reg.publish(NOW - 2 * HOUR).unwrap();
         reg.publish(HEAD_AT).unwrap();
         let heads = dir.join("heads.json");
@@ -798,18 +809,20 @@ fn identity_bound_code_needs_the_right_document() {
     let bound = Payload::from_text(&w.bound).unwrap();
     assert!(bound.binding_tag.is_some());
     assert!(Payload::from_text(&li.code).unwrap().binding_tag.is_none(), "binding is off by default");
-    assert_valid(&verify(&[&w.bound], NOW, &["--venue", VENUE, "--document", li.document]), Colour::Red);
-    assert_valid(&verify(&[&w.bound], NOW, &["--venue", VENUE]), Colour::Red);
+    assert_valid(&verify(&[&w.bound], NOW, &["--nonce", NONCE, "--document", li.document]), Colour::Red);
+    assert_valid(&verify(&[&w.bound], NOW, &["--nonce", NONCE]), Colour::Red);
     assert_invalid(
-        &verify(&[&w.bound], NOW, &["--venue", VENUE, "--document", wang.document]),
+        &verify(&[&w.bound], NOW, &["--nonce", NONCE, "--document", wang.document]),
         "binding-mismatch",
     );
     assert_invalid(
-        &verify(&[&w.bound], NOW, &["--venue", VENUE, "--document", "G1000000"]),
+        &verify(&[&w.bound], NOW, &["--nonce", NONCE, "--document", "G1000000"]),
         "binding-mismatch",
     );
+    // Answered at the posted venue instead of the nonce: the proof is for another challenge.
+    assert_invalid(&verify(&[&w.bound], NOW, &["--venue", VENUE]), "bad-proof");
     assert_invalid(
-        &verify(&[&li.code], NOW, &["--venue", VENUE, "--document", li.document]),
+        &verify(&[&li.code], NOW, &["--nonce", NONCE, "--document", li.document]),
         "binding-required",
     );
 }
@@ -840,7 +853,7 @@ fn qr_png_round_trips_through_the_image_decoder() {
     let mut png = std::fs::read(&w.people[0].png).unwrap();
     png.truncate(png.len() / 2);
     std::fs::write(&blank, png).unwrap();
-    let o = verify(&["--image", p(&blank)], NOW, &[]);
+    let o = verify(&["--image", p(&blank)], NOW, &["--venue", VENUE]);
     assert_eq!(o.code, 2, "{o:?}");
     assert!(o.stderr.contains("blank.png"), "{o:?}");
 }
@@ -860,11 +873,11 @@ fn a_rerandomised_proof_verifies_and_changes_no_decision() {
     assert_ne!(rr_text, w.bound, "new proof bytes");
     let max = w.policy.max_code_age;
     let cases: [(u64, &[&str]); 5] = [
-        (NOW, &["--venue", VENUE, "--document", li.document]),
-        (NOW + max + 1, &["--venue", VENUE]),
-        (NOW, &["--venue", "elsewhere"]),
-        (NOW, &["--venue", VENUE, "--document", "G10000002"]),
-        (HEAD_AT + w.policy.max_root_age + 1, &[]),
+        (NOW, &["--nonce", NONCE, "--document", li.document]),
+        (NOW + max + 1, &["--nonce", NONCE]),
+        (NOW, &["--nonce", "00000000000000000000000000000000"]),
+        (NOW, &["--nonce", NONCE, "--document", "G10000002"]),
+        (HEAD_AT + w.policy.max_root_age + 1, &["--nonce", NONCE]),
     ];
     let mut reasons = Vec::new();
     for (now, opts) in cases {
@@ -874,17 +887,17 @@ fn a_rerandomised_proof_verifies_and_changes_no_decision() {
         assert_eq!(a.json(), b.json(), "{opts:?}");
         reasons.push(b.json()["reason"].as_str().unwrap_or("valid").to_string());
     }
-    assert_eq!(reasons, ["valid", "stale-code", "wrong-challenge", "binding-mismatch", "stale-head"]);
+    assert_eq!(reasons, ["valid", "stale-code", "bad-proof", "binding-mismatch", "stale-head"]);
     // Both in one queue: both valid (nothing keys on proof bytes), same colour.
     let queue = w.dir.join("rerandomised.txt");
     std::fs::write(&queue, format!("{}\n{rr_text}\n", w.bound)).unwrap();
-    let o = verify(&["--batch", p(&queue)], NOW, &["--venue", VENUE]);
+    let o = verify(&["--batch", p(&queue)], NOW, &["--nonce", NONCE]);
     assert_eq!(o.code, 0, "{o:?}");
     assert_eq!(o.json()["codes"][1]["colour"], "red");
     // Rerandomising does not let the colour change.
     let mut green = rr.clone();
     green.colour = Colour::Green;
-    assert_invalid(&verify(&[&green.to_text().unwrap()], NOW, &["--venue", VENUE]), "bad-proof");
+    assert_invalid(&verify(&[&green.to_text().unwrap()], NOW, &["--nonce", NONCE]), "bad-proof");
 }
 
 // ---- the demo ------------------------------------------------------------------------------
@@ -934,7 +947,7 @@ fn the_demo_runs_clean_and_its_files_verify() {
     .json();
     assert_eq!(zhang["colour"], "yellow");
     let code = zhang["code"].as_str().unwrap();
-    assert_valid(&verify_with(&bundle, &key, &heads, &[code], &[]), Colour::Yellow);
+    assert_valid(&verify_with(&bundle, &key, &heads, &[code], &["--slot"]), Colour::Yellow);
     // A second demo in the same directory is refused rather than mixing two registries.
     assert_eq!(run(["demo", "--dir", p(&d), "--no-qr"]).code, 2);
 }

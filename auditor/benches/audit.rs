@@ -7,7 +7,7 @@ use healthcode_auditor::{circuit, semantic};
 use healthcode_circuits::policy::Policy;
 use healthcode_registry::audit::replay_all;
 use healthcode_registry::event::Role;
-use healthcode_registry::{Config, Event, HolderFile, Registry};
+use healthcode_registry::{Event, HolderFile, Registry};
 
 const POLICY: &str = include_str!("../../policies/henan-2022.toml");
 const T0: u64 = 1_655_164_800;
@@ -17,7 +17,7 @@ const EVENTS: u64 = 4_000;
 
 fn replay(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let mut reg = Registry::init(&dir.path().join("r.db"), POLICY, Config::default(), T0 - 20 * DAY).unwrap();
+    let mut reg = Registry::init(&dir.path().join("r.db"), POLICY, T0 - 20 * DAY).unwrap();
     let lab = SigningKey::from_bytes(&[1; 32]);
     reg.add_signer("lab", Role::Lab, lab.verifying_key(), 0, T0 - 20 * DAY).unwrap();
     let cms: Vec<_> =

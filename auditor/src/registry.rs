@@ -11,6 +11,7 @@ use crate::report::Report;
 use ed25519_dalek::VerifyingKey;
 use healthcode_circuits::policy::Policy;
 use healthcode_registry::audit::{replay_all, Finding, FindingKind, Replay};
+use healthcode_registry::receipt::{judge, Evidence};
 use healthcode_registry::{LogExport, Registry, SignedHead};
 use std::path::Path;
 
@@ -130,6 +131,17 @@ fn check_replay(
             entry_findings.iter().map(|f| describe(f)).collect::<Vec<_>>().join("; ")
         },
     );
+    let window = replay_policy_window(policy);
+    let window_findings = of(&[FindingKind::EventWindow]);
+    r.check(
+        "event times within the published window",
+        window_findings.is_empty(),
+        if window_findings.is_empty() {
+            format!("every event dated within {window} of its acceptance, every acceptance before its head")
+        } else {
+            window_findings.iter().map(|f| describe(f)).collect::<Vec<_>>().join("; ")
+        },
+    );
     let head_findings = of(&[FindingKind::HeadMismatch]);
     r.check(
         "heads match the replayed log and tree",
@@ -169,10 +181,17 @@ fn describe(f: &Finding) -> String {
     if let Some(ev) = &f.event {
         s += &format!("event {}… ", &ev[..16.min(ev.len())]);
     }
-    if let Some(n) = &f.signer {
-        s += &format!("signer `{n}` ");
+    match (&f.signer, &f.signer_key) {
+        (Some(n), _) => s += &format!("signer `{n}` "),
+        (None, Some(k)) => s += &format!("signer key {k} "),
+        (None, None) => {}
     }
     s + &f.what
+}
+
+/// The policy's window of event times, as text: "300 s ahead and 2592000 s behind".
+fn replay_policy_window(policy: &Policy) -> String {
+    format!("{} s ahead and {} s behind", policy.max_event_ahead, policy.max_event_behind)
 }
 
 /// Accepted events per epoch, signer and kind, as text lines (bursts stand out).
@@ -190,4 +209,37 @@ pub fn counts_table(report: &Report) -> String {
         }
     }
     out
+}
+
+/// Adds the check "receipts honoured" to an export's report: each piece of evidence (a receipt
+/// and a signed head issued after its deadline) is judged against the export's record. Bad input
+/// (a receipt or head not signed by the registry key, an unknown format) is an error.
+pub fn check_evidence(
+    r: &mut Report,
+    export_json: &str,
+    registry_key: &VerifyingKey,
+    evidence: &[(String, Evidence)],
+) -> Result<(), String> {
+    let export = LogExport::parse(export_json).map_err(|e| e.to_string())?;
+    let mut findings = Vec::new();
+    let mut judged = Vec::new();
+    for (name, e) in evidence {
+        match judge(e, &export.heads, &export.entries, registry_key)
+            .map_err(|why| format!("{name}: {why}"))?
+        {
+            Some(f) => findings.push(f),
+            None => judged.push(hex::encode(e.receipt.event)),
+        }
+    }
+    r.check(
+        "receipts honoured",
+        findings.is_empty(),
+        if findings.is_empty() {
+            format!("{} receipt(s): every event published by its deadline", judged.len())
+        } else {
+            findings.join("; ")
+        },
+    );
+    r.evidence["withheld_events"] = serde_json::json!(findings);
+    Ok(())
 }

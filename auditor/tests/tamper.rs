@@ -9,7 +9,7 @@ use healthcode_circuits::policy::Policy;
 use healthcode_circuits::statement::{circuit_info, HealthCodeCircuit};
 use healthcode_registry::event::{Entry, EntryBody, Role};
 use healthcode_registry::head::{HeadFields, SignedHead};
-use healthcode_registry::{Config, Event, HolderFile, Registry, SignedEvent};
+use healthcode_registry::{Event, HolderFile, Registry, SignedEvent};
 use healthcode_verifier::bundle::Manifest;
 use healthcode_verifier::keyfile::{encode, KeyKind};
 use rand::SeedableRng;
@@ -174,7 +174,7 @@ fn event(
 fn registry() -> Reg {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("registry.db");
-    let mut reg = Registry::init(&path, POLICY, Config::default(), T0 - 20 * DAY).unwrap();
+    let mut reg = Registry::init(&path, POLICY, T0 - 20 * DAY).unwrap();
     let (lab, lab2, tracer) = (
         SigningKey::from_bytes(&[1; 32]),
         SigningKey::from_bytes(&[3; 32]),
@@ -341,7 +341,7 @@ fn honest_export_is_clean_without_the_database() {
     std::fs::remove_file(&r.path).unwrap();
     let report = registry::audit_export(&text, &Policy::parse(POLICY).unwrap(), &key).unwrap();
     assert!(report.clean(), "{report}");
-    assert_eq!(report.checks.len(), 5);
+    assert_eq!(report.checks.len(), 6);
     let counts = report.evidence["events_per_signer"].as_array().unwrap();
     assert!(counts.iter().any(|c| c["epoch"] == 2 && c["signer"] == "lab" && c["kind"] == "positive_test"));
 }
@@ -382,4 +382,66 @@ fn malformed_export_is_refused_as_bad_input() {
     let policy = Policy::parse(POLICY).unwrap();
     let err = registry::audit_export("{\"format\": 1", &policy, &key).unwrap_err();
     assert!(err.contains("not a registry log export") && err.contains("line 1"), "{err}");
+}
+
+// ---- issue 11: the time window and unknown signers ----
+
+/// Puts `entry` straight into the registry's queue, as an operator who bypasses (or reconfigures)
+/// the acceptance checks would, and publishes it at `at`: the registry signs a head over it.
+fn smuggle_and_publish(r: &Reg, entry: Entry, at: u64) {
+    db(r).execute("INSERT INTO queue (entry) VALUES (?1)", [entry.to_bytes()]).unwrap();
+    Registry::open(&r.path).unwrap().publish(at).unwrap();
+}
+
+/// Issue 11, item 3: the operator widens its time window and accepts a positive test dated 13
+/// days after its acceptance (it keeps the holder red for ~27 days). The log holds both times;
+/// before, both audits reported clean. The published policy's window (`max_event_ahead`) flags
+/// it, naming the event, its signer and both times.
+#[test]
+fn an_event_dated_outside_the_published_window_is_named() {
+    let r = registry();
+    let lab2 = SigningKey::from_bytes(&[3; 32]);
+    let reg = Registry::open(&r.path).unwrap();
+    let at = T0 + 40;
+    let ahead = event(&reg, &lab2, 3, "positive_test", at + 13 * DAY, None);
+    let id = hex::encode(ahead.event.id());
+    drop(reg);
+    smuggle_and_publish(&r, Entry { at, body: EntryBody::Event(ahead) }, T0 + 50);
+    let (text, key) = export(&r);
+    let policy = Policy::parse(POLICY).unwrap();
+    for report in [registry::audit(&r.path).unwrap(), registry::audit_export(&text, &policy, &key).unwrap()] {
+        assert!(!report.clean(), "a positive test dated 13 days ahead passed the audit: {report}");
+        let f = failed(&report).join("\n");
+        assert!(f.contains(&id[..16]) && f.contains("lab two"), "{f}");
+        assert!(f.contains(&(at + 13 * DAY).to_string()) && f.contains(&at.to_string()), "{f}");
+        let json = report.evidence["findings"].to_string();
+        assert!(json.contains(&id) && json.contains("lab two"), "{json}");
+    }
+    // Dated too long before its acceptance (a "late lab report" older than max_event_behind).
+    let r = registry();
+    let reg = Registry::open(&r.path).unwrap();
+    let old = event(&reg, &lab2, 2, "positive_test", at - 31 * DAY, None);
+    drop(reg);
+    smuggle_and_publish(&r, Entry { at, body: EntryBody::Event(old) }, T0 + 50);
+    let report = registry::audit(&r.path).unwrap();
+    assert!(!report.clean(), "{report}");
+    assert!(failed(&report).join("\n").contains(&(at - 31 * DAY).to_string()), "{report}");
+}
+
+/// Issue 11, item 4: an event signed by a key that was never accredited gets into the log. The
+/// audit names it by its key, in text and in `--json`, not only as "an unknown signer".
+#[test]
+fn an_unknown_signer_is_named_by_its_key() {
+    let r = registry();
+    let stranger = SigningKey::from_bytes(&[0x5a; 32]);
+    let stranger_hex = hex::encode(stranger.verifying_key().as_bytes());
+    let reg = Registry::open(&r.path).unwrap();
+    let forged = event(&reg, &stranger, 0, "negative_test", T0, None);
+    drop(reg);
+    smuggle_and_publish(&r, Entry { at: T0 + 40, body: EntryBody::Event(forged) }, T0 + 50);
+    let report = registry::audit(&r.path).unwrap();
+    let f = failed(&report).join("\n");
+    assert!(f.contains("unknown signer") && f.contains(&stranger_hex), "{f}");
+    let json = report.evidence["findings"].to_string();
+    assert!(json.contains(&stranger_hex), "{json}");
 }

@@ -2,7 +2,9 @@
 //! canonical form and digest, and the reference evaluator on the example policy.
 
 use healthcode_circuits::field;
-use healthcode_circuits::policy::{evaluate, Colour, Policy};
+use healthcode_circuits::policy::{
+    evaluate, Colour, Policy, DEFAULT_HEAD_GRACE, DEFAULT_MAX_EVENT_AHEAD, DEFAULT_MAX_EVENT_BEHIND,
+};
 
 const EXAMPLE: &str = include_str!("../../policies/henan-2022.toml");
 const HEAD: &str = "id = \"p\"\nversion = 1\nmax_root_age = \"6h\"\nmax_code_age = \"5m\"\nevents = [\"pos\", \"neg\"]\ndefault = \"green\"\n";
@@ -103,9 +105,57 @@ fn digest_ignores_formatting_but_not_meaning_or_order() {
     assert_ne!(retitled.digest(), p.digest(), "the published text is covered too");
     assert_eq!(
         hex::encode(p.digest()),
-        "7a1b32bb6fb5ff13715d5d12216f93b92846f193cba2efa56c348948a7e60c3c",
+        "36c150d9262a1ddc1d396dbc98d8a5c62bb1defb36ba58b91537ba91d01a99ea",
         "pinned: a change to the canonical encoding is a visible decision"
     );
+}
+
+#[test]
+fn head_grace_is_published_and_in_the_digest() {
+    let p = Policy::parse(EXAMPLE).unwrap();
+    assert_eq!(p.head_grace, 600, "the example policy sets head_grace = \"10m\"");
+    assert!(
+        p.canonical().contains("\"max_code_age\":300,\"head_grace\":600,\"max_event_ahead\":300,\"max_event_behind\":2592000,\"max_merge_delay\":3600,\"events\""),
+        "{}",
+        p.canonical()
+    );
+    let longer = Policy::parse(&EXAMPLE.replace("head_grace = \"10m\"", "head_grace = \"1h\"")).unwrap();
+    assert_eq!(longer.head_grace, 3_600);
+    assert_ne!(longer.digest(), p.digest(), "a longer grace is another policy");
+    // Unset: the documented default, written out in the canonical form (so in the digest).
+    let unset = Policy::parse(&format!(
+        "{HEAD}[[rules]]\ncolour = \"red\"\nbecause = \"b\"\nwhen = \"within(pos, 1d)\"\n"
+    ))
+    .unwrap();
+    assert_eq!(unset.head_grace, DEFAULT_HEAD_GRACE);
+    assert!(unset.canonical().contains(&format!("\"head_grace\":{DEFAULT_HEAD_GRACE}")));
+    let none = Policy::parse(&EXAMPLE.replace("head_grace = \"10m\"", "head_grace = \"0s\"")).unwrap();
+    assert_eq!(none.head_grace, 0, "no grace at all is a valid choice");
+    let err = Policy::parse(&EXAMPLE.replace("head_grace = \"10m\"", "head_grace = \"10\"")).unwrap_err();
+    assert_eq!((err.line, err.column), (8, 14), "{err}");
+}
+
+/// Issue 11, item 3: the event time window is published in the policy (and so in its digest),
+/// not a private setting of the registry.
+#[test]
+fn the_event_window_is_published_and_in_the_digest() {
+    let p = Policy::parse(EXAMPLE).unwrap();
+    assert_eq!((p.max_event_ahead, p.max_event_behind), (300, 30 * 86_400));
+    let wider =
+        Policy::parse(&EXAMPLE.replace("max_event_ahead = \"5m\"", "max_event_ahead = \"14d\"")).unwrap();
+    assert_eq!(wider.max_event_ahead, 14 * 86_400);
+    assert_ne!(wider.digest(), p.digest(), "a wider window is another policy");
+    let longer =
+        Policy::parse(&EXAMPLE.replace("max_event_behind = \"30d\"", "max_event_behind = \"60d\"")).unwrap();
+    assert_ne!(longer.digest(), p.digest());
+    let unset = Policy::parse(&with_rule("within(pos, 1d)")).unwrap();
+    assert_eq!(
+        (unset.max_event_ahead, unset.max_event_behind),
+        (DEFAULT_MAX_EVENT_AHEAD, DEFAULT_MAX_EVENT_BEHIND)
+    );
+    let err = Policy::parse(&EXAMPLE.replace("max_event_ahead = \"5m\"", "max_event_ahead = \"5 minutes\""))
+        .unwrap_err();
+    assert_eq!(err.line, 9, "{err}");
 }
 
 #[test]

@@ -19,7 +19,8 @@ pub struct ProveRequest {
     pub head: TrustedHead,
     /// Unix seconds the colour is claimed at (normally the device clock).
     pub now: u64,
-    /// The checkpoint's challenge (venue code or time slot), see `hashes::challenge`.
+    /// The checkpoint's challenge (venue code or time slot, or for a bound code the checkpoint's
+    /// secret binding nonce), see `healthcode_verifier::challenge`.
     pub challenge: Fr,
     /// Bind the code to the holder's identity document (overrides `Witness::bind`).
     pub bind: bool,
@@ -146,7 +147,8 @@ impl Prover<'_> {
             epoch: head.epoch,
             now: request.now,
             colour: verdict.colour,
-            challenge: request.challenge,
+            // A bound code does not carry its challenge (the checkpoint's secret nonce).
+            challenge: (!request.bind).then_some(request.challenge),
             binding_tag: request.bind.then_some(public.binding_tag),
             proof,
         };

@@ -38,7 +38,7 @@ fn every_colour_is_provable_and_verifies() {
             assert_eq!(proved.payload.binding_tag.is_some(), bind);
             let id = bind.then(|| hashes::id_hash(&holder.document_number));
             let code = proved.payload.encode().unwrap();
-            let got = checkpoint.verify(&code, f.population.now + 10, Some(proved.payload.challenge), id);
+            let got = checkpoint.verify(&code, f.population.now + 10, Some(proved.public.challenge), id);
             assert_eq!(got, Ok(holder.expected), "{} bind={bind}", holder.name);
         }
     }
@@ -187,7 +187,7 @@ fn a_rerandomised_proof_verifies_and_changes_no_decision() {
     let checkpoint = f.checkpoint();
     let proved = f.prove(&f.population.holders[0], "venue:zhengzhou-east-station", true);
     let id = hashes::id_hash(&f.population.holders[0].document_number);
-    let challenge = proved.payload.challenge;
+    let challenge = proved.public.challenge;
     let mut rerandomised = proved.payload.clone();
     rerandomised.proof =
         Groth16::<Bn254>::rerandomize_proof(&f.keys.verifying_key, &proved.payload.proof, &mut rng());

@@ -1,9 +1,10 @@
 //! Replay: recomputes everything a registry signed from its log alone, as an auditor does.
 //!
 //! The log carries enrolments, signer accreditations and revocations, signed events and signed
-//! retractions, so replaying it re-checks every acceptance rule that does not depend on the
-//! registry's clock configuration, rebuilds holder states, the holder tree and the log, and
-//! compares them with each signed head.
+//! retractions, each with the time the registry accepted it, so replaying it re-checks every
+//! acceptance rule — including the policy's published window of event times around the
+//! acceptance time — rebuilds holder states, the holder tree and the log, and compares them with
+//! each signed head.
 
 use crate::event::{Entry, EntryBody, Role, POSITIVE_TEST};
 use crate::head::{check_order, SignedHead};
@@ -39,6 +40,9 @@ pub struct Finding {
     pub event: Option<String>,
     /// The signer's name, when known.
     pub signer: Option<String>,
+    /// The signer's public key (hex), for events and retractions: names a signer that was never
+    /// accredited, which has no name.
+    pub signer_key: Option<String>,
     pub what: String,
 }
 
@@ -54,6 +58,9 @@ pub enum FindingKind {
     HeadMismatch,
     /// A log entry that is not backed by the rules (signature, accreditation, index case…).
     Entry,
+    /// An event dated outside the policy's window around its acceptance time, or an entry whose
+    /// acceptance time is after the head that publishes it.
+    EventWindow,
 }
 
 impl Finding {
@@ -112,8 +119,8 @@ pub fn replay(
     }
 }
 
-/// Replays the whole log, re-checking every acceptance rule that does not depend on the
-/// registry's clock settings, and compares each head with the recomputation. Never stops early:
+/// Replays the whole log, re-checking every acceptance rule (the window of event times against
+/// each entry's acceptance time included), and compares each head with the recomputation. Never stops early:
 /// every problem becomes a [`Finding`].
 pub fn replay_all(
     entries: &[Vec<u8>],
@@ -135,8 +142,8 @@ pub fn replay_all(
         };
         findings.push(head_finding(FindingKind::HeadOrder, epoch, e.to_string()));
     }
-    // The epoch that first publishes entry `i`.
-    let epoch_of = |i: u64| heads.iter().find(|h| h.log_size > i).map(|h| h.epoch);
+    // The head that first publishes entry `i`.
+    let head_of = |i: u64| heads.iter().find(|h| h.log_size > i);
     let mut r = Replayer::new(registry, policy);
     let mut counts = std::collections::BTreeMap::new();
     let mut heads_iter = heads.iter().peekable();
@@ -149,7 +156,7 @@ pub fn replay_all(
             r.check_head(h, &mut findings);
         }
         r.log.append(bytes);
-        let epoch = epoch_of(i);
+        let epoch = head_of(i).map(|h| h.epoch);
         let mut finding = Finding {
             kind: FindingKind::Entry,
             epoch,
@@ -157,6 +164,7 @@ pub fn replay_all(
             leaf: None,
             event: None,
             signer: None,
+            signer_key: None,
             what: String::new(),
         };
         let entry = match Entry::from_bytes(bytes) {
@@ -167,7 +175,7 @@ pub fn replay_all(
                 continue;
             }
         };
-        match r.apply(&entry, &mut finding) {
+        match r.apply(&entry, head_of(i).map(|h| h.issued_at), &mut finding) {
             Ok(Some((signer, kind))) => {
                 *counts.entry((epoch.unwrap_or(0), signer, kind)).or_insert(0u64) += 1;
             }
@@ -197,7 +205,16 @@ pub fn replay_all(
 }
 
 fn head_finding(kind: FindingKind, epoch: u64, what: String) -> Finding {
-    Finding { kind, epoch: Some(epoch), entry: None, leaf: None, event: None, signer: None, what }
+    Finding {
+        kind,
+        epoch: Some(epoch),
+        entry: None,
+        leaf: None,
+        event: None,
+        signer: None,
+        signer_key: None,
+        what,
+    }
 }
 
 /// What a replay rebuilds from the log, entry by entry.
@@ -256,17 +273,27 @@ impl<'a> Replayer<'a> {
     }
 
     /// Applies one decoded entry to the replayed state, or says why it is not backed. Returns
-    /// the signer's name and the kind for an accepted event.
-    fn apply(&mut self, entry: &Entry, finding: &mut Finding) -> Result<Option<(String, String)>, String> {
-        let active = |signers: &HashMap<VerifyingKey, Signer>,
-                      key: &VerifyingKey|
-         -> Result<(Role, String), String> {
-            let s = signers.get(key).ok_or("signed by an unknown signer (never accredited in this log)")?;
-            if entry.at < s.from || s.revoked.is_some_and(|r| entry.at >= r) {
-                return Err(format!("signer `{}` was not accredited at acceptance time", s.name));
-            }
-            Ok((s.role, s.name.clone()))
-        };
+    /// the signer's name and the kind for an accepted event. `published_at` is the `issued_at` of
+    /// the head that first covers the entry.
+    fn apply(
+        &mut self,
+        entry: &Entry,
+        published_at: Option<u64>,
+        finding: &mut Finding,
+    ) -> Result<Option<(String, String)>, String> {
+        let active =
+            |signers: &HashMap<VerifyingKey, Signer>, key: &VerifyingKey| -> Result<(Role, String), String> {
+                let s = signers.get(key).ok_or_else(|| {
+                    format!(
+                        "signed by an unknown signer, key {} (never accredited in this log)",
+                        hex::encode(key.as_bytes())
+                    )
+                })?;
+                if entry.at < s.from || s.revoked.is_some_and(|r| entry.at >= r) {
+                    return Err(format!("signer `{}` was not accredited at acceptance time", s.name));
+                }
+                Ok((s.role, s.name.clone()))
+            };
         match &entry.body {
             EntryBody::Enrol { leaf_index, commitment } => {
                 finding.leaf = Some(*leaf_index);
@@ -303,6 +330,7 @@ impl<'a> Replayer<'a> {
                 finding.leaf = Some(e.holder);
                 finding.event = Some(hex::encode(e.id()));
                 finding.signer = self.signers.get(&e.signer).map(|s| s.name.clone());
+                finding.signer_key = Some(hex::encode(e.signer.as_bytes()));
                 if e.registry != *self.registry || !se.verify() {
                     return Err(format!("{} event: signature does not verify for this registry", e.kind));
                 }
@@ -317,6 +345,10 @@ impl<'a> Replayer<'a> {
                 }
                 if e.time == 0 || e.time > MAX_TIME {
                     return Err("event time out of range".into());
+                }
+                if let Some(why) = self.outside_window(entry.at, e.time, &e.kind, published_at) {
+                    finding.kind = FindingKind::EventWindow;
+                    return Err(why);
                 }
                 match (role, &e.index_case) {
                     (Role::Lab, None) => {}
@@ -352,6 +384,7 @@ impl<'a> Replayer<'a> {
                 let r = &sr.retraction;
                 finding.event = Some(hex::encode(r.event));
                 finding.signer = self.signers.get(&r.signer).map(|s| s.name.clone());
+                finding.signer_key = Some(hex::encode(r.signer.as_bytes()));
                 if r.registry != *self.registry || !sr.verify() {
                     return Err("retraction signature does not verify for this registry".into());
                 }
@@ -369,6 +402,35 @@ impl<'a> Replayer<'a> {
             }
         }
         Ok(None)
+    }
+
+    /// Why an event dated `time` and accepted at `at` is outside the published window, if it is:
+    /// more than `max_event_ahead` after `at`, more than `max_event_behind` before it, or `at`
+    /// itself later than the head that publishes the entry (by more than the registry's
+    /// `MAX_AHEAD` allowance), so that the acceptance time cannot be moved forward to fit the
+    /// window.
+    fn outside_window(&self, at: u64, time: u64, kind: &str, published_at: Option<u64>) -> Option<String> {
+        let p = self.policy;
+        if time > at.saturating_add(p.max_event_ahead) {
+            return Some(format!(
+                "{kind} event dated {time}, {} s after its acceptance at {at}: more than the policy's max_event_ahead {} s",
+                time - at,
+                p.max_event_ahead
+            ));
+        }
+        if time < at.saturating_sub(p.max_event_behind) {
+            return Some(format!(
+                "{kind} event dated {time}, {} s before its acceptance at {at}: more than the policy's max_event_behind {} s",
+                at - time,
+                p.max_event_behind
+            ));
+        }
+        match published_at {
+            Some(issued) if at > issued.saturating_add(crate::registry::MAX_AHEAD) => Some(format!(
+                "{kind} event dated {time} claims acceptance at {at}, after the head that publishes it (issued at {issued})"
+            )),
+            _ => None,
+        }
     }
 
     /// The holder's state: per kind, the latest time of its live events.

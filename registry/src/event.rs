@@ -455,7 +455,7 @@ pub fn key_from_hex(s: &str) -> Result<VerifyingKey, String> {
 }
 
 /// Serde for signatures as hex; shared by events, retractions and heads.
-pub(crate) mod hex_sig {
+pub mod hex_sig {
     use ed25519_dalek::Signature;
     use serde::{de::Error, Deserialize, Deserializer, Serializer};
 

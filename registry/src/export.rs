@@ -81,11 +81,11 @@ impl LogExport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Config, HolderFile};
+    use crate::HolderFile;
 
     fn registry(dir: &std::path::Path) -> Registry {
         let policy = include_str!("../../policies/henan-2022.toml");
-        let mut reg = Registry::init(&dir.join("r.db"), policy, Config::default(), 1_000).unwrap();
+        let mut reg = Registry::init(&dir.join("r.db"), policy, 1_000).unwrap();
         reg.enroll(HolderFile::from_secret(5u64.into(), 6u64.into()).commitment, 1_000).unwrap();
         reg.publish(1_001).unwrap();
         reg

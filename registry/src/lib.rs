@@ -15,6 +15,7 @@ pub mod head;
 pub mod history;
 pub mod holder;
 pub mod log;
+pub mod receipt;
 pub mod registry;
 pub mod witness;
 
@@ -24,6 +25,6 @@ pub use head::SignedHead;
 pub use history::{History, InclusionProof};
 pub use holder::HolderFile;
 pub use registry::{
-    Config, ConsistencyProof, PublishHooks, PublishStep, Refusal, Registry, RegistryError, SignerInfo,
+    ConsistencyProof, PublishHooks, PublishStep, Refusal, Registry, RegistryError, SignerInfo,
 };
 pub use witness::WitnessFile;

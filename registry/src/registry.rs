@@ -10,6 +10,7 @@ use crate::event::{Entry, EntryBody, Role, SignedEvent, SignedRetraction, Summar
 use crate::head::{HeadFields, SignedHead};
 use crate::history::{History, HistoryEvent, InclusionProof};
 use crate::log::{self, Frontier, Hash, ProofError};
+use crate::receipt::Receipt;
 use crate::witness::{WitnessFile, WITNESS_VERSION};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use healthcode_circuits::field;
@@ -43,9 +44,9 @@ pub enum Refusal {
     UnknownHolder(u32),
     #[error("event time {time} is outside 1..={MAX_TIME}")]
     TimeOutOfRange { time: u64 },
-    #[error("event time {time} is more than {max_future} s after now ({now})")]
+    #[error("event time {time} is more than the policy's max_event_ahead {max_future} s after now ({now})")]
     TimeInFuture { time: u64, now: u64, max_future: u64 },
-    #[error("event time {time} is more than {max_past} s before now ({now})")]
+    #[error("event time {time} is more than the policy's max_event_behind {max_past} s before now ({now})")]
     TimeTooOld { time: u64, now: u64, max_past: u64 },
     #[error("a `{0}` event must name the positive test of its index case")]
     MissingIndexCase(String),
@@ -106,21 +107,6 @@ pub enum RegistryError {
 }
 
 pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
-
-/// Acceptance windows for event times, in seconds relative to the registry's clock.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Config {
-    /// How far in the future an event time may be (clock skew between lab and registry).
-    pub max_future: u64,
-    /// How old an event may be when submitted (late lab reports).
-    pub max_past: u64,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self { max_future: 300, max_past: 30 * 86_400 }
-    }
-}
 
 /// An accredited signer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,14 +191,12 @@ pub const MAX_AHEAD: u64 = 60;
 
 const META_KEY: &str = "registry_secret_key";
 const META_POLICY: &str = "policy";
-const META_CONFIG: &str = "config";
 
 pub struct Registry {
     conn: Connection,
     key: SigningKey,
     policy: Policy,
     digest: Hash,
-    config: Config,
     /// The holder tree as of the latest head, loaded from `tree_nodes`.
     tree: SparseTree,
 }
@@ -285,8 +269,9 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Ve
 
 impl Registry {
     /// Creates a registry file for `policy_src` with a fresh signing key, and signs epoch 0
-    /// (the empty tree and log) at `now`.
-    pub fn init(path: &Path, policy_src: &str, config: Config, now: u64) -> Result<Self> {
+    /// (the empty tree and log) at `now`. The window of accepted event times is the policy's
+    /// (`max_event_ahead`, `max_event_behind`): published, and checked again by the audit.
+    pub fn init(path: &Path, policy_src: &str, now: u64) -> Result<Self> {
         if path.exists() {
             return Err(RegistryError::Exists(path.display().to_string()));
         }
@@ -304,7 +289,6 @@ impl Registry {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         db::set_meta(&tx, META_KEY, key.as_bytes())?;
         db::set_meta(&tx, META_POLICY, policy_src.as_bytes())?;
-        db::set_meta(&tx, META_CONFIG, serde_json::to_string(&config).expect("config").as_bytes())?;
         let head = SignedHead::sign(
             &key,
             digest,
@@ -322,7 +306,7 @@ impl Registry {
             [serde_json::to_string(&head).expect("head")],
         )?;
         tx.commit()?;
-        Ok(Self { conn, key, policy, digest, config, tree: SparseTree::new() })
+        Ok(Self { conn, key, policy, digest, tree: SparseTree::new() })
     }
 
     /// Opens an existing registry, migrating its schema and loading the holder tree.
@@ -340,12 +324,11 @@ impl Registry {
         let policy_src = String::from_utf8(policy_src)
             .map_err(|_| RegistryError::Corrupt("the stored policy is not UTF-8".into()))?;
         let policy = Policy::parse(&policy_src).map_err(|e| RegistryError::Policy(e.to_string()))?;
-        let config = db::get_meta(&conn, META_CONFIG)?.ok_or_else(|| missing(META_CONFIG))?;
-        let config: Config = serde_json::from_slice(&config)
-            .map_err(|e| RegistryError::Corrupt(format!("stored config: {e}")))?;
+        // Databases made before issue 11 also hold a `config` meta entry with a private time
+        // window; it is ignored: the window is the published policy's.
         let tree = load_tree(&conn)?;
         let digest = policy.digest();
-        Ok(Self { conn, key: SigningKey::from_bytes(&key_bytes), policy, digest, config, tree })
+        Ok(Self { conn, key: SigningKey::from_bytes(&key_bytes), policy, digest, tree })
     }
 
     pub fn public_key(&self) -> VerifyingKey {
@@ -358,10 +341,6 @@ impl Registry {
 
     pub fn policy_digest(&self) -> Hash {
         self.digest
-    }
-
-    pub fn config(&self) -> Config {
-        self.config
     }
 
     /// Reloads the holder tree if another process published since it was loaded (long-running
@@ -494,7 +473,7 @@ impl Registry {
         let mut out = Vec::with_capacity(events.len());
         let mut signers = HashMap::new();
         for (ev, ok) in events.iter().zip(sig_ok) {
-            let verdict = check_event(&tx, &self.policy, &self.config, &me, &mut signers, ev, ok, now)?;
+            let verdict = check_event(&tx, &self.policy, &me, &mut signers, ev, ok, now)?;
             if let Ok(id) = &verdict {
                 let e = &ev.event;
                 tx.prepare_cached(
@@ -549,6 +528,12 @@ impl Registry {
         tx.execute("INSERT INTO queue (entry) VALUES (?1)", [entry.to_bytes()])?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// The receipt for an event accepted at `accepted_at`: signed by the registry key, promising
+    /// a signed head that includes it by `accepted_at + max_merge_delay` (the policy's).
+    pub fn receipt(&self, event: Hash, accepted_at: u64) -> Receipt {
+        Receipt::sign(&self.key, event, accepted_at, accepted_at.saturating_add(self.policy.max_merge_delay))
     }
 
     /// Entries accepted but not yet published.
@@ -946,7 +931,6 @@ fn active_signer(conn: &Connection, key: &VerifyingKey, now: u64) -> Result<Sign
 fn check_event(
     conn: &Connection,
     policy: &Policy,
-    config: &Config,
     me: &VerifyingKey,
     signers: &mut HashMap<VerifyingKey, Result<SignerInfo, Refusal>>,
     ev: &SignedEvent,
@@ -1000,11 +984,11 @@ fn check_event(
     if e.time == 0 || e.time > MAX_TIME {
         return refuse(Refusal::TimeOutOfRange { time: e.time });
     }
-    if e.time > now.saturating_add(config.max_future) {
-        return refuse(Refusal::TimeInFuture { time: e.time, now, max_future: config.max_future });
+    if e.time > now.saturating_add(policy.max_event_ahead) {
+        return refuse(Refusal::TimeInFuture { time: e.time, now, max_future: policy.max_event_ahead });
     }
-    if e.time < now.saturating_sub(config.max_past) {
-        return refuse(Refusal::TimeTooOld { time: e.time, now, max_past: config.max_past });
+    if e.time < now.saturating_sub(policy.max_event_behind) {
+        return refuse(Refusal::TimeTooOld { time: e.time, now, max_past: policy.max_event_behind });
     }
     match (needed, &e.index_case) {
         (Role::Lab, Some(_)) => return refuse(Refusal::UnexpectedIndexCase(e.kind.clone())),

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use healthcode_registry::event::Role;
-use healthcode_registry::{Refusal, RegistryError};
+use healthcode_registry::{Event, Refusal, Registry, RegistryError};
 
 /// Submits, expects `want`, and checks the database is unchanged.
 fn refused(f: &mut Fixture, ev: &healthcode_registry::SignedEvent, now: u64, want: Refusal) {
@@ -103,11 +103,34 @@ fn unknown_kind_and_holder() {
     refused(&mut f, &ev, T0, Refusal::UnknownHolder(5));
 }
 
+/// Issue 11, item 3: the window is the published policy's, not a private setting. An operator who
+/// widens the database's old `config` (14 days ahead) gets nothing: a positive test dated 13 days
+/// ahead is still refused. Before, it was accepted (and kept its holder red for ~27 days).
+#[test]
+fn a_widened_private_window_is_ignored() {
+    let f = fixture(1);
+    rusqlite::Connection::open(&f.path)
+        .unwrap()
+        .execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('config', ?1)",
+            [br#"{"max_future":1209600,"max_past":2592000}"#.to_vec()],
+        )
+        .unwrap();
+    drop(f.reg);
+    let mut reg = Registry::open(&f.path).unwrap();
+    let ahead = Event::signed_by(&f.lab, reg.public_key(), 0, "positive_test", T0 + 13 * DAY, None);
+    let r = reg.submit(&ahead, T0);
+    assert!(
+        matches!(r, Err(RegistryError::Refused(Refusal::TimeInFuture { max_future: 300, .. }))),
+        "a widened private window let an event dated 13 days ahead in: {r:?}"
+    );
+}
+
 #[test]
 fn times_out_of_window() {
     let mut f = fixture(1);
-    let max_future = f.reg.config().max_future;
-    let max_past = f.reg.config().max_past;
+    let max_future = f.reg.policy().max_event_ahead;
+    let max_past = f.reg.policy().max_event_behind;
     let ev = f.event(&f.lab, 0, "positive_test", T0 + max_future + 1, None);
     refused(&mut f, &ev, T0, Refusal::TimeInFuture { time: T0 + max_future + 1, now: T0, max_future });
     let ev = f.event(&f.lab, 0, "positive_test", T0 - max_past - 1, None);

@@ -6,6 +6,7 @@ use clap::Subcommand;
 use healthcode_auditor::{circuit, registry, Report};
 use healthcode_circuits::policy::Policy;
 use healthcode_registry::event::key_from_hex;
+use healthcode_registry::receipt::Evidence;
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -55,6 +56,10 @@ pub enum AuditCmd {
         /// With `--export`: the registry's Ed25519 public key (hex) every head must be signed by.
         #[arg(long, requires = "export")]
         registry_key: Option<String>,
+        /// With `--export`: evidence of a withheld event (`healthcode receipt check`): a receipt
+        /// and a signed head issued after its deadline that lacks the event. Repeatable.
+        #[arg(long, requires = "export")]
+        evidence: Vec<PathBuf>,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -82,7 +87,7 @@ pub fn run(cmd: AuditCmd) -> CliResult {
                     .map_err(CliError::BadInput)?;
             finish(json, &report, String::new)
         }
-        AuditCmd::Registry { db, export, policy, registry_key, json } => {
+        AuditCmd::Registry { db, export, policy, registry_key, evidence, json } => {
             let report = match (db, export, policy, registry_key) {
                 (Some(db), None, _, _) => {
                     if !db.exists() {
@@ -97,8 +102,20 @@ pub fn run(cmd: AuditCmd) -> CliResult {
                     let key =
                         key_from_hex(&key).map_err(|e| CliError::bad(format!("--registry-key: {e}")))?;
                     let text = read_file(&export)?;
-                    registry::audit_export(&text, &policy, &key)
-                        .map_err(|e| CliError::bad(format!("{}: {e}", export.display())))?
+                    let mut report = registry::audit_export(&text, &policy, &key)
+                        .map_err(|e| CliError::bad(format!("{}: {e}", export.display())))?;
+                    if !evidence.is_empty() {
+                        let mut items = Vec::new();
+                        for path in &evidence {
+                            let e: Evidence = serde_json::from_str(&read_file(path)?).map_err(|e| {
+                                CliError::bad(format!("{}: not evidence: {e}", path.display()))
+                            })?;
+                            items.push((path.display().to_string(), e));
+                        }
+                        registry::check_evidence(&mut report, &text, &key, &items)
+                            .map_err(CliError::BadInput)?;
+                    }
+                    report
                 }
                 _ => return Err(CliError::bad("give --dir, or --export with --policy and --registry-key")),
             };

@@ -6,7 +6,9 @@ use ed25519_dalek::VerifyingKey;
 use healthcode_circuits::{hashes, policy::Colour, Fr};
 use healthcode_prover::{ProveRequest, ProverBundle};
 use healthcode_registry::{event::key_from_hex, HolderFile, SignedHead, WitnessFile};
-use healthcode_verifier::{challenge, qr, Checkpoint, HealthQr, Invalid, TrustedHead, VerifierBundle};
+use healthcode_verifier::{
+    challenge, qr, superseded, Checkpoint, HealthQr, Invalid, TrustedHead, VerifierBundle,
+};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -49,12 +51,25 @@ pub struct ProveArgs {
     /// Time to claim the colour at, unix seconds (default: now).
     #[arg(long)]
     pub now: Option<u64>,
+    /// The registry's latest signed heads (`healthcode registry head --all --json`, or the latest
+    /// one): if one of them supersedes the witness's head by more than the policy's head_grace,
+    /// checkpoints refuse the code (`superseded-head`), so proving is refused too.
+    #[arg(long)]
+    pub heads: Option<PathBuf>,
+    /// With --heads: prove over a superseded head anyway, only warning (the code will be refused
+    /// by every checkpoint that holds the newer head).
+    #[arg(long, requires = "heads")]
+    pub allow_superseded_head: bool,
     #[command(flatten)]
     pub challenge: ChallengeArgs,
     /// Bind the code to the identity document, so a checkpoint that checks the document can tell
-    /// the code is its holder's.
-    #[arg(long)]
+    /// the code is its holder's. Needs the checkpoint's --nonce.
+    #[arg(long, requires = "nonce")]
     pub bind: bool,
+    /// With --bind: the secret nonce the checkpoint issued for this binding (`healthcode nonce`,
+    /// shown by the checkpoint to this device only). The code answers it without carrying it.
+    #[arg(long, requires = "bind", conflicts_with = "venue")]
+    pub nonce: Option<String>,
     /// Write the code's text form to this file (it is always printed).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -100,8 +115,18 @@ pub struct VerifyArgs {
     /// before, for codes made at a slot boundary) when no venue code is posted.
     #[arg(long, conflicts_with = "venue")]
     pub slot: bool,
-    /// Document number of an identity document the staff checked: the code must be bound to it.
-    #[arg(long)]
+    /// Check no challenge: accept a code made for any venue or time slot. GIVES UP REPLAY
+    /// PROTECTION: a screenshot or forwarded copy of anyone's code passes here for max_code_age.
+    /// Without it, `verify` needs --venue or --slot.
+    #[arg(long, conflicts_with_all = ["venue", "slot"])]
+    pub insecure_accept_any_challenge: bool,
+    /// The secret nonce this checkpoint issued for one identity binding (`healthcode nonce`):
+    /// the challenge of a bound code, which the code does not carry.
+    #[arg(long, conflicts_with_all = ["venue", "slot", "insecure_accept_any_challenge"])]
+    pub nonce: Option<String>,
+    /// Document number of an identity document the staff checked: the code must be bound to it,
+    /// for the --nonce this checkpoint issued.
+    #[arg(long, requires = "nonce")]
     pub document: Option<String>,
     /// Print one JSON object instead of text.
     #[arg(long)]
@@ -158,6 +183,13 @@ fn load_witness(path: &Path) -> Result<WitnessFile, CliError> {
 }
 
 pub fn run_prove(a: ProveArgs) -> CliResult {
+    if a.bind && a.nonce.is_none() {
+        // Clap lets a conflicting --venue satisfy `requires`: say it here.
+        return Err(CliError::bad(
+            "--bind needs the checkpoint's --nonce: a binding to a posted venue code or time slot \
+             would let anyone who sees the code test guesses of the document number",
+        ));
+    }
     let bundle = ProverBundle::load(&a.bundle).map_err(CliError::bad)?;
     let key = registry_key(&a.registry_key)?;
     let holder = load_holder(&a.holder)?;
@@ -166,9 +198,32 @@ pub fn run_prove(a: ProveArgs) -> CliResult {
         .statement_witness(&holder, &key, &bundle.policy, a.bind)
         .map_err(|e| CliError::bad(format!("{}: {e}", a.witness.display())))?;
     let now = a.now.unwrap_or_else(unix_now);
-    let challenge = match &a.challenge.venue {
-        Some(v) => challenge::venue(v),
-        None => challenge::time_slot(now),
+    if let Some(path) = &a.heads {
+        let newer: Vec<TrustedHead> =
+            load_heads(path, &key, &bundle.policy.digest())?.iter().map(trusted).collect();
+        if let Some(n) = superseded(&trusted(&file.head), &newer, bundle.policy.head_grace, now) {
+            let why = format!(
+                "the witness is over the head of epoch {}, superseded by epoch {} {} s before `now`, \
+                 more than the policy's head_grace {} s: checkpoints that hold epoch {} refuse this \
+                 code (superseded-head). Get a fresh witness from the registry (`healthcode registry \
+                 witness REGISTRY_DB --leaf {} -o FILE`) and prove again",
+                file.head.epoch,
+                n.epoch,
+                now - n.issued_at,
+                bundle.policy.head_grace,
+                n.epoch,
+                file.leaf_index
+            );
+            if !a.allow_superseded_head {
+                return Err(CliError::bad(why));
+            }
+            eprintln!("warning: {why}");
+        }
+    }
+    let challenge = match (&a.challenge.venue, &a.nonce) {
+        (_, Some(n)) => challenge::nonce(n).map_err(|e| CliError::bad(format!("--nonce: {e}")))?,
+        (Some(v), None) => challenge::venue(v),
+        (None, None) => challenge::time_slot(now),
     };
     let request = ProveRequest { head: trusted(&file.head), now, challenge, bind: a.bind, claim: None };
     let prover = bundle.prover().map_err(CliError::fail)?;
@@ -200,6 +255,26 @@ pub fn run_prove(a: ProveArgs) -> CliResult {
 }
 
 pub fn run_verify(a: VerifyArgs) -> CliResult {
+    if a.document.is_some() && a.nonce.is_none() {
+        // Clap lets a conflicting --venue satisfy `requires`: say it here.
+        return Err(CliError::bad(
+            "--document needs the --nonce this checkpoint issued for the binding (`healthcode nonce`)",
+        ));
+    }
+    if a.challenge.venue.is_none() && !a.slot && a.nonce.is_none() {
+        if !a.insecure_accept_any_challenge {
+            return Err(CliError::bad(
+                "give the challenge this checkpoint issued: --venue CODE (the posted venue code), \
+                 --slot (the current time slot) or --nonce HEX (an identity binding's nonce); without \
+                 one a screenshot of anyone's code would pass (--insecure-accept-any-challenge \
+                 accepts that, knowingly)",
+            ));
+        }
+        eprintln!(
+            "warning: --insecure-accept-any-challenge: no challenge is checked, so a screenshot or \
+             forwarded copy of anyone's code passes here for max_code_age"
+        );
+    }
     let bundle = VerifierBundle::load(&a.bundle).map_err(CliError::bad)?;
     let key = registry_key(&a.registry_key)?;
     let digest = bundle.policy.digest();
@@ -208,7 +283,11 @@ pub fn run_verify(a: VerifyArgs) -> CliResult {
         checkpoint.add_head(trusted(&h)).map_err(CliError::bad)?;
     }
     let clock = a.now.unwrap_or_else(unix_now);
-    let expected_challenge = a.challenge.venue.as_deref().map(challenge::venue);
+    let nonce = match &a.nonce {
+        Some(n) => Some(challenge::nonce(n).map_err(|e| CliError::bad(format!("--nonce: {e}")))?),
+        None => None,
+    };
+    let expected_challenge = a.challenge.venue.as_deref().map(challenge::venue).or(nonce);
     let id: Option<Fr> = a.document.as_deref().map(hashes::id_hash);
 
     let codes: Vec<Vec<u8>> = if let Some(batch) = &a.batch {
@@ -266,6 +345,21 @@ pub fn run_verify(a: VerifyArgs) -> CliResult {
     } else {
         Err(CliError::Invalid)
     }
+}
+
+#[derive(Args)]
+pub struct NonceArgs {
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `healthcode nonce`: a fresh secret nonce for one identity binding. The checkpoint shows it to
+/// the holder's device only (not on a poster), the device proves with `--bind --nonce`, and the
+/// checkpoint verifies with the same `--nonce` and the document it inspected.
+pub fn run_nonce(a: NonceArgs) -> CliResult {
+    let n = challenge::fresh_nonce(&mut rand::rngs::OsRng);
+    emit(a.json, &json!({ "nonce": n }), || n.clone())
 }
 
 fn banner(c: Colour) -> String {

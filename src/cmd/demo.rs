@@ -13,7 +13,7 @@ use ed25519_dalek::SigningKey;
 use healthcode_circuits::policy::Colour;
 use healthcode_prover::{ProveRequest, ProverBundle};
 use healthcode_registry::event::Role;
-use healthcode_registry::{Config, Event, HolderFile, LogExport, Registry, RegistryError, SignedEvent};
+use healthcode_registry::{Event, HolderFile, LogExport, Registry, RegistryError, SignedEvent};
 use healthcode_verifier::{challenge, qr, Checkpoint, HealthQr, VerifierBundle};
 use std::path::{Path, PathBuf};
 
@@ -79,7 +79,7 @@ pub fn run(a: DemoArgs) -> CliResult {
     if db.exists() {
         return Err(CliError::bad(format!("{} already holds a demo: use another --dir", dir.display())));
     }
-    let mut reg = Registry::init(&db, POLICY, Config::default(), now - 20 * DAY).map_err(fail)?;
+    let mut reg = Registry::init(&db, POLICY, now - 20 * DAY).map_err(fail)?;
     let lab = SigningKey::generate(&mut rng);
     let tracer = SigningKey::generate(&mut rng);
     reg.add_signer("Zhengzhou CDC laboratory", Role::Lab, lab.verifying_key(), 0, now - 20 * DAY)
@@ -108,15 +108,17 @@ pub fn run(a: DemoArgs) -> CliResult {
     reg.publish(now - 20 * DAY).map_err(fail)?;
 
     step("3. The lab and the tracer sign events; the registry publishes an epoch");
+    // Accepted two hours ago, published an hour ago (the audit checks acceptance precedes publish).
+    let at = now - 2 * HOUR;
     let li_positive = reg
-        .submit(&event(&reg, &lab, people[0].leaf, "positive_test", now - 2 * DAY, None), now)
+        .submit(&event(&reg, &lab, people[0].leaf, "positive_test", now - 2 * DAY, None), at)
         .map_err(fail)?;
-    reg.submit(&event(&reg, &tracer, people[1].leaf, "close_contact", now - DAY, Some(li_positive)), now)
+    reg.submit(&event(&reg, &tracer, people[1].leaf, "close_contact", now - DAY, Some(li_positive)), at)
         .map_err(fail)?;
-    reg.submit(&event(&reg, &tracer, people[2].leaf, "secondary_contact", now - DAY, Some(li_positive)), now)
+    reg.submit(&event(&reg, &tracer, people[2].leaf, "secondary_contact", now - DAY, Some(li_positive)), at)
         .map_err(fail)?;
     for days in [9, 2] {
-        reg.submit(&event(&reg, &lab, people[3].leaf, "negative_test", now - days * DAY, None), now)
+        reg.submit(&event(&reg, &lab, people[3].leaf, "negative_test", now - days * DAY, None), at)
             .map_err(fail)?;
     }
     let head = reg.publish(now - HOUR).map_err(fail)?;

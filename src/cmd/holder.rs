@@ -2,9 +2,13 @@
 
 use crate::cmd::sign_event::write_secret;
 use crate::output::{emit, CliError, CliResult};
+use crate::output::{read_file, unix_now};
 use clap::Subcommand;
 use healthcode_circuits::field::to_hex;
-use healthcode_registry::HolderFile;
+use healthcode_circuits::policy::{evaluate, Policy};
+use healthcode_prover::Explanation;
+use healthcode_registry::history::from_public_record;
+use healthcode_registry::{HolderFile, LogExport};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -22,10 +26,73 @@ pub enum HolderCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Your own history from the registry's public record (its export), not from its database:
+    /// each of your events with its signer, log position and inclusion proof, your state, and
+    /// the rule that gives your colour and why.
+    History {
+        /// Your holder file (`healthcode holder new`): finds your leaf by your commitment.
+        #[arg(long)]
+        holder: PathBuf,
+        /// The registry's public export (`healthcode registry export`).
+        #[arg(long)]
+        export: PathBuf,
+        /// The registry's Ed25519 public key (hex), obtained out of band.
+        #[arg(long)]
+        registry_key: String,
+        /// The published policy (TOML; the bundle's `policy.toml`): every head must name it.
+        #[arg(long)]
+        policy: PathBuf,
+        /// The time to evaluate your colour at, unix seconds (default: now).
+        #[arg(long)]
+        now: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(cmd: HolderCmd) -> CliResult {
     match cmd {
+        HolderCmd::History { holder, export, registry_key, policy, now, json } => {
+            let key = crate::cmd::code::registry_key(&registry_key)?;
+            let h = HolderFile::from_json(&read_file(&holder)?)
+                .map_err(|e| CliError::bad(format!("{}: {e}", holder.display())))?;
+            let policy_text = read_file(&policy)?;
+            let policy = Policy::parse(&policy_text)
+                .map_err(|e| CliError::bad(format!("{}:{e}", policy.display())))?;
+            let log = LogExport::parse(&read_file(&export)?)
+                .map_err(|e| CliError::bad(format!("{}: {e}", export.display())))?;
+            let r = from_public_record(&log.heads, &log.entries, &key, &policy, &h.commitment)
+                .map_err(|e| CliError::bad(format!("{}: {e}", export.display())))?;
+            let now = now.unwrap_or_else(unix_now);
+            let times: Vec<u64> = policy.events.iter().map(|k| r.state[k]).collect();
+            let verdict = evaluate(&policy, &times, now).map_err(CliError::fail)?;
+            let why = Explanation::new(&policy, &verdict, &times);
+            let out = json!({
+                "leaf_index": r.leaf_index, "epoch": r.head.epoch, "state": r.state, "events": r.events,
+                "colour": verdict.colour, "rule": verdict.rule, "because": verdict.because, "now": now,
+            });
+            emit(json, &out, || {
+                let mut lines = vec![format!(
+                    "holder at leaf {}, from the public record up to epoch {} ({} log entries)",
+                    r.leaf_index, r.head.epoch, r.head.log_size
+                )];
+                for e in &r.events {
+                    lines.push(format!(
+                        "  {} at {} signed by {} (key {}), accepted at {}, log entry {} (inclusion proof checked){}{}",
+                        e.kind,
+                        e.time,
+                        e.signer.as_deref().map_or("an UNKNOWN signer".to_string(), |n| format!("`{n}`")),
+                        e.signer_key,
+                        e.accepted_at,
+                        e.inclusion.index,
+                        e.retracted_at_entry.map(|i| format!(", RETRACTED at entry {i}")).unwrap_or_default(),
+                        e.finding.as_deref().map(|f| format!(", AUDIT FINDING: {f}")).unwrap_or_default(),
+                    ));
+                }
+                lines.push(format!("{why}"));
+                lines.join("\n")
+            })
+        }
         HolderCmd::New { document, out, json } => {
             if document.trim().is_empty() {
                 return Err(CliError::bad("--document must not be empty"));

@@ -7,5 +7,6 @@ pub mod code;
 pub mod demo;
 pub mod holder;
 pub mod policy;
+pub mod receipt;
 pub mod registry;
 pub mod sign_event;

@@ -4,11 +4,10 @@ use crate::output::{emit, read_file, write_file, CliError, CliResult};
 use clap::{Args, Subcommand};
 use healthcode_circuits::field::{from_hex, to_hex};
 use healthcode_circuits::hashes;
-use healthcode_circuits::policy::parse_duration;
 use healthcode_registry::audit::replay;
 use healthcode_registry::event::{key_from_hex, Role};
 use healthcode_registry::{
-    Config, LogExport, PublishHooks, Registry, RegistryError, SignedEvent, SignedHead, SignedRetraction,
+    LogExport, PublishHooks, Registry, RegistryError, SignedEvent, SignedHead, SignedRetraction,
 };
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -29,15 +28,10 @@ pub enum RegistryCmd {
     Init {
         #[command(flatten)]
         db: Db,
-        /// The policy file (TOML) whose event kinds the registry accepts.
+        /// The policy file (TOML) whose event kinds, and whose window of event times
+        /// (`max_event_ahead`, `max_event_behind`), the registry accepts.
         #[arg(long)]
         policy: PathBuf,
-        /// Refuse events timed further than this in the future (clock skew), e.g. 5m.
-        #[arg(long, default_value = "5m")]
-        max_future: String,
-        /// Refuse events older than this when submitted, e.g. 30d.
-        #[arg(long, default_value = "30d")]
-        max_past: String,
     },
     /// Accredit or revoke labs and tracers.
     #[command(subcommand)]
@@ -63,6 +57,10 @@ pub enum RegistryCmd {
         db: Db,
         /// The signed event file.
         file: PathBuf,
+        /// Write the receipts of the accepted events here, one JSON receipt per line (the lab
+        /// hands each holder her signed event and its receipt).
+        #[arg(long)]
+        receipts_out: Option<PathBuf>,
     },
     /// Accept a signer's retraction of its own event (from `healthcode sign-retraction`).
     Retract {
@@ -202,14 +200,9 @@ fn head_text(h: &SignedHead) -> String {
 
 pub fn run(cmd: RegistryCmd) -> CliResult {
     match cmd {
-        RegistryCmd::Init { db, policy, max_future, max_past } => {
+        RegistryCmd::Init { db, policy } => {
             let src = read_file(&policy)?;
-            let config = Config {
-                max_future: parse_duration(&max_future)
-                    .map_err(|e| CliError::bad(format!("--max-future: {e}")))?,
-                max_past: parse_duration(&max_past).map_err(|e| CliError::bad(format!("--max-past: {e}")))?,
-            };
-            let reg = Registry::init(&db.db, &src, config, now()).map_err(err)?;
+            let reg = Registry::init(&db.db, &src, now()).map_err(err)?;
             let head = reg.head().map_err(err)?;
             let key = hex::encode(reg.public_key().as_bytes());
             emit(
@@ -236,7 +229,7 @@ pub fn run(cmd: RegistryCmd) -> CliResult {
                 format!("enrolled at leaf {leaf} (in the tree from the next publish)")
             })
         }
-        RegistryCmd::Submit { db, file } => {
+        RegistryCmd::Submit { db, file, receipts_out } => {
             let src = read_file(&file)?;
             let mut events = Vec::new();
             for (i, line) in src.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
@@ -249,21 +242,37 @@ pub fn run(cmd: RegistryCmd) -> CliResult {
                 return Err(CliError::bad(format!("{}: no events", file.display())));
             }
             let mut reg = open(&db.db)?;
-            let verdicts = reg.submit_batch(&events, now()).map_err(err)?;
+            let at = now();
+            let verdicts = reg.submit_batch(&events, at).map_err(err)?;
+            let receipts: Vec<_> =
+                verdicts.iter().filter_map(|v| v.as_ref().ok()).map(|id| reg.receipt(*id, at)).collect();
+            let mut receipt = receipts.iter();
             let results: Vec<_> = verdicts
                 .iter()
                 .map(|v| match v {
-                    Ok(id) => json!({ "accepted": true, "id": hex::encode(id) }),
+                    Ok(id) => json!({ "accepted": true, "id": hex::encode(id), "receipt": receipt.next() }),
                     Err(r) => json!({ "accepted": false, "reason": r.to_string() }),
                 })
                 .collect();
+            if let Some(out) = &receipts_out {
+                let lines: String = receipts
+                    .iter()
+                    .map(|r| serde_json::to_string(r).expect("a receipt serialises") + "\n")
+                    .collect();
+                write_file(out, lines)?;
+            }
             let refused = verdicts.iter().filter(|v| v.is_err()).count();
             emit(db.json, &json!({ "results": results, "refused": refused }), || {
                 verdicts
                     .iter()
                     .enumerate()
                     .map(|(i, v)| match v {
-                        Ok(id) => format!("event {}: accepted, id {}", i + 1, hex::encode(id)),
+                        Ok(id) => format!(
+                            "event {}: accepted, id {}, to be published by {}",
+                            i + 1,
+                            hex::encode(id),
+                            at + reg.policy().max_merge_delay
+                        ),
                         Err(r) => format!("event {}: refused: {r}", i + 1),
                     })
                     .collect::<Vec<_>>()

@@ -1,7 +1,7 @@
 //! The checkpoint: verifies health codes offline against a policy bundle and trusted heads.
 //!
 //! Checks run cheapest first and the proof last: payload well-formed → policy → head known →
-//! head fresh → code fresh → challenge → binding tag → Groth16 proof. Codes are never identified
+//! head fresh → head not superseded beyond the grace → code fresh → challenge → binding tag → Groth16 proof. Codes are never identified
 //! by their proof bytes (Groth16 proofs are malleable, SOUNDNESS row 7): nothing here keys on them.
 
 use crate::bundle::VerifierBundle;
@@ -44,6 +44,8 @@ pub enum Invalid {
     UnknownHead { epoch: u64 },
     #[error("registry head of epoch {epoch} is {age} s old, more than the policy's max_root_age {max} s")]
     StaleHead { epoch: u64, age: u64, max: u64 },
+    #[error("registry head of epoch {epoch} was superseded by epoch {newer} {since} s ago, more than the policy's head_grace {grace} s: the holder must fetch a fresh witness")]
+    SupersededHead { epoch: u64, newer: u64, since: u64, grace: u64 },
     #[error("registry head of epoch {epoch} was issued {ahead} s after the checkpoint clock")]
     HeadFromFuture { epoch: u64, ahead: u64 },
     #[error("code was made {age} s ago, more than the policy's max_code_age {max} s")]
@@ -52,6 +54,8 @@ pub enum Invalid {
     CodeFromFuture { ahead: u64, skew: u64 },
     #[error("code answers another challenge than this checkpoint's")]
     WrongChallenge,
+    #[error("the code is identity-bound: it answers a checkpoint's secret binding nonce, and this checkpoint gave none")]
+    NonceRequired,
     #[error("this checkpoint checks identity but the code is not identity-bound")]
     BindingRequired,
     #[error("the code's identity binding does not match the document checked")]
@@ -68,10 +72,12 @@ impl Invalid {
             Invalid::WrongPolicy { .. } => "wrong-policy",
             Invalid::UnknownHead { .. } => "unknown-head",
             Invalid::StaleHead { .. } => "stale-head",
+            Invalid::SupersededHead { .. } => "superseded-head",
             Invalid::HeadFromFuture { .. } => "head-from-future",
             Invalid::StaleCode { .. } => "stale-code",
             Invalid::CodeFromFuture { .. } => "code-from-future",
             Invalid::WrongChallenge => "wrong-challenge",
+            Invalid::NonceRequired => "nonce-required",
             Invalid::BindingRequired => "binding-required",
             Invalid::BindingMismatch => "binding-mismatch",
             Invalid::BadProof => "bad-proof",
@@ -108,6 +114,7 @@ pub struct Checkpoint {
     inputs_table: FixedBases,
     max_root_age: u64,
     max_code_age: u64,
+    head_grace: u64,
     max_future_skew: u64,
     heads: BTreeMap<u64, TrustedHead>,
 }
@@ -119,6 +126,7 @@ impl fmt::Debug for Checkpoint {
             .field("vk_digest", &hex::encode(self.vk_digest))
             .field("max_root_age", &self.max_root_age)
             .field("max_code_age", &self.max_code_age)
+            .field("head_grace", &self.head_grace)
             .field("max_future_skew", &self.max_future_skew)
             .field("heads", &self.heads.len())
             .finish()
@@ -138,6 +146,7 @@ impl Checkpoint {
             inputs_table: FixedBases::new(&vk.gamma_abc_g1[1..]),
             max_root_age: policy.max_root_age,
             max_code_age: policy.max_code_age,
+            head_grace: policy.head_grace,
             max_future_skew: DEFAULT_MAX_FUTURE_SKEW,
             heads: BTreeMap::new(),
         })
@@ -181,7 +190,9 @@ impl Checkpoint {
     }
 
     /// Verifies one code given as binary payload or text form. `clock` is the checkpoint's Unix
-    /// time; `expected_challenge` is the challenge this checkpoint issued (if any);
+    /// time; `expected_challenge` is the challenge this checkpoint issued (if any) — for an
+    /// identity-bound code, the secret binding nonce it gave the holder, which the code does not
+    /// carry;
     /// `expected_id_hash` is the `id_hash` of a document the checkpoint has checked (if any).
     pub fn verify(
         &self,
@@ -229,6 +240,14 @@ impl Checkpoint {
         if head_age > self.max_root_age {
             return Err(Invalid::StaleHead { epoch: head.epoch, age: head_age, max: self.max_root_age });
         }
+        if let Some(newer) = superseded(head, self.heads.values(), self.head_grace, clock) {
+            return Err(Invalid::SupersededHead {
+                epoch: head.epoch,
+                newer: newer.epoch,
+                since: clock - newer.issued_at,
+                grace: self.head_grace,
+            });
+        }
         if payload.now > clock.saturating_add(self.max_future_skew) {
             return Err(Invalid::CodeFromFuture { ahead: payload.now - clock, skew: self.max_future_skew });
         }
@@ -236,21 +255,23 @@ impl Checkpoint {
         if code_age > self.max_code_age {
             return Err(Invalid::StaleCode { age: code_age, max: self.max_code_age });
         }
-        if let Some(c) = expected_challenge {
-            if payload.challenge != c {
-                return Err(Invalid::WrongChallenge);
-            }
+        if expected_id_hash.is_some() && payload.binding_tag.is_none() {
+            return Err(Invalid::BindingRequired);
         }
+        // An unbound code carries its challenge; a bound one answers the checkpoint's secret
+        // nonce, which is not in the code (it would make the tag an offline test of documents).
+        let challenge = match (payload.challenge, expected_challenge) {
+            (Some(c), Some(e)) if c != e => return Err(Invalid::WrongChallenge),
+            (Some(c), _) => c,
+            (None, Some(nonce)) => nonce,
+            (None, None) => return Err(Invalid::NonceRequired),
+        };
         if let Some(id_hash) = expected_id_hash {
-            match payload.binding_tag {
-                None => return Err(Invalid::BindingRequired),
-                Some(t) if t != hashes::binding_tag(id_hash, payload.challenge) => {
-                    return Err(Invalid::BindingMismatch)
-                }
-                Some(_) => {}
+            if payload.binding_tag != Some(hashes::binding_tag(id_hash, challenge)) {
+                return Err(Invalid::BindingMismatch);
             }
         }
-        Ok(payload.public_inputs(head.root))
+        Ok(payload.public_inputs(head.root, Some(challenge)).expect("the challenge is known"))
     }
 
     /// The Groth16 equation for an explicit input vector, refusing a vector of the wrong length
@@ -313,6 +334,21 @@ impl Checkpoint {
         }
         results
     }
+}
+
+/// The head that supersedes `head` beyond `grace` at `clock`, if any: the earliest of `heads`
+/// with a later epoch, when `clock` is more than `grace` after its `issued_at`. A code over
+/// `head` is then refused (`superseded-head`): the newer head may carry a positive result the
+/// older one lacks. The earliest newer head is the one the grace runs from; a checkpoint that
+/// misses it and knows only a later one measures from that later head, in the holder's favour.
+pub fn superseded<'a>(
+    head: &TrustedHead,
+    heads: impl IntoIterator<Item = &'a TrustedHead>,
+    grace: u64,
+    clock: u64,
+) -> Option<&'a TrustedHead> {
+    let newer = heads.into_iter().filter(|h| h.epoch > head.epoch).min_by_key(|h| h.epoch)?;
+    (clock > newer.issued_at.saturating_add(grace)).then_some(newer)
 }
 
 /// Domain of the batch-verification transcript.

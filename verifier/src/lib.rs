@@ -19,7 +19,9 @@ pub mod payload;
 pub mod qr;
 
 pub use bundle::{BundleError, Manifest, VerifierBundle};
-pub use checkpoint::{batch_check, Checkpoint, CheckpointError, Invalid, ProofCheckError, TrustedHead};
+pub use checkpoint::{
+    batch_check, superseded, Checkpoint, CheckpointError, Invalid, ProofCheckError, TrustedHead,
+};
 pub use healthcode_circuits::policy::Colour;
 pub use payload::{Payload, PayloadError, TEXT_PREFIX};
 pub use qr::{decode_image, read_image, HealthQr, QrError};

@@ -2,18 +2,23 @@
 //!
 //! ```text
 //! offset   len  field
-//!      0     1  version (1)
+//!      0     1  version (2; version 1 carried a bound code's challenge as well as its tag)
 //!      1     8  policy digest prefix: first 8 bytes of `Policy::digest`
 //!      9   1–10 epoch of the registry head, unsigned LEB128, minimal encoding
 //!      …     5  now: Unix seconds, u40 big-endian (every time is below 2^40)
-//!      …     1  bits 0–1 colour (0 green, 1 yellow, 2 red); bit 7 binding tag present; others 0
-//!      …    32  challenge: field element, 32-byte big-endian, canonical (< p)
-//!      …    32  binding tag, present only with bit 7 set: canonical and non-zero
+//!      …     1  bits 0–1 colour (0 green, 1 yellow, 2 red); bit 7 bound; others 0
+//!      …    32  unbound: the challenge; bound: the binding tag (field element, 32-byte
+//!               big-endian, canonical; a tag is also non-zero)
 //!      …   128  Groth16 proof, compressed: A (G1, 32), B (G2, 64), C (G1, 32)
 //! ```
 //!
-//! 175 + n bytes without identity binding and 207 + n with it, n = 1–10 the epoch's varint length
-//! (1 byte below 2^7, 3 below 2^21). A version-10 QR code at level M holds 213 bytes in byte mode,
+//! A bound code carries its binding tag **instead of** its challenge: the challenge of a bound
+//! code is the checkpoint's secret binding nonce, which the checkpoint supplies itself when it
+//! verifies. Carrying it would make the tag `H(id_hash, challenge)` an offline test of document
+//! numbers for anyone who sees the code, and two bindings at one venue linkable.
+//!
+//! 175 + n bytes, bound or not, n = 1–10 the epoch's varint length (1 byte below 2^7, 3 below
+//! 2^21). A version-10 QR code at level M holds 213 bytes in byte mode,
 //! so every code fits for epochs below 2^42. The root is not carried:
 //! the checkpoint takes it from its trusted head for `epoch`. A binding tag of 0 means "no
 //! binding" and is encoded by leaving the tag out, so every public input has exactly one encoding
@@ -21,8 +26,8 @@
 //!
 //! Text form: [`TEXT_PREFIX`] followed by the payload in unpadded base64url (shell- and URL-safe).
 //! QR codes carry the binary payload itself in byte mode, the densest QR encoding for binary data
-//! (8 bits per byte, against 8.25 for base45 in alphanumeric mode): that is what keeps a bound
-//! code within version 10 at error correction M.
+//! (8 bits per byte, against 8.25 for base45 in alphanumeric mode): every code, bound or not, fits
+//! version 9 at error correction M for epochs below 2^7.
 
 use ark_bn254::{Bn254, Fr, G1Affine, G2Affine};
 use ark_ec::AffineRepr;
@@ -35,7 +40,7 @@ use healthcode_circuits::statement::PublicInputs;
 use healthcode_circuits::time::MAX_TIME;
 
 /// The payload layout this code reads and writes.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Bytes of the policy digest carried in a payload.
 pub const POLICY_PREFIX_BYTES: usize = 8;
 /// Bytes of a compressed BN254 Groth16 proof.
@@ -56,7 +61,9 @@ pub struct Payload {
     /// Unix seconds the colour is claimed at, below 2^40.
     pub now: u64,
     pub colour: Colour,
-    pub challenge: Fr,
+    /// The challenge the code answers; `None` for a bound code, whose challenge is the
+    /// checkpoint's secret nonce and is not carried.
+    pub challenge: Option<Fr>,
     /// `None` when the holder did not bind identity (public input 0).
     pub binding_tag: Option<Fr>,
     pub proof: Proof<Bn254>,
@@ -95,6 +102,8 @@ pub enum PayloadError {
     Base64,
     #[error("`now` {0} is not below 2^40")]
     TimeRange(u64),
+    #[error("a bound code carries no challenge and an unbound code carries one")]
+    ChallengeAndBinding,
 }
 
 struct Reader<'a> {
@@ -169,15 +178,17 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 }
 
 impl Payload {
-    /// The public inputs this code claims, with `root` from the checkpoint's head for `epoch`.
-    pub fn public_inputs(&self, root: Fr) -> PublicInputs {
-        PublicInputs {
+    /// The public inputs this code claims, with `root` from the checkpoint's head for `epoch`
+    /// and, for a bound code (which carries none), `challenge` the checkpoint's own nonce.
+    /// `None` for a bound code without a nonce.
+    pub fn public_inputs(&self, root: Fr, nonce: Option<Fr>) -> Option<PublicInputs> {
+        Some(PublicInputs {
             root,
             now: self.now,
             colour: self.colour,
-            challenge: self.challenge,
+            challenge: self.challenge.or(nonce)?,
             binding_tag: self.binding_tag.unwrap_or(Fr::from(0u64)),
-        }
+        })
     }
 
     /// The binary payload. Errors only if `now` is out of range or a proof point is the identity,
@@ -193,17 +204,19 @@ impl Payload {
                 return Err(PayloadError::IdentityPoint(name));
             }
         }
-        let mut out = Vec::with_capacity(1 + POLICY_PREFIX_BYTES + 10 + 5 + 1 + 2 * FR_BYTES + PROOF_BYTES);
+        let mut out = Vec::with_capacity(1 + POLICY_PREFIX_BYTES + 10 + 5 + 1 + FR_BYTES + PROOF_BYTES);
         out.push(VERSION);
         out.extend_from_slice(&self.policy_prefix);
         put_varint(&mut out, self.epoch);
         out.extend_from_slice(&self.now.to_be_bytes()[3..]);
         let tag = self.binding_tag.filter(|t| *t != Fr::from(0u64));
+        let carried = match (tag, self.challenge) {
+            (Some(t), None) => t,
+            (None, Some(c)) => c,
+            _ => return Err(PayloadError::ChallengeAndBinding),
+        };
         out.push(self.colour.code() | if tag.is_some() { BIND_FLAG } else { 0 });
-        out.extend_from_slice(&field::to_bytes(&self.challenge));
-        if let Some(t) = tag {
-            out.extend_from_slice(&field::to_bytes(&t));
-        }
+        out.extend_from_slice(&field::to_bytes(&carried));
         self.proof.serialize_compressed(&mut out).expect("writing to a Vec cannot fail");
         Ok(out)
     }
@@ -226,15 +239,14 @@ impl Payload {
         }
         let colour =
             Colour::from_code(flags & COLOUR_MASK).ok_or(PayloadError::Colour(flags & COLOUR_MASK))?;
-        let challenge = r.fr("challenge")?;
-        let binding_tag = if flags & BIND_FLAG != 0 {
+        let (challenge, binding_tag) = if flags & BIND_FLAG != 0 {
             let t = r.fr("binding tag")?;
             if t == Fr::from(0u64) {
                 return Err(PayloadError::ZeroBindingTag);
             }
-            Some(t)
+            (None, Some(t))
         } else {
-            None
+            (Some(r.fr("challenge")?), None)
         };
         let a = r.point::<G1Affine>(G1_BYTES, "A")?;
         let b = r.point::<G2Affine>(G2_BYTES, "B")?;

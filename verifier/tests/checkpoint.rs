@@ -44,9 +44,14 @@ fn good_codes_verify_in_every_form() {
         let bytes = p.encode().unwrap();
         let text = p.to_text().unwrap();
         assert_eq!(cp.verify(&bytes, now(), challenge(), None), Ok(p.colour));
-        assert_eq!(cp.verify(text.as_bytes(), now(), None, None), Ok(p.colour));
         if p.binding_tag.is_some() {
+            // A bound code answers the checkpoint's nonce, which it does not carry.
+            assert_eq!(p.challenge, None);
+            assert_eq!(cp.verify(text.as_bytes(), now(), challenge(), None), Ok(p.colour));
             assert_eq!(cp.verify(&bytes, now(), challenge(), Some(*id)), Ok(p.colour));
+            assert_eq!(cp.verify(&bytes, now(), None, None), Err(Invalid::NonceRequired));
+        } else {
+            assert_eq!(cp.verify(text.as_bytes(), now(), None, None), Ok(p.colour));
         }
     }
 }
@@ -108,13 +113,15 @@ fn each_reason_in_order() {
     // From the future.
     assert!(matches!(v(p, p.now - 61, challenge(), None), Err(Invalid::CodeFromFuture { ahead: 61, .. })));
     assert_eq!(v(p, p.now - 60, challenge(), None), Ok(p.colour));
-    // Wrong challenge.
-    assert_eq!(
-        v(p, now(), Some(hashes::challenge("venue:elsewhere")), Some(*id)),
-        Err(Invalid::WrongChallenge)
-    );
-    // Binding.
+    // Wrong challenge: an unbound code carries its own; a bound code answers the checkpoint's
+    // nonce, so another nonce is a binding mismatch (with a document) or a bad proof.
     let (unbound, _) = &codes()[0];
+    let elsewhere = Some(hashes::challenge("venue:elsewhere"));
+    assert_eq!(v(unbound, now(), elsewhere, None), Err(Invalid::WrongChallenge));
+    assert_eq!(v(p, now(), elsewhere, Some(*id)), Err(Invalid::BindingMismatch));
+    assert_eq!(v(p, now(), elsewhere, None), Err(Invalid::BadProof));
+    assert_eq!(v(p, now(), None, None), Err(Invalid::NonceRequired));
+    // Binding.
     assert_eq!(v(unbound, now(), challenge(), Some(*id)), Err(Invalid::BindingRequired));
     assert_eq!(
         v(p, now(), challenge(), Some(hashes::id_hash("410100000000009999"))),
@@ -130,7 +137,7 @@ fn each_reason_in_order() {
     assert_eq!(v(&q, now(), challenge(), None), Err(Invalid::BadProof));
     let mut q = p.clone();
     q.now += 1;
-    assert_eq!(v(&q, now(), None, None), Err(Invalid::BadProof));
+    assert_eq!(v(&q, now(), challenge(), None), Err(Invalid::BadProof));
 
     // Order: a code that is stale AND has the wrong challenge AND the wrong proof is "stale".
     let mut q = p.clone();
@@ -161,6 +168,44 @@ fn heads_are_managed_explicitly() {
     let mut cp = Checkpoint::new(&f.policy, &f.keys.verifying_key).unwrap();
     cp.add_head(TrustedHead { issued_at: now() + 3600, ..head }).unwrap();
     assert!(matches!(cp.verify_payload(p, now(), None, None), Err(Invalid::HeadFromFuture { .. })));
+}
+
+/// Issue 11, item 1: a holder proves green over epoch 7, signed before her positive test; epoch 8
+/// (with the test) exists and the checkpoint holds it. The code over epoch 7 is accepted for
+/// `head_grace` after epoch 8 was issued, then refused as `superseded-head`, although epoch 7 is
+/// far from `max_root_age`.
+#[test]
+fn a_code_over_a_superseded_head_is_refused_after_the_grace() {
+    let f = Fixture::shared();
+    let green = f.prove(f.population.holder(Colour::Green), VENUE, false).payload;
+    let head = f.population.head;
+    let grace = f.policy.head_grace;
+    assert_eq!(grace, 600, "the example policy's head_grace");
+    let newer = TrustedHead { epoch: 8, issued_at: now() - grace, root: head.root + Fr::from(1u64) };
+    let mut cp = f.checkpoint();
+    assert_eq!(cp.verify_payload(&green, now(), challenge(), None), Ok(Colour::Green), "newest head");
+    cp.add_head(newer).unwrap();
+    // Within the grace (boundary inclusive): still accepted.
+    assert_eq!(cp.verify_payload(&green, now(), challenge(), None), Ok(Colour::Green));
+    // One second past it: refused, although epoch 7 is only an hour old (max_root_age 6 h).
+    let late = cp.verify_payload(&green, now() + 1, challenge(), None);
+    assert_eq!(late, Err(Invalid::SupersededHead { epoch: 7, newer: 8, since: grace + 1, grace }));
+    assert_eq!(late.unwrap_err().reason(), "superseded-head");
+    // The same decision in a batch.
+    let queue = [green.encode().unwrap()];
+    assert!(matches!(
+        cp.verify_batch(&queue, now() + 1, challenge(), None)[0],
+        Err(Invalid::SupersededHead { .. })
+    ));
+    // The grace runs from the earliest newer head the checkpoint knows.
+    let mut cp = f.checkpoint();
+    cp.add_head(TrustedHead { epoch: 9, issued_at: now(), ..newer }).unwrap();
+    assert_eq!(cp.verify_payload(&green, now() + 1, challenge(), None), Ok(Colour::Green));
+    cp.add_head(newer).unwrap();
+    assert!(matches!(
+        cp.verify_payload(&green, now() + 1, challenge(), None),
+        Err(Invalid::SupersededHead { newer: 8, .. })
+    ));
 }
 
 #[test]
@@ -224,7 +269,12 @@ fn the_batch_equation_binds_every_input_and_proof() {
     let vkd = verifying_key_digest(&f.keys.verifying_key);
     let items: Vec<(Vec<Fr>, ark_groth16::Proof<Bn254>)> = codes()
         .iter()
-        .map(|(p, _)| (p.public_inputs(f.population.head.root).to_field_elements(), p.proof.clone()))
+        .map(|(p, _)| {
+            (
+                p.public_inputs(f.population.head.root, challenge()).unwrap().to_field_elements(),
+                p.proof.clone(),
+            )
+        })
         .collect();
     let batch = |items: &[(Vec<Fr>, ark_groth16::Proof<Bn254>)]| {
         let refs: Vec<(&[Fr], &ark_groth16::Proof<Bn254>)> =

@@ -22,7 +22,8 @@ fn codes() -> &'static (Payload, Payload) {
 }
 
 const CHALLENGE_AT: usize = 16;
-const TAG_AT: usize = 48;
+/// A bound code carries its tag where an unbound one carries its challenge (issue 11).
+const TAG_AT: usize = 16;
 
 fn proof_at(bytes: &[u8]) -> usize {
     bytes.len() - PROOF_BYTES
@@ -40,9 +41,18 @@ fn layout_sizes_and_round_trips() {
     let a = plain.encode().unwrap();
     let b = bound.encode().unwrap();
     assert_eq!(a.len(), 1 + 8 + 1 + 5 + 1 + 32 + 128);
-    assert_eq!(b.len(), a.len() + 32);
+    assert_eq!(b.len(), a.len(), "a bound code carries its tag instead of its challenge");
     assert!(b.len() <= 250, "payload target");
-    assert_eq!(a[0], 1, "version");
+    assert_eq!(a[0], 2, "version");
+    assert_eq!(
+        &a[CHALLENGE_AT..CHALLENGE_AT + 32],
+        &healthcode_circuits::field::to_bytes(&plain.challenge.unwrap())
+    );
+    assert_eq!(
+        bound.challenge, None,
+        "the challenge of a bound code (the checkpoint's nonce) is not carried"
+    );
+    assert_eq!(&b[TAG_AT..TAG_AT + 32], &healthcode_circuits::field::to_bytes(&bound.binding_tag.unwrap()));
     assert_eq!(&a[1..9], &Fixture::shared().policy.digest()[..8]);
     assert_eq!(a[9], 7, "epoch");
     assert_eq!(&a[10..15], &Fixture::NOW.to_be_bytes()[3..]);
@@ -65,6 +75,22 @@ fn layout_sizes_and_round_trips() {
 }
 
 #[test]
+fn a_bound_code_carries_no_challenge_and_an_unbound_one_always_does() {
+    let (plain, bound) = codes();
+    let mut both = bound.clone();
+    both.challenge = plain.challenge;
+    assert_eq!(both.encode(), Err(PayloadError::ChallengeAndBinding));
+    let mut neither = plain.clone();
+    neither.challenge = None;
+    assert_eq!(neither.encode(), Err(PayloadError::ChallengeAndBinding));
+    // Without the checkpoint's nonce a bound code has no public inputs to check a proof against.
+    let root = Fr::from(1u64);
+    assert!(bound.public_inputs(root, None).is_none());
+    assert_eq!(bound.public_inputs(root, Some(Fr::from(5u64))).unwrap().challenge, Fr::from(5u64));
+    assert_eq!(plain.public_inputs(root, Some(Fr::from(5u64))).unwrap().challenge, plain.challenge.unwrap());
+}
+
+#[test]
 fn truncation_and_trailing_bytes_are_refused() {
     for p in [&codes().0, &codes().1] {
         let bytes = p.encode().unwrap();
@@ -84,7 +110,7 @@ fn truncation_and_trailing_bytes_are_refused() {
 #[test]
 fn versions_flags_colours_and_epochs_are_checked() {
     let bytes = codes().0.encode().unwrap();
-    for v in [0u8, 2, 0xff] {
+    for v in [0u8, 1, 3, 0xff] {
         let mut b = bytes.clone();
         b[0] = v;
         assert_eq!(Payload::decode(&b), Err(PayloadError::UnknownVersion(v)));
@@ -121,7 +147,7 @@ fn non_canonical_field_elements_are_refused() {
     let (plain, bound) = codes();
     // challenge + p: the same field element in a second spelling.
     let mut challenge_alias = (Fr::MODULUS).to_bytes_be();
-    let c = plain.challenge.into_bigint();
+    let c = plain.challenge.unwrap().into_bigint();
     let mut sum = Fr::MODULUS;
     sum.add_with_carry(&c);
     if sum.num_bits() <= 256 {

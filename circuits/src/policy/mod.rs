@@ -18,6 +18,19 @@ use toml::Spanned;
 /// At most this many event kinds: three leaf words of six 40-bit times each.
 pub const MAX_EVENT_KINDS: usize = crate::hashes::STATE_WORDS * crate::state::TIMES_PER_WORD;
 
+/// `head_grace` of a policy that does not set it: 10 minutes. The canonical form (and so the
+/// digest) always carries the value, set or not.
+pub const DEFAULT_HEAD_GRACE: u64 = 600;
+
+/// `max_event_ahead` of a policy that does not set it: 5 minutes.
+pub const DEFAULT_MAX_EVENT_AHEAD: u64 = 300;
+
+/// `max_event_behind` of a policy that does not set it: 30 days.
+pub const DEFAULT_MAX_EVENT_BEHIND: u64 = 30 * 86_400;
+
+/// `max_merge_delay` of a policy that does not set it: 1 hour.
+pub const DEFAULT_MAX_MERGE_DELAY: u64 = 3_600;
+
 /// Domain prefix of the policy digest.
 const DIGEST_DOMAIN: &[u8] = b"healthcode/policy/v1\n";
 
@@ -77,6 +90,17 @@ pub struct Policy {
     pub max_root_age: u64,
     /// Seconds: codes whose `now` is older than this are rejected.
     pub max_code_age: u64,
+    /// Seconds: once a checkpoint trusts a newer head, codes over an older head are accepted for
+    /// this long after the newer head's `issued_at`, then refused (`superseded-head`).
+    pub head_grace: u64,
+    /// Seconds: how far after its acceptance by the registry an event may be dated (clock skew
+    /// between lab and registry). Published, so the audit checks every logged event against it.
+    pub max_event_ahead: u64,
+    /// Seconds: how far before its acceptance an event may be dated (late lab reports).
+    pub max_event_behind: u64,
+    /// Seconds: the registry's maximum merge delay. Each accepted event gets a receipt signed by
+    /// the registry promising a signed head that includes it within this delay.
+    pub max_merge_delay: u64,
     pub events: Vec<String>,
     pub default: Colour,
     /// First match wins.
@@ -114,6 +138,14 @@ struct RawPolicy {
     title: Option<String>,
     max_root_age: Spanned<String>,
     max_code_age: Spanned<String>,
+    #[serde(default)]
+    head_grace: Option<Spanned<String>>,
+    #[serde(default)]
+    max_event_ahead: Option<Spanned<String>>,
+    #[serde(default)]
+    max_event_behind: Option<Spanned<String>>,
+    #[serde(default)]
+    max_merge_delay: Option<Spanned<String>>,
     events: Spanned<Vec<Spanned<String>>>,
     default: Spanned<String>,
     #[serde(default)]
@@ -182,6 +214,15 @@ impl Policy {
         };
         let max_root_age = duration(&raw.max_root_age, "max_root_age")?;
         let max_code_age = duration(&raw.max_code_age, "max_code_age")?;
+        // 0 is allowed here: no grace at all, codes over a superseded head are refused at once.
+        let optional = |v: &Option<Spanned<String>>, default: u64| match v {
+            None => Ok(default),
+            Some(v) => parse_duration(v.get_ref()).map_err(|m| at(&v.span(), m)),
+        };
+        let head_grace = optional(&raw.head_grace, DEFAULT_HEAD_GRACE)?;
+        let max_event_ahead = optional(&raw.max_event_ahead, DEFAULT_MAX_EVENT_AHEAD)?;
+        let max_event_behind = optional(&raw.max_event_behind, DEFAULT_MAX_EVENT_BEHIND)?;
+        let max_merge_delay = optional(&raw.max_merge_delay, DEFAULT_MAX_MERGE_DELAY)?;
 
         let mut events: Vec<String> = Vec::new();
         if raw.events.get_ref().is_empty() {
@@ -234,6 +275,10 @@ impl Policy {
             title: raw.title.unwrap_or_default().trim().to_string(),
             max_root_age,
             max_code_age,
+            head_grace,
+            max_event_ahead,
+            max_event_behind,
+            max_merge_delay,
             events,
             default,
             rules,
@@ -249,7 +294,8 @@ impl Policy {
     /// the file do not change it; the order of events and rules does (it changes the meaning or
     /// the leaf layout).
     ///
-    /// `{"id":…,"version":…,"title":…,"max_root_age":…,"max_code_age":…,"events":[…],
+    /// `{"id":…,"version":…,"title":…,"max_root_age":…,"max_code_age":…,"head_grace":…,
+    ///   "max_event_ahead":…,"max_event_behind":…,"max_merge_delay":…,"events":[…],
     ///   "default":…,"rules":[{"colour":…,"because":…,"when":…},…]}`
     pub fn canonical(&self) -> String {
         let rules: Vec<serde_json::Value> = self
@@ -267,12 +313,16 @@ impl Policy {
         // the key order is part of this code, not of a feature flag.
         let s = |v: &str| serde_json::to_string(v).expect("string serialises");
         format!(
-            "{{\"id\":{},\"version\":{},\"title\":{},\"max_root_age\":{},\"max_code_age\":{},\"events\":{},\"default\":{},\"rules\":[{}]}}",
+            "{{\"id\":{},\"version\":{},\"title\":{},\"max_root_age\":{},\"max_code_age\":{},\"head_grace\":{},\"max_event_ahead\":{},\"max_event_behind\":{},\"max_merge_delay\":{},\"events\":{},\"default\":{},\"rules\":[{}]}}",
             s(&self.id),
             self.version,
             s(&self.title),
             self.max_root_age,
             self.max_code_age,
+            self.head_grace,
+            self.max_event_ahead,
+            self.max_event_behind,
+            self.max_merge_delay,
             serde_json::to_string(&self.events).expect("strings serialise"),
             s(self.default.name()),
             rules

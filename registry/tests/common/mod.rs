@@ -4,7 +4,7 @@
 use ed25519_dalek::SigningKey;
 use healthcode_circuits::Fr;
 use healthcode_registry::event::Role;
-use healthcode_registry::{Config, Event, HolderFile, Registry, Retraction, SignedEvent, SignedRetraction};
+use healthcode_registry::{Event, HolderFile, Registry, Retraction, SignedEvent, SignedRetraction};
 use rusqlite::Connection;
 use std::path::PathBuf;
 
@@ -30,7 +30,7 @@ pub fn key(seed: u8) -> SigningKey {
 pub fn fixture(n: usize) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("registry.db");
-    let mut reg = Registry::init(&path, POLICY, Config::default(), T0 - 10 * DAY).unwrap();
+    let mut reg = Registry::init(&path, POLICY, T0 - 10 * DAY).unwrap();
     let (lab, tracer) = (key(1), key(2));
     reg.add_signer("lab", Role::Lab, lab.verifying_key(), 0, T0 - 10 * DAY).unwrap();
     reg.add_signer("tracer", Role::Tracer, tracer.verifying_key(), 0, T0 - 10 * DAY).unwrap();
