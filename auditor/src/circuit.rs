@@ -15,7 +15,7 @@ use healthcode_circuits::statement::{info_of, matrices, sample::synthetic};
 use healthcode_prover::groth16_prove;
 use healthcode_verifier::bundle::{read_policy, Manifest};
 use healthcode_verifier::keycheck::verifying_key_problems;
-use healthcode_verifier::keyfile::{decode_proving_key, decode_verifying_key};
+use healthcode_verifier::keyfile::{decode_proving_key_fully_checked, decode_verifying_key};
 use healthcode_verifier::Checkpoint;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
@@ -95,7 +95,8 @@ pub fn audit(policy_text: &str, bundle: &Path, ptau: &[u8], options: Options) ->
         }
     };
     let pk = match read(&bundle.join(&manifest.proving_key.file)).and_then(|b| {
-        decode_proving_key(&b, &recompiled, Some(&manifest.proving_key_sha256())).map_err(|e| e.to_string())
+        decode_proving_key_fully_checked(&b, &recompiled, Some(&manifest.proving_key_sha256()))
+            .map_err(|e| e.to_string())
     }) {
         Ok(pk) => {
             r.check(

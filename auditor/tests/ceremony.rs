@@ -120,6 +120,26 @@ fn proving_key_altered_on_a_few_query_points_is_named() {
     assert_fails(&audit(&dir), "keys match the transcript", "proving key B query (G2)");
 }
 
+/// A G2 point on the twist but outside the prime-order subgroup: the prover's fast loader takes it
+/// (it checks only that points are on their curve), so the auditor loads the proving key with
+/// every point validated and says so, before comparing it with the transcript.
+#[test]
+fn proving_key_point_outside_the_subgroup_is_named() {
+    let mut x = ark_bn254::Fq2::from(3u64);
+    let outside = loop {
+        if let Some(p) = G2Affine::get_point_from_x_unchecked(x, true) {
+            if !p.is_in_correct_subgroup_assuming_on_curve() {
+                break p;
+            }
+        }
+        x += ark_bn254::Fq2::from(1u64);
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    copy(&fixture().honest, tmp.path());
+    republish(tmp.path(), KeyKind::Proving, |pk| pk.b_g2_query[300] = outside);
+    assert_fails(&audit(tmp.path()), "proving key header", "malformed");
+}
+
 /// γ = 2δ: every holder could turn a red code green with `C' = C + 2·(IC(x) − IC(x'))`.
 #[test]
 fn verifying_key_with_gamma_a_multiple_of_delta_is_named() {
