@@ -2,6 +2,7 @@
 //! canonical form and digest, and the reference evaluator on the example policy.
 
 use healthcode_circuits::field;
+use healthcode_circuits::policy::expr::{MAX_CONDITIONS, MAX_NESTING};
 use healthcode_circuits::policy::{
     evaluate, Colour, Policy, DEFAULT_HEAD_GRACE, DEFAULT_MAX_EVENT_AHEAD, DEFAULT_MAX_EVENT_BEHIND,
 };
@@ -72,6 +73,33 @@ fn broken_policies_report_line_and_column() {
         assert_eq!((err.line, err.column), (line, column), "{src}\n→ {err}");
         assert!(err.message.contains(message), "{src}\n→ {err}\n(expected `{message}`)");
         assert!(err.to_string().starts_with(&format!("{line}:{column}: ")));
+    }
+}
+
+/// A hostile policy must not overflow the stack of the tools that read it (the auditor's included):
+/// nesting and size are bounded and refused as ordinary errors at the offending column.
+#[test]
+fn deep_or_long_conditions_are_refused_at_their_column() {
+    let rule_line = 10;
+    let nested = |n: usize| format!("{}within(pos, 1d){}", "(".repeat(n), ")".repeat(n));
+    let nots = |n: usize| format!("{}never(pos)", "!".repeat(n));
+    let chain = |n: usize| vec!["never(pos)"; n].join(" && ");
+    // At the limit: accepted.
+    Policy::parse(&with_rule(&nested(MAX_NESTING))).expect("64 parentheses");
+    Policy::parse(&with_rule(&nots(MAX_NESTING))).expect("64 negations");
+    Policy::parse(&with_rule(&chain(MAX_CONDITIONS))).expect("256 conditions");
+    // One past it, and the issue's reproductions (10,000 parentheses, 50,000 `!`).
+    let when_col = 9; // `when = "` is 8 bytes; the condition starts at column 9
+    for (when, column, message) in [
+        (nested(MAX_NESTING + 1), when_col + MAX_NESTING, "nests `(` and `!` more than 64 deep"),
+        (nested(10_000), when_col + MAX_NESTING, "more than 64 deep"),
+        (nots(50_000), when_col + MAX_NESTING, "more than 64 deep"),
+        (chain(MAX_CONDITIONS + 1), when_col + MAX_CONDITIONS * 14, "more than 256 conditions"),
+        (chain(100_000), when_col + MAX_CONDITIONS * 14, "more than 256 conditions"),
+    ] {
+        let err = Policy::parse(&with_rule(&when)).expect_err("refused");
+        assert_eq!((err.line, err.column), (rule_line, column), "{err}");
+        assert!(err.message.contains(message), "{err}");
     }
 }
 

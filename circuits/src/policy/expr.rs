@@ -13,6 +13,15 @@
 use super::duration::parse_duration;
 use std::fmt;
 
+/// How deeply `(` and `!` may nest. The parser, the evaluator, the canonical printer and the
+/// circuit compiler all recurse over the tree: an unbounded depth lets a hostile policy file
+/// overflow the stack of every tool that reads it (the auditor's included).
+pub const MAX_NESTING: usize = 64;
+
+/// How many conditions (`within`, `never`, comparisons) one `when` may combine. A flat chain of
+/// `&&` builds a tree as deep as it is long, so this bounds the depth that nesting does not.
+pub const MAX_CONDITIONS: usize = 256;
+
 /// What a term's time is: `now` or the latest time of one event kind (an index into `events`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Atom {
@@ -180,6 +189,9 @@ struct Parser<'a> {
     toks: Vec<(Tok, usize)>,
     pos: usize,
     events: &'a [String],
+    /// Open `(` and `!` around the current position.
+    depth: usize,
+    conditions: usize,
 }
 
 impl Parser<'_> {
@@ -239,20 +251,43 @@ impl Parser<'_> {
         }
         Ok(lhs)
     }
+    /// Enters one `(` or `!` level, refusing to go deeper than [`MAX_NESTING`].
+    fn nest(&mut self, at: usize) -> Result<(), ExprError> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return err(at, format!("the condition nests `(` and `!` more than {MAX_NESTING} deep"));
+        }
+        Ok(())
+    }
+    /// Counts one condition, refusing more than [`MAX_CONDITIONS`].
+    fn condition(&mut self, at: usize) -> Result<(), ExprError> {
+        self.conditions += 1;
+        if self.conditions > MAX_CONDITIONS {
+            return err(at, format!("the condition combines more than {MAX_CONDITIONS} conditions"));
+        }
+        Ok(())
+    }
+
     fn unary(&mut self) -> Result<Expr, ExprError> {
         let at = self.offset();
         match self.peek().clone() {
             Tok::Not => {
+                self.nest(at)?;
                 self.next();
-                Ok(Expr::Not(Box::new(self.unary()?)))
+                let e = Expr::Not(Box::new(self.unary()?));
+                self.depth -= 1;
+                Ok(e)
             }
             Tok::LParen => {
+                self.nest(at)?;
                 self.next();
                 let e = self.or()?;
                 self.expect(Tok::RParen, "`)`")?;
+                self.depth -= 1;
                 Ok(e)
             }
             Tok::Ident(name) if name == "within" => {
+                self.condition(at)?;
                 self.next();
                 self.expect(Tok::LParen, "`(` after `within`")?;
                 let event = self.event()?;
@@ -262,6 +297,7 @@ impl Parser<'_> {
                 Ok(Expr::Within { event, duration })
             }
             Tok::Ident(name) if name == "never" => {
+                self.condition(at)?;
                 self.next();
                 self.expect(Tok::LParen, "`(` after `never`")?;
                 let event = self.event()?;
@@ -269,6 +305,7 @@ impl Parser<'_> {
                 Ok(Expr::Never { event })
             }
             Tok::Ident(_) => {
+                self.condition(at)?;
                 let lhs = self.term()?;
                 let (t, op_at) = self.next();
                 let Tok::Cmp(op) = t else {
@@ -309,7 +346,7 @@ impl Parser<'_> {
 /// Parses a `when` expression over the policy's `events`.
 pub fn parse(src: &str, events: &[String]) -> Result<Expr, ExprError> {
     let toks = lex(src)?;
-    let mut p = Parser { toks, pos: 0, events };
+    let mut p = Parser { toks, pos: 0, events, depth: 0, conditions: 0 };
     if *p.peek() == Tok::End {
         return err(0, "empty condition");
     }
