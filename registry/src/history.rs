@@ -46,12 +46,26 @@ pub struct HistoryEvent {
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::event::opt_hash")]
     pub index_case: Option<Hash>,
+    /// Contacts: whether the index case's positive test still stands. A contact whose index case
+    /// was retracted should be retracted by its tracer; the holder sees it here to ask.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_case_status: Option<IndexCaseStatus>,
     pub accepted_at: u64,
     pub retracted: bool,
     /// Where the retraction is in the log, once published.
     pub retraction_log_index: Option<u64>,
     /// `None` while the event waits for the next publish.
     pub inclusion: Option<InclusionProof>,
+}
+
+/// The standing of a contact's index case (its positive test), as the registry holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IndexCaseStatus {
+    /// The positive test is accepted and not retracted.
+    Live,
+    /// The lab retracted the positive test.
+    Retracted,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@
 use crate::db::{self, DbSubtrees};
 use crate::event::{Entry, EntryBody, Role, SignedEvent, SignedRetraction, Summary, MAX_NAME, POSITIVE_TEST};
 use crate::head::{HeadFields, SignedHead};
-use crate::history::{History, HistoryEvent, InclusionProof};
+use crate::history::{History, HistoryEvent, InclusionProof, IndexCaseStatus};
 use crate::log::{self, Frontier, Hash, ProofError};
 use crate::receipt::Receipt;
 use crate::witness::{WitnessFile, WITNESS_VERSION};
@@ -107,6 +107,21 @@ pub enum RegistryError {
 }
 
 pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
+
+impl RegistryError {
+    /// The file is no usable registry: not a database, damaged, altered, read-only or not
+    /// openable. The operator must fix the file (or the path), not retry.
+    pub fn is_unusable_database(&self) -> bool {
+        use rusqlite::ErrorCode as C;
+        match self {
+            RegistryError::Db(rusqlite::Error::SqliteFailure(f, _)) => matches!(
+                f.code,
+                C::NotADatabase | C::DatabaseCorrupt | C::ReadOnly | C::CannotOpen | C::PermissionDenied
+            ),
+            _ => false,
+        }
+    }
+}
 
 /// An accredited signer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -844,13 +859,26 @@ impl Registry {
                 Some(i) if (i as u64) < head.log_size => Some(self.inclusion(i as u64, &head)?),
                 _ => None,
             };
+            let index_case = index_case.map(hash_from_blob).transpose()?;
+            let index_case_status = match &index_case {
+                Some(case) => {
+                    let retracted: bool = self.conn.query_row(
+                        "SELECT retracted FROM events WHERE id = ?1",
+                        [&case[..]],
+                        |r| r.get(0),
+                    )?;
+                    Some(if retracted { IndexCaseStatus::Retracted } else { IndexCaseStatus::Live })
+                }
+                None => None,
+            };
             events.push(HistoryEvent {
                 id: hash_from_blob(r.get(0)?)?,
                 kind: r.get(1)?,
                 time: r.get::<_, i64>(2)? as u64,
                 signer: r.get(3)?,
                 role: Role::parse(&role).ok_or_else(|| RegistryError::Corrupt("role".into()))?,
-                index_case: index_case.map(hash_from_blob).transpose()?,
+                index_case,
+                index_case_status,
                 accepted_at: r.get::<_, i64>(6)? as u64,
                 retracted: r.get(8)?,
                 retraction_log_index: retraction_log_idx.map(|i| i as u64),

@@ -7,6 +7,7 @@ use common::*;
 use healthcode_circuits::policy::{evaluate, Colour};
 use healthcode_registry::audit::replay;
 use healthcode_registry::head::verify_chain;
+use healthcode_registry::history::IndexCaseStatus;
 use healthcode_registry::witness::WitnessError;
 use healthcode_registry::{HolderFile, Registry, WitnessFile};
 
@@ -50,6 +51,8 @@ fn witness_history_consistency_and_replay() {
     assert_eq!(hist.events.len(), 2);
     assert_eq!(hist.events[0].signer, "tracer");
     assert_eq!(hist.events[0].index_case, Some(pos));
+    assert_eq!(hist.events[0].index_case_status, Some(IndexCaseStatus::Live));
+    assert_eq!(hist.events[1].index_case_status, None, "a test result has no index case");
     for e in &hist.events {
         e.inclusion.as_ref().unwrap().verify(&hist.head).unwrap();
     }
@@ -63,6 +66,8 @@ fn witness_history_consistency_and_replay() {
     let s0 = w0.check(&vk, f.reg.policy()).unwrap();
     assert_eq!(evaluate(f.reg.policy(), &s0, T0 + 1).unwrap().colour, Colour::Green);
     assert!(f.reg.history(0).unwrap().events[0].retracted);
+    // The contact's holder sees that her index case no longer stands.
+    assert_eq!(f.reg.history(1).unwrap().events[0].index_case_status, Some(IndexCaseStatus::Retracted));
 
     // Consistency between every pair of heads, and the chain.
     let heads = f.reg.heads().unwrap();
