@@ -67,7 +67,20 @@ enum Command {
     Audit(cmd::audit::AuditCmd),
 }
 
+/// Lets a closed stdout (`healthcode registry head DB | head -1`) end the program as it ends `cat`
+/// or `head`: quietly, by SIGPIPE (status 141 in a shell). Rust ignores SIGPIPE by default, which
+/// turns every later `println!` into a "Broken pipe" panic. Everything a command must not lose
+/// (a registry epoch, a key file) is committed before its summary is printed.
+fn die_quietly_on_closed_stdout() {
+    #[cfg(unix)]
+    // SAFETY: called first in `main`, before any thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() {
+    die_quietly_on_closed_stdout();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(a) => cmd::demo::run(a),
@@ -91,5 +104,35 @@ fn main() {
             eprintln!("error: {e}");
         }
         std::process::exit(e.exit_code());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every option and argument of every command explains itself in `--help`: a checkpoint
+    /// operator reads nothing else.
+    #[test]
+    fn every_argument_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() {
+                    missing.push(format!("{path} {} (no about)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "healthcode", &mut missing);
+        assert!(missing.is_empty(), "arguments without help text:\n{}", missing.join("\n"));
+        Cli::command().debug_assert();
     }
 }

@@ -52,10 +52,26 @@ pub fn emit<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String)
     Ok(())
 }
 
-/// Reads a file, naming it in the error.
-pub fn read_file(path: &std::path::Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| CliError::BadInput(format!("cannot read {}: {e}", path.display())))
+/// Reads a text file of at most `limit` bytes (the limits are in [`healthcode_verifier::input`]),
+/// naming it in the error.
+pub fn read_file(path: &std::path::Path, limit: u64) -> Result<String, CliError> {
+    healthcode_verifier::input::read_text_bounded(path, limit).map_err(CliError::bad)
+}
+
+/// Reads a binary file of at most `limit` bytes, naming it in the error.
+pub fn read_bytes(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, CliError> {
+    healthcode_verifier::input::read_bounded(path, limit).map_err(CliError::bad)
+}
+
+/// Parses a unix time option: at most the largest time the circuit holds, so that no later
+/// arithmetic on it can overflow.
+pub fn unix_time() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(0..=healthcode_circuits::time::MAX_TIME)
+}
+
+/// Parses an epoch number: the registry stores epochs as SQLite integers (signed 64-bit).
+pub fn epoch_number() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(0..=i64::MAX as u64)
 }
 
 /// The system clock in unix seconds (0 if it is before 1970).

@@ -4,7 +4,9 @@
 //! One bundle (single-party setup, development keys) is made once per test binary; each test
 //! builds its own small registry through the library at the fixed clock [`T0`].
 
-use assert_cmd::Command;
+mod common;
+
+use common::{p, run, Outcome};
 use ed25519_dalek::SigningKey;
 use healthcode_registry::event::Role;
 use healthcode_registry::{Event, HolderFile, Registry, SignedEvent};
@@ -20,43 +22,6 @@ const HOUR: u64 = 3_600;
 const DAY: u64 = 86_400;
 const VENUE: &str = "zhengzhou-east-station/gate-3";
 
-fn hc() -> Command {
-    Command::cargo_bin("healthcode").unwrap()
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
-    }
-}
-
-impl std::fmt::Debug for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
-fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Outcome {
-    let out = hc().args(args).output().unwrap();
-    let o = Outcome {
-        code: out.status.code().expect("exited, not killed by a signal"),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(!o.stderr.contains("panicked"), "panic: {o:?}");
-    o
-}
-
 /// The example policy's bundle, made once.
 fn bundle() -> &'static (PathBuf, PathBuf) {
     static BUNDLE: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
@@ -67,7 +32,7 @@ fn bundle() -> &'static (PathBuf, PathBuf) {
         let policy = dir.join("policy.toml");
         std::fs::write(&policy, POLICY).unwrap();
         let bundle = dir.join("bundle");
-        let o = run(&["setup", "--policy", p(&policy), "--out", p(&bundle), "--json"]);
+        let o = run(["setup", "--policy", p(&policy), "--out", p(&bundle), "--json"]);
         assert_eq!(o.code, 0, "{o:?}");
         (bundle, policy)
     })
@@ -328,7 +293,7 @@ fn bind_at_checkpoint(
 ) -> String {
     let o = w.prove(holder, witness, at, &["--bind", "--venue", VENUE]);
     assert_eq!(o.code, 2, "binding to a public challenge is refused: {o:?}");
-    let nonce = run(&["nonce", "--json"]).json()["nonce"].as_str().unwrap().to_string();
+    let nonce = run(["nonce", "--json"]).json()["nonce"].as_str().unwrap().to_string();
     assert_eq!(nonce.len(), 32);
     let o = w.prove(holder, witness, at, &["--bind", "--nonce", &nonce]);
     assert_eq!(o.code, 0, "{o:?}");
@@ -336,7 +301,7 @@ fn bind_at_checkpoint(
     assert!(!code.contains(&nonce));
     assert_colour(&w.verify(&code, heads, at, &["--nonce", &nonce, "--document", document]), "green");
     // Another document, another checkpoint's nonce, or no nonce: refused.
-    let other = run(&["nonce"]).stdout.trim().to_string();
+    let other = run(["nonce"]).stdout.trim().to_string();
     assert_reason(&w.verify(&code, heads, at, &["--nonce", &nonce, "--document", "G1"]), "binding-mismatch");
     assert_reason(
         &w.verify(&code, heads, at, &["--nonce", &other, "--document", document]),
@@ -380,7 +345,7 @@ fn a_receipted_event_withheld_is_provable() {
     let events = w.path("events.jsonl");
     std::fs::write(&events, serde_json::to_string(&event).unwrap() + "\n").unwrap();
     let receipts = w.path("receipts.jsonl");
-    let o = run(&["registry", "submit", p(&db), p(&events), "--json", "--receipts-out", p(&receipts)]);
+    let o = run(["registry", "submit", p(&db), p(&events), "--json", "--receipts-out", p(&receipts)]);
     assert_eq!(o.code, 0, "{o:?}");
     let id = hex::encode(event.event.id());
     assert_eq!(o.json()["results"][0]["receipt"]["event"], id.as_str(), "{o:?}");
@@ -402,7 +367,7 @@ fn a_receipted_event_withheld_is_provable() {
     };
     write_export(&reg);
     let check = |at: u64, receipt: &Path| {
-        run(&[
+        run([
             "receipt",
             "check",
             "--receipt",
@@ -445,7 +410,7 @@ fn a_receipted_event_withheld_is_provable() {
     assert_eq!(o.json()["status"], "not-included");
     assert_eq!(o.json()["event"], id.as_str());
     let after = (publish_by + 20).to_string();
-    let text = run(&[
+    let text = run([
         "receipt",
         "check",
         "--receipt",
@@ -529,7 +494,7 @@ fn a_holder_reads_her_history_from_the_public_record() {
         }
         a
     };
-    let o = run(&args(true));
+    let o = run(args(true));
     assert_eq!(o.code, 0, "{o:?}");
     let v = o.json();
     assert_eq!(
@@ -541,7 +506,7 @@ fn a_holder_reads_her_history_from_the_public_record() {
     assert_eq!(events[0]["id"], hex::encode(pos));
     assert_eq!(events[0]["signer"], "Zhengzhou CDC laboratory");
     assert!(events[0]["inclusion"]["proof"].is_array());
-    let text = run(&args(false));
+    let text = run(args(false));
     assert!(
         text.stdout.contains("positive_test") && text.stdout.contains("inclusion proof checked"),
         "{text:?}"
@@ -551,4 +516,45 @@ fn a_holder_reads_her_history_from_the_public_record() {
     let mut bad = args(true);
     bad[7] = hex::encode(SigningKey::from_bytes(&[7; 32]).verifying_key().as_bytes());
     assert_eq!(run(&bad).code, 2);
+}
+
+// ---- issue 15: empty inputs at the checkpoint ---------------------------------------------------
+
+/// An empty or blank `--batch` file, or a heads file holding no heads, is bad input (exit 2, the
+/// file named): it used to pass with no output (batch) or fail as an invalid code (heads).
+#[test]
+fn an_empty_batch_or_heads_file_is_bad_input() {
+    let mut w = World::new();
+    w.holder("li", "G20000009", T0 - DAY);
+    w.reg.publish(T0 - HOUR).unwrap();
+    let heads = w.heads("heads.json");
+    let now = T0.to_string();
+    let verify = |batch: &Path, heads: &Path| {
+        run([
+            "verify",
+            "--batch",
+            p(batch),
+            "--bundle",
+            p(&bundle().0),
+            "--registry-key",
+            &w.key,
+            "--heads",
+            p(heads),
+            "--now",
+            &now,
+            "--venue",
+            VENUE,
+        ])
+    };
+    for (name, text) in [("empty.txt", ""), ("blank.txt", "\n  \n\t\n")] {
+        std::fs::write(w.path(name), text).unwrap();
+        let o = verify(&w.path(name), &heads);
+        assert_eq!(o.code, 2, "{o:?}");
+        assert!(o.stderr.contains(name) && o.stderr.contains("holds no codes"), "{o:?}");
+    }
+    std::fs::write(w.path("one.txt"), "HC1:not-a-code\n").unwrap();
+    std::fs::write(w.path("no-heads.json"), "[]").unwrap();
+    let o = verify(&w.path("one.txt"), &w.path("no-heads.json"));
+    assert_eq!(o.code, 2, "{o:?}");
+    assert!(o.stderr.contains("no-heads.json") && o.stderr.contains("holds no signed heads"), "{o:?}");
 }

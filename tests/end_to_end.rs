@@ -6,9 +6,11 @@
 //! ([`world`]); everything runs at the fixed clock [`NOW`] except the `demo` test, which runs the
 //! real command on the real clock.
 
+mod common;
+
 use ark_bn254::Bn254;
 use ark_groth16::Groth16;
-use assert_cmd::Command;
+use common::{p, run, Outcome};
 use ed25519_dalek::SigningKey;
 use healthcode_circuits::policy::{Colour, Policy};
 use healthcode_circuits::{field, hashes};
@@ -72,14 +74,6 @@ impl World {
     }
 }
 
-fn hc() -> Command {
-    Command::cargo_bin("healthcode").unwrap()
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
 fn sign(
     reg: &Registry,
     key: &SigningKey,
@@ -91,40 +85,7 @@ fn sign(
     Event::signed_by(key, reg.public_key(), holder, kind, time, case)
 }
 
-/// A process's result.
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
-    }
-}
-
-impl std::fmt::Debug for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
-fn run<I, S>(args: I) -> Outcome
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<std::ffi::OsStr>,
-{
-    let out = hc().args(args).output().unwrap();
-    let o = Outcome {
-        code: out.status.code().expect("exited, not killed by a signal"),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(!o.stderr.contains("panicked") && !o.stderr.contains("RUST_BACKTRACE"), "panic: {o:?}");
-    o
-}
-
+/// Runs `healthcode ARGS`, expecting success.
 fn ok(args: &[&str]) -> Outcome {
     let o = run(args);
     assert_eq!(o.code, 0, "{args:?}: {o:?}");

@@ -100,13 +100,20 @@ fn registry_round_trip() {
     assert_eq!(w["head"]["epoch"], 1);
     let hist = json(d, &["registry", "history", "reg.db", "--leaf", "1"]);
     assert_eq!(hist["events"][0]["signer"], "Tracer");
+    assert_eq!(hist["events"][0]["index_case_status"], "live");
 
     sign(d, &["sign-retraction", "--key", "lab.key", "--registry", &reg, "--event", &pos_id, "-o", "r.json"]);
     json(d, &["registry", "retract", "reg.db", "r.json"]);
+    // The contact's holder sees her index case's positive test withdrawn, and what to do.
+    let hist = json(d, &["registry", "history", "reg.db", "--leaf", "1"]);
+    assert_eq!(hist["events"][0]["index_case_status"], "retracted");
+    let text = hc(d).args(["registry", "history", "reg.db", "--leaf", "1"]).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains(&format!("index case {pos_id} RETRACTED (ask the tracer")), "{text}");
     json(d, &["registry", "publish", "reg.db"]);
     let c = json(d, &["registry", "consistency", "reg.db", "--from", "1", "--to", "2"]);
     assert_eq!(c["to"]["epoch"], 2);
-    assert_eq!(json(d, &["registry", "audit", "reg.db"])["ok"], true);
+    assert_eq!(json(d, &["registry", "audit", "reg.db"])["clean"], true);
     assert_eq!(json(d, &["registry", "head", "reg.db", "--all"]).as_array().unwrap().len(), 3);
 
     // Errors: unknown holder, existing file, and no secret in any error text.

@@ -14,6 +14,7 @@ use healthcode_circuits::policy::{evaluate, Colour, Policy};
 use healthcode_circuits::statement::{info_of, matrices, sample::synthetic};
 use healthcode_prover::groth16_prove;
 use healthcode_verifier::bundle::{read_policy, Manifest};
+use healthcode_verifier::input::{read_bounded, MAX_PROVING_KEY_BYTES, MAX_SMALL_KEY_BYTES, MAX_ZKEY_BYTES};
 use healthcode_verifier::keycheck::verifying_key_problems;
 use healthcode_verifier::keyfile::{decode_proving_key_fully_checked, decode_verifying_key};
 use healthcode_verifier::Checkpoint;
@@ -33,8 +34,8 @@ impl Default for Options {
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+fn read(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    read_bounded(path, limit).map_err(|e| e.to_string())
 }
 
 /// Audits `bundle` against the published `policy_text` and the phase-1 file `ptau` the auditor
@@ -77,7 +78,7 @@ pub fn audit(policy_text: &str, bundle: &Path, ptau: &[u8], options: Options) ->
     let recompiled: [u8; 32] =
         hex::decode(&info.digest).ok().and_then(|v| v.try_into().ok()).ok_or("digest")?;
 
-    let vk = match read(&bundle.join(&manifest.verifying_key.file)).and_then(|b| {
+    let vk = match read(&bundle.join(&manifest.verifying_key.file), MAX_SMALL_KEY_BYTES).and_then(|b| {
         decode_verifying_key(&b, &recompiled, Some(&manifest.verifying_key_sha256()))
             .map_err(|e| e.to_string())
     }) {
@@ -94,7 +95,7 @@ pub fn audit(policy_text: &str, bundle: &Path, ptau: &[u8], options: Options) ->
             None
         }
     };
-    let pk = match read(&bundle.join(&manifest.proving_key.file)).and_then(|b| {
+    let pk = match read(&bundle.join(&manifest.proving_key.file), MAX_PROVING_KEY_BYTES).and_then(|b| {
         decode_proving_key_fully_checked(&b, &recompiled, Some(&manifest.proving_key_sha256()))
             .map_err(|e| e.to_string())
     }) {
@@ -149,7 +150,7 @@ pub fn audit(policy_text: &str, bundle: &Path, ptau: &[u8], options: Options) ->
             r.check("ceremony transcript", false, "the bundle ships no ceremony transcript (.zkey)");
         }
         Some(entry) => {
-            let bytes = read(&bundle.join(&entry.file))?;
+            let bytes = read(&bundle.join(&entry.file), MAX_ZKEY_BYTES)?;
             let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
             r.check(
                 "ceremony transcript file",

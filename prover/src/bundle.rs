@@ -10,6 +10,7 @@ use ark_bn254::Bn254;
 use ark_groth16::{ProvingKey, VerifyingKey};
 use healthcode_circuits::policy::Policy;
 use healthcode_verifier::bundle::{self, BundleError, Manifest};
+use healthcode_verifier::input::{MAX_PROVING_KEY_BYTES, MAX_SMALL_KEY_BYTES};
 use healthcode_verifier::keyfile;
 use std::fmt;
 use std::path::Path;
@@ -58,8 +59,7 @@ impl ProverBundle {
             bundle::check_circuit(&policy, &manifest)?;
         }
         let path = dir.join(&manifest.proving_key.file);
-        let bytes = std::fs::read(&path)
-            .map_err(|e| BundleError::Io { path: path.clone(), message: e.to_string() })?;
+        let bytes = bundle::read(&path, MAX_PROVING_KEY_BYTES)?;
         let proving_key = keyfile::decode_proving_key(
             &bytes,
             &manifest.circuit_digest(),
@@ -67,8 +67,7 @@ impl ProverBundle {
         )
         .map_err(|source| BundleError::Key { path, source })?;
         let path = dir.join(&manifest.verifying_key.file);
-        let bytes = std::fs::read(&path)
-            .map_err(|e| BundleError::Io { path: path.clone(), message: e.to_string() })?;
+        let bytes = bundle::read(&path, MAX_SMALL_KEY_BYTES)?;
         let verifying_key = keyfile::decode_verifying_key(
             &bytes,
             &manifest.circuit_digest(),

@@ -83,7 +83,38 @@ pub fn open(path: &Path, create: bool) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     migrate(&mut conn)?;
+    check_schema(&conn)?;
     Ok(conn)
+}
+
+/// The schema as SQLite stores it (`sqlite_schema` rows), in a stable order.
+fn schema(conn: &Connection) -> rusqlite::Result<Vec<(String, String, Option<String>)>> {
+    let mut stmt = conn.prepare("SELECT type, name, sql FROM sqlite_schema ORDER BY type, name")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    rows.collect()
+}
+
+/// Refuses a database whose tables or indexes differ from what [`MIGRATIONS`] makes: a dropped
+/// `heads` table must not leave a registry that accepts signers and events it can never publish.
+fn check_schema(conn: &Connection) -> rusqlite::Result<()> {
+    let mut reference = Connection::open_in_memory()?;
+    migrate(&mut reference)?;
+    let (want, have) = (schema(&reference)?, schema(conn)?);
+    if want == have {
+        return Ok(());
+    }
+    let missing: Vec<&str> =
+        want.iter().filter(|w| !have.contains(w)).map(|(_, name, _)| name.as_str()).collect();
+    let extra: Vec<&str> =
+        have.iter().filter(|h| !want.contains(h)).map(|(_, name, _)| name.as_str()).collect();
+    Err(rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+        Some(format!(
+            "the registry schema was altered (missing or changed: {}; unexpected: {})",
+            if missing.is_empty() { "none".into() } else { missing.join(", ") },
+            if extra.is_empty() { "none".into() } else { extra.join(", ") },
+        )),
+    ))
 }
 
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -1,13 +1,18 @@
 //! `healthcode audit circuit | registry`: the auditor's checks, from public artefacts only.
 //! Exit 0 clean, 1 findings, 2 bad input.
 
-use crate::output::{emit, read_file, CliError, CliResult};
+use crate::output::{emit, read_bytes, read_file, CliError, CliResult};
 use clap::Subcommand;
 use healthcode_auditor::{circuit, registry, Report};
 use healthcode_circuits::policy::Policy;
 use healthcode_registry::event::key_from_hex;
 use healthcode_registry::receipt::Evidence;
-use std::path::PathBuf;
+use healthcode_verifier::input::{MAX_EXPORT_BYTES, MAX_JSON_BYTES, MAX_POLICY_BYTES, MAX_PTAU_BYTES};
+use std::path::{Path, PathBuf};
+
+/// The semantic check runs the circuit once per sample (milliseconds each): a hundred thousand
+/// is already a long audit, and more only risks exhausting memory.
+const MAX_SAMPLES: u64 = 100_000;
 
 #[derive(Subcommand)]
 pub enum AuditCmd {
@@ -28,8 +33,8 @@ pub enum AuditCmd {
         #[arg(long, default_value_t = 2022)]
         seed: u64,
         /// Number of random states in the semantic check (boundary cases are always all run).
-        #[arg(long, default_value_t = 64)]
-        samples: usize,
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(0..=MAX_SAMPLES))]
+        samples: u64,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -39,9 +44,10 @@ pub enum AuditCmd {
     /// and epoch. Either the registry database (`--dir`) or its public export (`--export`, from
     /// `healthcode registry export`) with the registry key and policy you trust.
     Registry {
-        /// The registry database file.
+        /// The registry database file (`--dir` is accepted too, its old name).
         #[arg(
-            long = "dir",
+            long = "db",
+            alias = "dir",
             value_name = "REGISTRY_DB",
             required_unless_present = "export",
             conflicts_with = "export"
@@ -66,6 +72,19 @@ pub enum AuditCmd {
     },
 }
 
+/// Audits a registry database: the one replay behind both `audit registry --db` and the
+/// operator's `registry audit`, so the two can never disagree.
+pub fn audit_db(db: &Path, json: bool) -> CliResult {
+    if !db.exists() {
+        return Err(CliError::bad(format!("{} does not exist", db.display())));
+    }
+    if db.is_dir() {
+        return Err(CliError::bad(format!("{} is a directory, not a registry database", db.display())));
+    }
+    let report = registry::audit(db).map_err(CliError::BadInput)?;
+    finish(json, &report, || registry::counts_table(&report))
+}
+
 fn finish(json: bool, report: &Report, extra: impl FnOnce() -> String) -> CliResult {
     let out = serde_json::json!({ "clean": report.clean(), "report": report });
     emit(json, &out, || format!("{report}\n{}", extra()))?;
@@ -79,37 +98,36 @@ fn finish(json: bool, report: &Report, extra: impl FnOnce() -> String) -> CliRes
 pub fn run(cmd: AuditCmd) -> CliResult {
     match cmd {
         AuditCmd::Circuit { policy, bundle, ptau, seed, samples, json } => {
-            let text = read_file(&policy)?;
-            let ptau = std::fs::read(&ptau)
-                .map_err(|e| CliError::bad(format!("cannot read {}: {e}", ptau.display())))?;
-            let report =
-                circuit::audit(&text, &bundle, &ptau, circuit::Options { seed, random_cases: samples })
-                    .map_err(CliError::BadInput)?;
+            let text = read_file(&policy, MAX_POLICY_BYTES)?;
+            let ptau = read_bytes(&ptau, MAX_PTAU_BYTES)?;
+            let report = circuit::audit(
+                &text,
+                &bundle,
+                &ptau,
+                circuit::Options { seed, random_cases: samples as usize },
+            )
+            .map_err(CliError::BadInput)?;
             finish(json, &report, String::new)
         }
         AuditCmd::Registry { db, export, policy, registry_key, evidence, json } => {
             let report = match (db, export, policy, registry_key) {
-                (Some(db), None, _, _) => {
-                    if !db.exists() {
-                        return Err(CliError::bad(format!("{} does not exist", db.display())));
-                    }
-                    registry::audit(&db).map_err(CliError::BadInput)?
-                }
+                (Some(db), None, _, _) => return audit_db(&db, json),
                 (None, Some(export), Some(policy), Some(key)) => {
-                    let policy_text = read_file(&policy)?;
+                    let policy_text = read_file(&policy, MAX_POLICY_BYTES)?;
                     let policy = Policy::parse(&policy_text)
                         .map_err(|e| CliError::bad(format!("{}: {e}", policy.display())))?;
                     let key =
                         key_from_hex(&key).map_err(|e| CliError::bad(format!("--registry-key: {e}")))?;
-                    let text = read_file(&export)?;
+                    let text = read_file(&export, MAX_EXPORT_BYTES)?;
                     let mut report = registry::audit_export(&text, &policy, &key)
                         .map_err(|e| CliError::bad(format!("{}: {e}", export.display())))?;
                     if !evidence.is_empty() {
                         let mut items = Vec::new();
                         for path in &evidence {
-                            let e: Evidence = serde_json::from_str(&read_file(path)?).map_err(|e| {
-                                CliError::bad(format!("{}: not evidence: {e}", path.display()))
-                            })?;
+                            let e: Evidence = serde_json::from_str(&read_file(path, MAX_JSON_BYTES)?)
+                                .map_err(|e| {
+                                    CliError::bad(format!("{}: not evidence: {e}", path.display()))
+                                })?;
                             items.push((path.display().to_string(), e));
                         }
                         registry::check_evidence(&mut report, &text, &key, &items)
@@ -117,7 +135,7 @@ pub fn run(cmd: AuditCmd) -> CliResult {
                     }
                     report
                 }
-                _ => return Err(CliError::bad("give --dir, or --export with --policy and --registry-key")),
+                _ => return Err(CliError::bad("give --db, or --export with --policy and --registry-key")),
             };
             finish(json, &report, || registry::counts_table(&report))
         }

@@ -7,17 +7,13 @@
 //! `beacon`; anyone runs `verify`; the authority runs `finalize` to make the bundle.
 
 use crate::cmd::policy::load_policy;
-use crate::output::{emit, read_file, CliError, CliResult};
+use crate::output::{emit, read_bytes, read_file, CliError, CliResult};
 use clap::Subcommand;
 use healthcode_ceremony::{ptau, verify_ceremony, Ptau, R1cs, Zkey};
 use healthcode_circuits::statement::{info_of, matrices, Matrices};
+use healthcode_verifier::input::{MAX_POLICY_BYTES, MAX_PTAU_BYTES, MAX_ZKEY_BYTES};
 use serde_json::json;
 use std::path::{Path, PathBuf};
-
-/// Phase-1 files above this are refused (power 24: far above any health-code policy).
-const MAX_PTAU_BYTES: u64 = 4 << 30;
-/// A `.zkey` of this project's circuits is a few MB; 1 GiB leaves room for much larger policies.
-const MAX_ZKEY_BYTES: u64 = 1 << 30;
 
 #[derive(Subcommand)]
 pub enum CeremonyCmd {
@@ -38,7 +34,7 @@ pub enum CeremonyCmd {
         /// The .ptau file.
         file: PathBuf,
         /// Check only what a circuit of 2^POWER rows needs (default: the whole file).
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=ptau::MAX_POWER as i64))]
         power: Option<u32>,
         /// Print one JSON object instead of text.
         #[arg(long)]
@@ -126,19 +122,6 @@ pub enum CeremonyCmd {
         #[arg(long)]
         out: PathBuf,
     },
-}
-
-/// Reads a binary input, refusing files over `limit` before reading them.
-fn read_bytes(path: &Path, limit: u64) -> Result<Vec<u8>, CliError> {
-    let bad = |e: String| CliError::BadInput(format!("cannot read {}: {e}", path.display()));
-    let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(bad("not a regular file".into()));
-    }
-    if meta.len() > limit {
-        return Err(bad(format!("{} bytes is over the limit of {limit}", meta.len())));
-    }
-    std::fs::read(path).map_err(|e| bad(e.to_string()))
 }
 
 fn write_new(path: &Path, bytes: &[u8]) -> CliResult {
@@ -287,7 +270,7 @@ pub fn run(cmd: CeremonyCmd) -> CliResult {
             }
         }
         CeremonyCmd::Finalize { zkey: zkey_path, policy, ptau: ptau_path, out } => {
-            let text = read_file(&policy)?;
+            let text = read_file(&policy, MAX_POLICY_BYTES)?;
             let m = circuit(&policy)?;
             let ptau_bytes = read_bytes(&ptau_path, MAX_PTAU_BYTES)?;
             let zkey_bytes = read_bytes(&zkey_path, MAX_ZKEY_BYTES)?;

@@ -1,11 +1,12 @@
 //! `healthcode setup | prove | verify`: policy bundles, the citizen's code and the checkpoint.
 
-use crate::output::{emit, read_file, unix_now, write_file, CliError, CliResult};
+use crate::output::{emit, read_bytes, read_file, unix_now, unix_time, write_file, CliError, CliResult};
 use clap::Args;
 use ed25519_dalek::VerifyingKey;
 use healthcode_circuits::{hashes, policy::Colour, Fr};
 use healthcode_prover::{ProveRequest, ProverBundle};
 use healthcode_registry::{event::key_from_hex, HolderFile, SignedHead, WitnessFile};
+use healthcode_verifier::input::{MAX_BATCH_BYTES, MAX_IMAGE_BYTES, MAX_JSON_BYTES, MAX_POLICY_BYTES};
 use healthcode_verifier::{
     challenge, qr, superseded, Checkpoint, HealthQr, Invalid, TrustedHead, VerifierBundle,
 };
@@ -49,7 +50,7 @@ pub struct ProveArgs {
     #[arg(long)]
     pub registry_key: String,
     /// Time to claim the colour at, unix seconds (default: now).
-    #[arg(long)]
+    #[arg(long, value_parser = unix_time())]
     pub now: Option<u64>,
     /// The registry's latest signed heads (`healthcode registry head --all --json`, or the latest
     /// one): if one of them supersedes the witness's head by more than the policy's head_grace,
@@ -107,7 +108,7 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub heads: PathBuf,
     /// The checkpoint clock, unix seconds (default: now).
-    #[arg(long)]
+    #[arg(long, value_parser = unix_time())]
     pub now: Option<u64>,
     #[command(flatten)]
     pub challenge: ChallengeArgs,
@@ -143,10 +144,16 @@ pub fn trusted(head: &SignedHead) -> TrustedHead {
 
 /// Reads signed heads (an array or one object) and keeps those signed by `key` for `policy`.
 pub fn load_heads(path: &Path, key: &VerifyingKey, policy: &[u8; 32]) -> Result<Vec<SignedHead>, CliError> {
-    let src = read_file(path)?;
+    let src = read_file(path, MAX_JSON_BYTES)?;
     let heads: Vec<SignedHead> = serde_json::from_str::<Vec<SignedHead>>(&src)
         .or_else(|_| serde_json::from_str::<SignedHead>(&src).map(|h| vec![h]))
         .map_err(|e| CliError::bad(format!("{}: not signed heads: {e}", path.display())))?;
+    if heads.is_empty() {
+        return Err(CliError::bad(format!(
+            "{}: holds no signed heads (fetch them with `healthcode registry head DB --all --json`)",
+            path.display()
+        )));
+    }
     for h in &heads {
         h.verify(key, policy).map_err(|e| {
             CliError::bad(format!("{}: head of epoch {} refused: {e}", path.display(), h.epoch))
@@ -156,7 +163,7 @@ pub fn load_heads(path: &Path, key: &VerifyingKey, policy: &[u8; 32]) -> Result<
 }
 
 pub fn run_setup(a: SetupArgs) -> CliResult {
-    let text = read_file(&a.policy)?;
+    let text = read_file(&a.policy, MAX_POLICY_BYTES)?;
     healthcode_circuits::policy::Policy::parse(&text)
         .map_err(|e| CliError::bad(format!("{}:{e}", a.policy.display())))?;
     let manifest = healthcode_prover::setup(&text, &a.out, &mut rand::rngs::OsRng).map_err(CliError::fail)?;
@@ -175,11 +182,13 @@ pub fn run_setup(a: SetupArgs) -> CliResult {
 }
 
 fn load_holder(path: &Path) -> Result<HolderFile, CliError> {
-    HolderFile::from_json(&read_file(path)?).map_err(|e| CliError::bad(format!("{}: {e}", path.display())))
+    HolderFile::from_json(&read_file(path, MAX_JSON_BYTES)?)
+        .map_err(|e| CliError::bad(format!("{}: {e}", path.display())))
 }
 
 fn load_witness(path: &Path) -> Result<WitnessFile, CliError> {
-    WitnessFile::from_json(&read_file(path)?).map_err(|e| CliError::bad(format!("{}: {e}", path.display())))
+    WitnessFile::from_json(&read_file(path, MAX_JSON_BYTES)?)
+        .map_err(|e| CliError::bad(format!("{}: {e}", path.display())))
 }
 
 pub fn run_prove(a: ProveArgs) -> CliResult {
@@ -291,14 +300,17 @@ pub fn run_verify(a: VerifyArgs) -> CliResult {
     let id: Option<Fr> = a.document.as_deref().map(hashes::id_hash);
 
     let codes: Vec<Vec<u8>> = if let Some(batch) = &a.batch {
-        read_file(batch)?
+        let codes: Vec<Vec<u8>> = read_file(batch, MAX_BATCH_BYTES)?
             .lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| l.trim().as_bytes().to_vec())
-            .collect()
+            .collect();
+        if codes.is_empty() {
+            return Err(CliError::bad(format!("{}: holds no codes (one per line)", batch.display())));
+        }
+        codes
     } else if let Some(image) = &a.image {
-        let bytes = std::fs::read(image)
-            .map_err(|e| CliError::bad(format!("cannot read {}: {e}", image.display())))?;
+        let bytes = read_bytes(image, MAX_IMAGE_BYTES)?;
         vec![qr::read_image(&bytes).map_err(|e| CliError::bad(format!("{}: {e}", image.display())))?]
     } else if let Some(code) = &a.code {
         vec![code.trim().as_bytes().to_vec()]

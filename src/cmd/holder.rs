@@ -2,13 +2,14 @@
 
 use crate::cmd::sign_event::write_secret;
 use crate::output::{emit, CliError, CliResult};
-use crate::output::{read_file, unix_now};
+use crate::output::{read_file, unix_now, unix_time};
 use clap::Subcommand;
 use healthcode_circuits::field::to_hex;
 use healthcode_circuits::policy::{evaluate, Policy};
 use healthcode_prover::Explanation;
 use healthcode_registry::history::from_public_record;
 use healthcode_registry::{HolderFile, LogExport};
+use healthcode_verifier::input::{MAX_EXPORT_BYTES, MAX_JSON_BYTES, MAX_POLICY_BYTES};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -23,6 +24,7 @@ pub enum HolderCmd {
         /// Where to write the holder file (mode 0600; never overwritten).
         #[arg(short, long)]
         out: PathBuf,
+        /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -43,8 +45,9 @@ pub enum HolderCmd {
         #[arg(long)]
         policy: PathBuf,
         /// The time to evaluate your colour at, unix seconds (default: now).
-        #[arg(long)]
+        #[arg(long, value_parser = unix_time())]
         now: Option<u64>,
+        /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -54,12 +57,12 @@ pub fn run(cmd: HolderCmd) -> CliResult {
     match cmd {
         HolderCmd::History { holder, export, registry_key, policy, now, json } => {
             let key = crate::cmd::code::registry_key(&registry_key)?;
-            let h = HolderFile::from_json(&read_file(&holder)?)
+            let h = HolderFile::from_json(&read_file(&holder, MAX_JSON_BYTES)?)
                 .map_err(|e| CliError::bad(format!("{}: {e}", holder.display())))?;
-            let policy_text = read_file(&policy)?;
+            let policy_text = read_file(&policy, MAX_POLICY_BYTES)?;
             let policy = Policy::parse(&policy_text)
                 .map_err(|e| CliError::bad(format!("{}:{e}", policy.display())))?;
-            let log = LogExport::parse(&read_file(&export)?)
+            let log = LogExport::parse(&read_file(&export, MAX_EXPORT_BYTES)?)
                 .map_err(|e| CliError::bad(format!("{}: {e}", export.display())))?;
             let r = from_public_record(&log.heads, &log.entries, &key, &policy, &h.commitment)
                 .map_err(|e| CliError::bad(format!("{}: {e}", export.display())))?;

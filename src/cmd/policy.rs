@@ -1,8 +1,9 @@
 //! `healthcode policy check|eval`.
 
-use crate::output::{emit, read_file, CliError, CliResult};
+use crate::output::{emit, read_file, unix_time, CliError, CliResult};
 use clap::Subcommand;
 use healthcode_circuits::policy::{evaluate, Policy};
+use healthcode_verifier::input::MAX_POLICY_BYTES;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ pub enum PolicyCmd {
         #[arg(long)]
         state: PathBuf,
         /// The time to evaluate at, in unix seconds.
-        #[arg(long)]
+        #[arg(long, value_parser = unix_time())]
         now: u64,
         /// Print one JSON object instead of text.
         #[arg(long)]
@@ -35,13 +36,13 @@ pub enum PolicyCmd {
 
 /// Reads and validates a policy; errors name the file, line and column.
 pub fn load_policy(path: &Path) -> Result<Policy, CliError> {
-    let src = read_file(path)?;
+    let src = read_file(path, MAX_POLICY_BYTES)?;
     Policy::parse(&src).map_err(|e| CliError::BadInput(format!("{}:{e}", path.display())))
 }
 
 /// Reads a state file (`{"event": unix_seconds, …}`) into the policy's event order.
 pub fn load_state(policy: &Policy, path: &Path) -> Result<Vec<u64>, CliError> {
-    let src = read_file(path)?;
+    let src = read_file(path, MAX_POLICY_BYTES)?;
     let map: BTreeMap<String, u64> = serde_json::from_str(&src).map_err(|e| {
         CliError::BadInput(format!(
             "{}: expected a JSON object of event names to unix seconds: {e}",

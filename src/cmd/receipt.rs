@@ -2,10 +2,11 @@
 //! Exit 0 included (or pending before the deadline), 1 not included after it, 2 bad input.
 
 use crate::cmd::code::registry_key;
-use crate::output::{emit, read_file, unix_now, write_file, CliError, CliResult};
+use crate::output::{emit, read_file, unix_now, unix_time, write_file, CliError, CliResult};
 use clap::Subcommand;
 use healthcode_registry::receipt::{check, Receipt, Status};
 use healthcode_registry::LogExport;
+use healthcode_verifier::input::{MAX_EXPORT_BYTES, MAX_JSON_BYTES};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -26,7 +27,7 @@ pub enum ReceiptCmd {
         #[arg(long)]
         registry_key: String,
         /// The time to judge the deadline at, unix seconds (default: now).
-        #[arg(long)]
+        #[arg(long, value_parser = unix_time())]
         now: Option<u64>,
         /// Where to write the evidence when the event is not included (default: beside the
         /// receipt, `<receipt>.evidence.json`).
@@ -41,10 +42,10 @@ pub enum ReceiptCmd {
 pub fn run(cmd: ReceiptCmd) -> CliResult {
     let ReceiptCmd::Check { receipt, export, registry_key: key, now, evidence_out, json } = cmd;
     let key = registry_key(&key)?;
-    let r = Receipt::from_json(&read_file(&receipt)?)
+    let r = Receipt::from_json(&read_file(&receipt, MAX_JSON_BYTES)?)
         .map_err(|e| CliError::bad(format!("{}: {e}", receipt.display())))?;
     r.verify(&key).map_err(|e| CliError::bad(format!("{}: {e}", receipt.display())))?;
-    let log = LogExport::parse(&read_file(&export)?)
+    let log = LogExport::parse(&read_file(&export, MAX_EXPORT_BYTES)?)
         .map_err(|e| CliError::bad(format!("{}: {e}", export.display())))?;
     let now = now.unwrap_or_else(unix_now);
     let id = hex::encode(r.event);

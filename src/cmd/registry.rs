@@ -1,14 +1,15 @@
 //! `healthcode registry …`: the registry operator's commands over one registry database file.
 
-use crate::output::{emit, read_file, write_file, CliError, CliResult};
+use crate::output::{emit, epoch_number, read_file, unix_time, write_file, CliError, CliResult};
 use clap::{Args, Subcommand};
 use healthcode_circuits::field::{from_hex, to_hex};
 use healthcode_circuits::hashes;
-use healthcode_registry::audit::replay;
 use healthcode_registry::event::{key_from_hex, Role};
+use healthcode_registry::history::IndexCaseStatus;
 use healthcode_registry::{
     LogExport, PublishHooks, Registry, RegistryError, SignedEvent, SignedHead, SignedRetraction,
 };
+use healthcode_verifier::input::{MAX_BATCH_BYTES, MAX_JSON_BYTES, MAX_POLICY_BYTES};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -66,6 +67,7 @@ pub enum RegistryCmd {
     Retract {
         #[command(flatten)]
         db: Db,
+        /// The signed retraction file (JSON, from `healthcode sign-retraction`).
         file: PathBuf,
     },
     /// Apply the queue as the next epoch and sign its head (also run periodically with an
@@ -78,7 +80,8 @@ pub enum RegistryCmd {
     Head {
         #[command(flatten)]
         db: Db,
-        #[arg(long, conflicts_with = "all")]
+        /// The epoch whose head to print (default: the latest).
+        #[arg(long, conflicts_with = "all", value_parser = epoch_number())]
         epoch: Option<u64>,
         /// Print every head, epoch 0 first (JSON array with --json).
         #[arg(long)]
@@ -99,6 +102,7 @@ pub enum RegistryCmd {
     History {
         #[command(flatten)]
         db: Db,
+        /// The holder's leaf index (printed by `registry enroll`).
         #[arg(long)]
         leaf: u32,
     },
@@ -106,12 +110,15 @@ pub enum RegistryCmd {
     Consistency {
         #[command(flatten)]
         db: Db,
-        #[arg(long)]
+        /// The older epoch.
+        #[arg(long, value_parser = epoch_number())]
         from: u64,
-        #[arg(long)]
+        /// The newer epoch.
+        #[arg(long, value_parser = epoch_number())]
         to: u64,
     },
-    /// Replay the whole log as an auditor would and check every head against it.
+    /// Replay the whole log as an auditor would and check every head and the stored tree against
+    /// it: the same audit as `healthcode audit registry --db DB`. Exit 0 clean, 1 findings.
     Audit {
         #[command(flatten)]
         db: Db,
@@ -134,21 +141,24 @@ pub enum SignerCmd {
     Add {
         #[command(flatten)]
         db: Db,
+        /// The signer's name as it appears in histories and audits (e.g. "Zhengzhou CDC lab 3").
         #[arg(long)]
         name: String,
+        /// `lab` or `tracer`.
         #[arg(long, value_parser = ["lab", "tracer"])]
         role: String,
         /// The signer's Ed25519 public key (64 hex digits, from `healthcode signer keygen`).
         #[arg(long)]
         key: String,
         /// Accredited from this unix time (default: now).
-        #[arg(long)]
+        #[arg(long, value_parser = unix_time())]
         from: Option<u64>,
     },
     /// Revoke a signer now: its later events and retractions are refused.
     Revoke {
         #[command(flatten)]
         db: Db,
+        /// The name the signer was accredited under.
         #[arg(long)]
         name: String,
     },
@@ -161,16 +171,19 @@ pub enum SignerCmd {
 
 use crate::output::unix_now as now;
 
-/// Refusals and unknown names are the caller's input problem (exit 2); the rest is a failure.
-fn err(e: RegistryError) -> CliError {
-    match e {
+/// Maps a registry error for the database at `db`. Refusals and unknown names are the caller's
+/// input problem (exit 2), and so is a file that is no usable registry (not a database, a
+/// damaged or altered one, read-only); those name the file. The rest is a failure (exit 1).
+fn err_for(db: &Path) -> impl Fn(RegistryError) -> CliError + Copy + '_ {
+    move |e| match &e {
         RegistryError::Refused(_)
         | RegistryError::Exists(_)
         | RegistryError::Policy(_)
         | RegistryError::NoSuchEpoch(_)
         | RegistryError::NoSuchSigner(_)
         | RegistryError::NotPublished(_) => CliError::bad(e),
-        _ => CliError::fail(e),
+        _ if e.is_unusable_database() => CliError::bad(format!("{}: {e}", db.display())),
+        _ => CliError::fail(format!("{}: {e}", db.display())),
     }
 }
 
@@ -181,7 +194,10 @@ fn open(db: &Path) -> Result<Registry, CliError> {
             db.display()
         )));
     }
-    Registry::open(db).map_err(err)
+    if db.is_dir() {
+        return Err(CliError::bad(format!("{} is a directory, not a registry database", db.display())));
+    }
+    Registry::open(db).map_err(err_for(db))
 }
 
 fn head_text(h: &SignedHead) -> String {
@@ -201,7 +217,8 @@ fn head_text(h: &SignedHead) -> String {
 pub fn run(cmd: RegistryCmd) -> CliResult {
     match cmd {
         RegistryCmd::Init { db, policy } => {
-            let src = read_file(&policy)?;
+            let err = err_for(&db.db);
+            let src = read_file(&policy, MAX_POLICY_BYTES)?;
             let reg = Registry::init(&db.db, &src, now()).map_err(err)?;
             let head = reg.head().map_err(err)?;
             let key = hex::encode(reg.public_key().as_bytes());
@@ -213,6 +230,7 @@ pub fn run(cmd: RegistryCmd) -> CliResult {
         }
         RegistryCmd::Signer(c) => run_signer(c),
         RegistryCmd::Enroll { db, commitment, pk, document } => {
+            let err = err_for(&db.db);
             let cm = match (commitment, pk, document) {
                 (Some(c), _, _) => {
                     from_hex(c.trim()).map_err(|e| CliError::bad(format!("--commitment: {e}")))?
@@ -230,7 +248,8 @@ pub fn run(cmd: RegistryCmd) -> CliResult {
             })
         }
         RegistryCmd::Submit { db, file, receipts_out } => {
-            let src = read_file(&file)?;
+            let err = err_for(&db.db);
+            let src = read_file(&file, MAX_BATCH_BYTES)?;
             let mut events = Vec::new();
             for (i, line) in src.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
                 let ev: SignedEvent = serde_json::from_str(line).map_err(|e| {
@@ -284,7 +303,8 @@ pub fn run(cmd: RegistryCmd) -> CliResult {
             Ok(())
         }
         RegistryCmd::Retract { db, file } => {
-            let r: SignedRetraction = serde_json::from_str(&read_file(&file)?)
+            let err = err_for(&db.db);
+            let r: SignedRetraction = serde_json::from_str(&read_file(&file, MAX_JSON_BYTES)?)
                 .map_err(|e| CliError::bad(format!("{}: not a signed retraction: {e}", file.display())))?;
             let mut reg = open(&db.db)?;
             reg.retract(&r, now()).map_err(err)?;
@@ -292,6 +312,7 @@ pub fn run(cmd: RegistryCmd) -> CliResult {
             emit(db.json, &json!({ "retracted": id }), || format!("retraction of {id} accepted"))
         }
         RegistryCmd::Publish { db } => {
+            let err = err_for(&db.db);
             let mut reg = open(&db.db)?;
             let queued = reg.queue_len().map_err(err)?;
             let bar = indicatif::ProgressBar::new(queued);
@@ -313,6 +334,7 @@ pub fn run(cmd: RegistryCmd) -> CliResult {
             emit(db.json, &head, || format!("published {queued} entries\n{}", head_text(&head)))
         }
         RegistryCmd::Head { db, epoch, all } => {
+            let err = err_for(&db.db);
             let reg = open(&db.db)?;
             if all {
                 let heads = reg.heads().map_err(err)?;
@@ -326,6 +348,7 @@ pub fn run(cmd: RegistryCmd) -> CliResult {
             emit(db.json, &head, || head_text(&head))
         }
         RegistryCmd::Witness { db, leaf, out } => {
+            let err = err_for(&db.db);
             let reg = open(&db.db)?;
             let w = reg.witness(leaf).map_err(err)?;
             match out {
@@ -343,6 +366,7 @@ pub fn run(cmd: RegistryCmd) -> CliResult {
             }
         }
         RegistryCmd::Export { db, out } => {
+            let err = err_for(&db.db);
             let reg = open(&db.db)?;
             let export = LogExport::of(&reg).map_err(err)?;
             // Written beside the target and renamed, so a crash never leaves half an export.
@@ -362,6 +386,7 @@ pub fn run(cmd: RegistryCmd) -> CliResult {
             })
         }
         RegistryCmd::History { db, leaf } => {
+            let err = err_for(&db.db);
             let reg = open(&db.db)?;
             let h = reg.history(leaf).map_err(err)?;
             emit(db.json, &h, || {
@@ -376,7 +401,14 @@ pub fn run(cmd: RegistryCmd) -> CliResult {
                         e.time,
                         e.signer,
                         e.role,
-                        e.index_case.map(|c| format!(", index case {}", hex::encode(c))).unwrap_or_default(),
+                        match (e.index_case, e.index_case_status) {
+                            (Some(c), Some(IndexCaseStatus::Retracted)) => format!(
+                                ", index case {} RETRACTED (ask the tracer to retract this contact)",
+                                hex::encode(c)
+                            ),
+                            (Some(c), _) => format!(", index case {} (live)", hex::encode(c)),
+                            (None, _) => String::new(),
+                        },
                         if e.retracted { ", RETRACTED" } else { "" },
                         match &e.inclusion {
                             Some(p) => format!(", log entry {}", p.index),
@@ -388,6 +420,7 @@ pub fn run(cmd: RegistryCmd) -> CliResult {
             })
         }
         RegistryCmd::Consistency { db, from, to } => {
+            let err = err_for(&db.db);
             let reg = open(&db.db)?;
             if from > to {
                 return Err(CliError::bad("--from must not be after --to"));
@@ -403,31 +436,14 @@ pub fn run(cmd: RegistryCmd) -> CliResult {
                 )
             })
         }
-        RegistryCmd::Audit { db } => {
-            let reg = open(&db.db)?;
-            let heads = reg.heads().map_err(err)?;
-            let last = heads.last().cloned().ok_or_else(|| CliError::fail("no heads"))?;
-            let entries = reg.log_entries(0, last.log_size).map_err(err)?;
-            let r = replay(&entries, &heads, &reg.public_key(), reg.policy()).map_err(CliError::fail)?;
-            emit(
-                db.json,
-                &json!({ "ok": true, "heads": heads.len(), "entries": entries.len(), "holders": r.holders }),
-                || {
-                    format!(
-                        "ok: {} entries replayed, {} heads match, {} holders",
-                        entries.len(),
-                        heads.len(),
-                        r.holders
-                    )
-                },
-            )
-        }
+        RegistryCmd::Audit { db } => crate::cmd::audit::audit_db(&db.db, db.json),
     }
 }
 
 fn run_signer(cmd: SignerCmd) -> CliResult {
     match cmd {
         SignerCmd::Add { db, name, role, key, from } => {
+            let err = err_for(&db.db);
             let role = Role::parse(&role).ok_or_else(|| CliError::bad("--role must be lab or tracer"))?;
             let key = key_from_hex(&key).map_err(|e| CliError::bad(format!("--key: {e}")))?;
             let mut reg = open(&db.db)?;
@@ -436,11 +452,13 @@ fn run_signer(cmd: SignerCmd) -> CliResult {
             emit(db.json, &json!({ "name": name, "role": role }), || format!("accredited {role} `{name}`"))
         }
         SignerCmd::Revoke { db, name } => {
+            let err = err_for(&db.db);
             let mut reg = open(&db.db)?;
             let s = reg.revoke_signer(&name, now()).map_err(err)?;
             emit(db.json, &s, || format!("revoked `{name}` at {}", s.revoked_at.unwrap_or_default()))
         }
         SignerCmd::List { db } => {
+            let err = err_for(&db.db);
             let reg = open(&db.db)?;
             let s = reg.signers().map_err(err)?;
             emit(db.json, &s, || {

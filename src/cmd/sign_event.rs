@@ -2,12 +2,13 @@
 //! `healthcode sign-retraction`. Runs wherever the signing key lives; never needs the registry
 //! database, only the registry's public key (from `healthcode registry head --json`).
 
-use crate::output::{emit, read_file, CliError, CliResult};
+use crate::output::{emit, read_file, unix_time, CliError, CliResult};
 use clap::{Args, Subcommand};
 use ed25519_dalek::SigningKey;
 use healthcode_registry::event::key_from_hex;
 use healthcode_registry::log::hash_from_hex;
 use healthcode_registry::{Event, Retraction};
+use healthcode_verifier::input::MAX_JSON_BYTES;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ pub enum SignerCmd {
         /// Where to write the key file (created with mode 0600; never overwritten).
         #[arg(short, long)]
         out: PathBuf,
+        /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -50,7 +52,7 @@ pub struct SignEventArgs {
     #[arg(long)]
     kind: String,
     /// When the event happened, in unix seconds.
-    #[arg(long)]
+    #[arg(long, value_parser = unix_time())]
     time: u64,
     /// Contact events: the event id (hex) of the index case's positive test.
     #[arg(long)]
@@ -90,7 +92,8 @@ pub fn write_secret(path: &Path, contents: &str) -> Result<(), CliError> {
 
 fn load_key(path: &Path) -> Result<SigningKey, CliError> {
     let bad = |why: String| CliError::BadInput(format!("{}: not a signer key file: {why}", path.display()));
-    let kf: KeyFile = serde_json::from_str(&read_file(path)?).map_err(|e| bad(e.to_string()))?;
+    let kf: KeyFile =
+        serde_json::from_str(&read_file(path, MAX_JSON_BYTES)?).map_err(|e| bad(e.to_string()))?;
     let sk: [u8; 32] = hash_from_hex(&kf.secret_key).map_err(bad)?;
     let key = SigningKey::from_bytes(&sk);
     if hex::encode(key.verifying_key().as_bytes()) != kf.public_key {

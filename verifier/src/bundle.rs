@@ -11,6 +11,7 @@
 //! same circuit) is noticed; the circuit digest in the manifest is checked against the one
 //! recomputed from the policy by [`VerifierBundle::load`] (and by auditors).
 
+use crate::input::{MAX_POLICY_BYTES, MAX_SMALL_KEY_BYTES};
 use crate::keyfile::{self, KeyFileError};
 use ark_bn254::Bn254;
 use ark_groth16::VerifyingKey;
@@ -113,8 +114,10 @@ pub enum BundleError {
     MalformedKey { path: PathBuf, problems: Vec<String> },
 }
 
-pub(crate) fn read(path: &Path) -> Result<Vec<u8>, BundleError> {
-    std::fs::read(path).map_err(|e| BundleError::Io { path: path.to_owned(), message: e.to_string() })
+/// Reads one file of a bundle, at most `limit` bytes (see [`crate::input`]).
+pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, BundleError> {
+    crate::input::read_bounded(path, limit)
+        .map_err(|e| BundleError::Io { path: path.to_owned(), message: e.to_string() })
 }
 
 /// Parses a 64-digit hex SHA-256.
@@ -126,7 +129,7 @@ pub fn parse_digest(s: &str) -> Option<[u8; 32]> {
 impl Manifest {
     pub fn read(dir: &Path) -> Result<Self, BundleError> {
         let path = dir.join(MANIFEST_FILE);
-        let m: Manifest = serde_json::from_slice(&read(&path)?)
+        let m: Manifest = serde_json::from_slice(&read(&path, MAX_SMALL_KEY_BYTES)?)
             .map_err(|e| BundleError::Manifest { path: path.clone(), message: e.to_string() })?;
         if m.format != MANIFEST_FORMAT {
             return Err(BundleError::ManifestFormat(m.format));
@@ -168,7 +171,7 @@ impl Manifest {
 /// Reads `policy.toml` and checks it against the manifest's policy digest.
 pub fn read_policy(dir: &Path, manifest: &Manifest) -> Result<(String, Policy), BundleError> {
     let path = dir.join(&manifest.policy.file);
-    let bytes = read(&path)?;
+    let bytes = read(&path, MAX_POLICY_BYTES)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| BundleError::Io { path: path.clone(), message: "not UTF-8".into() })?;
     let policy = Policy::parse(&text).map_err(|source| BundleError::Policy { path, source })?;
@@ -208,7 +211,7 @@ impl VerifierBundle {
         check_circuit(&policy, &manifest)?;
         let path = dir.join(&manifest.verifying_key.file);
         let verifying_key = keyfile::decode_verifying_key(
-            &read(&path)?,
+            &read(&path, MAX_SMALL_KEY_BYTES)?,
             &manifest.circuit_digest(),
             Some(&manifest.verifying_key_sha256()),
         )

@@ -4,6 +4,7 @@
 //! * [`qr`]: QR rendering (PNG, SVG, terminal) and reading from images;
 //! * [`keyfile`]: key files whose header names the circuit the key was made for;
 //! * [`bundle`]: the policy bundle directory and its manifest;
+//! * [`input`]: bounded reads of outside files;
 //! * [`checkpoint`]: offline verification of one code or a queue of codes against trusted heads.
 //!
 //! The prover crate depends on this one (for the payload and file formats); this crate never
@@ -13,6 +14,7 @@ pub mod bundle;
 pub mod challenge;
 pub mod checkpoint;
 pub mod fixed_base;
+pub mod input;
 pub mod keycheck;
 pub mod keyfile;
 pub mod payload;
