@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Our prover and verifier against the two peer anchors (../shared/peer), back to back on this
-# machine, for the same job: the example policy over a 2^32-leaf registry tree.
+# Our prover and verifier against the two peer provers (snarkjs and a plain arkworks prover of a
+# job of the same size), back to back on this machine: the example policy over a 2^32-leaf tree.
 #
-#   scripts/compare-peers.sh [RUNS]          (RUNS defaults to 7; PEER_DIR overrides ../shared/peer)
+#   PEER_DIR=/path/to/peer scripts/compare-peers.sh [RUNS]      (RUNS defaults to 7)
+#
+# The peers are not part of this repository: PEER_DIR must hold circom/run.sh and
+# ark-baseline/run.sh (docs/peers.md says what they are and what they must print). Without them
+# the script exits 2 before building anything.
 #
 # "prove" for us is end to end: read and check the proving key, prepare the prover, build the
 # witness's Merkle path, synthesise, check, prove, encode the payload. The snarkjs figure compared
@@ -12,8 +16,28 @@
 #   prove_ratio_vs_snarkjs=R1 prove_ratio_vs_arkworks=R2 verify_ms=V batch_ms_per_code=B constraints=N
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-peer=${PEER_DIR:-$root/../shared/peer}
 runs=${1:-7}
+if [ -z "${PEER_DIR:-}" ]; then
+  echo "compare-peers.sh: PEER_DIR is not set. The peer provers are not part of this repository;" >&2
+  echo "  set PEER_DIR to a directory holding circom/run.sh and ark-baseline/run.sh" >&2
+  echo "  (see docs/peers.md for what they are and what they must print)." >&2
+  exit 2
+fi
+peer=$PEER_DIR
+[ -d "$peer" ] && peer=$(cd "$peer" && pwd) # absolute: the script changes directory below
+missing=()
+for f in circom/run.sh ark-baseline/run.sh; do
+  [ -x "$peer/$f" ] || missing+=("$peer/$f")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "compare-peers.sh: peer provers missing (PEER_DIR=$peer):" >&2
+  printf '  %s (not found or not executable)\n' "${missing[@]}" >&2
+  echo "  PEER_DIR must hold circom/run.sh and ark-baseline/run.sh; see docs/peers.md." >&2
+  exit 2
+fi
+case $runs in
+  '' | *[!0-9]* | 0) echo "compare-peers.sh: RUNS must be a positive integer, got '$runs'" >&2; exit 2 ;;
+esac
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$root"

@@ -585,7 +585,7 @@ fn stale_head_is_invalid_even_with_a_fresh_code() {
     assert_invalid(&verify(&[&w.late], HEAD_AT + max + 1, &["--venue", VENUE]), "stale-head");
 
     // Once the registry has published a newer head, a checkpoint trusting both still refuses a
-    // code over the old one when the old one is stale (SOUNDNESS row 13).
+    // code over the old one when the old one is stale (docs/soundness.md §13).
     let mut reg = Registry::open(&w.db).unwrap();
     let newer = reg.publish(HEAD_AT + max - 60).unwrap();
     assert_eq!(newer.epoch, w.head.epoch + 1);

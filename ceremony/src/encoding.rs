@@ -4,7 +4,7 @@
 //!   G1 point as `x‖y` (64 bytes), a G2 point as `x.c0‖x.c1‖y.c0‖y.c1` (128 bytes), the identity as
 //!   all zeros. arkworks keeps the same Montgomery representation in memory, so a coordinate's
 //!   limbs are written as they are. Reading refuses non-canonical coordinates (≥ q), points off
-//!   the curve and G2 points outside the prime-order subgroup (SOUNDNESS row 11).
+//!   the curve and G2 points outside the prime-order subgroup (docs/soundness.md §11).
 //! * **Hashes** (the circuit hash, the contribution transcript) absorb points in ffjavascript's
 //!   `toRprUncompressed` form ([`crate::ffjs::g1_uncompressed_be`]).
 //! * **`.r1cs` coefficients** are standard little-endian integers; **`.zkey` coefficients**

@@ -1,6 +1,6 @@
 //! Field elements on the wire: 32-byte big-endian, `0x`-prefixed hex in text formats.
 //!
-//! Decoding rejects values ≥ p instead of reducing them (SOUNDNESS row 6): every field element has
+//! Decoding rejects values ≥ p instead of reducing them (docs/soundness.md §6): every field element has
 //! exactly one encoding, so nothing can be presented twice under two spellings.
 
 use ark_bn254::Fr;

@@ -1,5 +1,5 @@
-//! SOUNDNESS row 9: every gadget agrees with its native twin, boundary values included, with
-//! operands as constants, public inputs and witnesses. Row 12: the hash domains are distinct.
+//! docs/soundness.md §9: every gadget agrees with its native twin, boundary values included, with
+//! operands as constants, public inputs and witnesses. §12: the hash domains are distinct.
 
 use ark_bn254::Fr;
 use ark_ff::{AdditiveGroup, Field};

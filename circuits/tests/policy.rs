@@ -208,7 +208,7 @@ fn example_policy_verdicts() {
     assert!(evaluate(&p, &[0, 0, 0, 0], 1 << 40).is_err(), "now out of range");
 }
 
-/// SOUNDNESS rows 3 and 6: byte parsers refuse aliased (x + p) and non-canonical encodings.
+/// docs/soundness.md §3 and §6: byte parsers refuse aliased (x + p) and non-canonical encodings.
 #[test]
 fn field_decoders_refuse_non_canonical_encodings() {
     use ark_bn254::Fr;

@@ -1,5 +1,5 @@
 //! The statement circuit on the example policy: every colour, pinned shape, and the negative tests
-//! of SOUNDNESS rows 1, 2, 4 and 5.
+//! of docs/soundness.md §1, §2, §4 and §5.
 
 mod common;
 
@@ -67,7 +67,7 @@ fn every_colour_is_provable_exactly_when_the_evaluator_gives_it() {
     }
 }
 
-/// SOUNDNESS row 1: every witness variable is constrained. The only variables that may change
+/// docs/soundness.md §1: every witness variable is constrained. The only variables that may change
 /// without breaking a constraint are the inverse hints of `x == 0` tests whose operand is zero
 /// (r1cs-std's `is_neq` sets them to 1 and nothing else can depend on them).
 #[test]
@@ -98,7 +98,7 @@ fn witness_tamper_sweep() {
     }
 }
 
-/// SOUNDNESS row 5 on the relation: each public input +1, with the witness fixed, is rejected.
+/// docs/soundness.md §5 on the relation: each public input +1, with the witness fixed, is rejected.
 #[test]
 fn each_public_input_plus_one_is_rejected() {
     let p = example();
@@ -112,7 +112,7 @@ fn each_public_input_plus_one_is_rejected() {
     }
 }
 
-/// SOUNDNESS row 2: `now` is range-checked before any comparison.
+/// docs/soundness.md §2: `now` is range-checked before any comparison.
 #[test]
 fn now_is_range_checked() {
     let p = example();
@@ -132,7 +132,7 @@ fn now_is_range_checked() {
     }
 }
 
-/// Row 2 for state times: a time ≥ 2^40 cannot be expressed, and the prover is refused.
+/// §2 for state times: a time ≥ 2^40 cannot be expressed, and the prover is refused.
 #[test]
 fn state_times_are_range_checked() {
     let p = example();
@@ -147,7 +147,7 @@ fn state_times_are_range_checked() {
     }
 }
 
-/// Row 4: the path is bound to the index and direction bits are boolean.
+/// §4: the path is bound to the index and direction bits are boolean.
 #[test]
 fn merkle_path_is_bound_to_index_and_root() {
     let p = example();

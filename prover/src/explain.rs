@@ -1,7 +1,7 @@
 //! Why a holder has their colour: the rule that fired and the events it reads.
 //!
 //! This is health data for the holder's own screen. `Display` prints it (that is its purpose);
-//! `Debug` redacts the event times so it cannot leak through logs (SOUNDNESS row 14).
+//! `Debug` redacts the event times so it cannot leak through logs (docs/soundness.md §14).
 
 use healthcode_circuits::policy::{Atom, Colour, Expr, Policy, Verdict};
 use std::fmt;

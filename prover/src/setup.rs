@@ -1,5 +1,5 @@
 //! Bundles of keys, from a ceremony's final `.zkey` ([`finalize`]) or from the single-party
-//! setup, for development only: whoever runs it can forge proofs (SOUNDNESS row 8).
+//! setup, for development only: whoever runs it can forge proofs (docs/soundness.md §8).
 //!
 //! Both go through the ceremony's code: the single-party setup is a ceremony with a phase 1 made
 //! from a fresh random τ, α, β and one contribution, so development keys have the same shape

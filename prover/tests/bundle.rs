@@ -1,5 +1,5 @@
 //! Setup bundles and key files: keys name their circuit and are refused for any other one
-//! (SOUNDNESS row 8); secrets stay out of `Debug` (row 14).
+//! (docs/soundness.md §8); secrets stay out of `Debug` (§14).
 
 use ark_std::rand::{rngs::StdRng, SeedableRng};
 use healthcode_circuits::field;

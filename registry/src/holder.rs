@@ -28,7 +28,7 @@ pub struct HolderFile {
     pub commitment: Fr,
 }
 
-/// Redacted: the secret must not reach logs (SOUNDNESS row 14).
+/// Redacted: the secret must not reach logs (docs/soundness.md §14).
 impl fmt::Debug for HolderFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("HolderFile { <redacted> }")
@@ -81,7 +81,7 @@ impl HolderFile {
 }
 
 /// A JSON error without the offending value: serde_json quotes it, and in a holder or witness
-/// file that value can be a secret or a health-state time (SOUNDNESS row 14).
+/// file that value can be a secret or a health-state time (docs/soundness.md §14).
 pub(crate) fn redacted_json_error(e: &serde_json::Error) -> String {
     let what = match e.classify() {
         serde_json::error::Category::Io => "unreadable input",

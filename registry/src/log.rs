@@ -1,7 +1,7 @@
 //! The append-only event log: an RFC 9162 (RFC 6962 v2) Merkle tree over SHA-256.
 //!
 //! Leaves hash as `SHA-256(0x00 ‖ entry)` and nodes as `SHA-256(0x01 ‖ left ‖ right)`, so a leaf
-//! can never be passed off as a node (SOUNDNESS row 12). Storage only needs the hashes of the
+//! can never be passed off as a node (docs/soundness.md §12). Storage only needs the hashes of the
 //! *perfect* subtrees (`2^level` leaves starting at a multiple of `2^level`): every range the RFC's
 //! recursion visits is a perfect subtree or splits into them, so roots and proofs cost
 //! `O(log n)` look-ups whatever the log size. [`Subtrees`] abstracts where those hashes live (the

@@ -43,7 +43,7 @@ pub struct WitnessFile {
     pub head: SignedHead,
 }
 
-/// Redacted: the state is health data (SOUNDNESS row 14).
+/// Redacted: the state is health data (docs/soundness.md §14).
 impl fmt::Debug for WitnessFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "WitnessFile {{ leaf_index: {}, epoch: {}, <redacted> }}", self.leaf_index, self.head.epoch)

@@ -29,7 +29,7 @@ pub const CEREMONY_FILE: &str = "ceremony.zkey";
 /// Version of the manifest layout.
 pub const MANIFEST_FORMAT: u32 = 1;
 
-/// What every single-party setup says about itself (SOUNDNESS row 8).
+/// What every single-party setup says about itself (docs/soundness.md §8).
 pub const SINGLE_PARTY_WARNING: &str =
     "DEVELOPMENT KEYS: made by a single-party trusted setup. Whoever ran it \
 knows the toxic waste and can forge proofs of any colour for anyone. Production keys must come from a \

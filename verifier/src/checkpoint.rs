@@ -2,7 +2,7 @@
 //!
 //! Checks run cheapest first and the proof last: payload well-formed → policy → head known →
 //! head fresh → head not superseded beyond the grace → code fresh → challenge → binding tag → Groth16 proof. Codes are never identified
-//! by their proof bytes (Groth16 proofs are malleable, SOUNDNESS row 7): nothing here keys on them.
+//! by their proof bytes (Groth16 proofs are malleable, docs/soundness.md §7): nothing here keys on them.
 
 use crate::bundle::VerifierBundle;
 use crate::fixed_base::FixedBases;
@@ -364,7 +364,7 @@ pub const BATCH_DOMAIN: &[u8] = b"healthcode/batch-verify/v1\n";
 ///
 /// The `rᵢ` are derived Fiat–Shamir style, not from an OS RNG, so a checkpoint's answer is
 /// reproducible: SHA-256 over [`BATCH_DOMAIN`], the hash of the verifying key, the count and then
-/// *every* public input and proof of the batch (SOUNDNESS row 10), then `rᵢ = SHA-256(seed ‖ i)`
+/// *every* public input and proof of the batch (docs/soundness.md §10), then `rᵢ = SHA-256(seed ‖ i)`
 /// truncated to 128 bits. A prover who changes any input or proof changes every `rᵢ`.
 ///
 /// Returns `true` for an empty batch; `false` if any input vector has the wrong length.

@@ -12,7 +12,7 @@
 //!     81   …  body: the arkworks `CanonicalSerialize` encoding of the key
 //! ```
 //!
-//! A key whose circuit digest is not the expected one is refused (SOUNDNESS row 8): the digest is
+//! A key whose circuit digest is not the expected one is refused (docs/soundness.md §8): the digest is
 //! recomputed from the policy, or read from a manifest that was itself checked against it.
 //!
 //! Verifying keys are always deserialised with full point validation (on curve, in the subgroup,

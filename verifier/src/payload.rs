@@ -22,7 +22,7 @@
 //! so every code fits for epochs below 2^42. The root is not carried:
 //! the checkpoint takes it from its trusted head for `epoch`. A binding tag of 0 means "no
 //! binding" and is encoded by leaving the tag out, so every public input has exactly one encoding
-//! (SOUNDNESS row 6): decoding re-encodes and insists on getting the same bytes back.
+//! (docs/soundness.md §6): decoding re-encodes and insists on getting the same bytes back.
 //!
 //! Text form: [`TEXT_PREFIX`] followed by the payload in unpadded base64url (shell- and URL-safe).
 //! QR codes carry the binary payload itself in byte mode, the densest QR encoding for binary data

@@ -1,5 +1,5 @@
 //! Checkpoint decisions: each reason in its place in the order of checks, every flipped byte
-//! rejected, freshness of heads and codes (SOUNDNESS row 13), batch verification (row 10).
+//! rejected, freshness of heads and codes (docs/soundness.md §13), batch verification (§10).
 
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::Groth16;

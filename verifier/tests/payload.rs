@@ -1,5 +1,5 @@
 //! The payload codec and QR codes: exact layout, one encoding per code, typed errors for every
-//! malformed input (SOUNDNESS rows 6 and 11), and no panics on arbitrary bytes.
+//! malformed input (docs/soundness.md §6 and §11), and no panics on arbitrary bytes.
 
 use ark_bn254::{Fq, Fq2, Fr, G1Affine, G2Affine};
 use ark_ec::AffineRepr;

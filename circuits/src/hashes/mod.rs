@@ -1,4 +1,4 @@
-//! The four hashes of the protocol, each in its own domain (SOUNDNESS row 12): a holder's public
+//! The four hashes of the protocol, each in its own domain (docs/soundness.md §12): a holder's public
 //! key and commitment, a registry leaf, a tree node and the identity-binding tag.
 //!
 //! The domain constant goes into Poseidon's capacity element (see [`crate::poseidon`]); 0 is left

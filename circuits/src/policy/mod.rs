@@ -1,4 +1,4 @@
-//! Published policies: the TOML format of DESIGN.md, validated with line/column errors, a
+//! Published policies: the TOML format of docs/protocol.md, validated with line/column errors, a
 //! canonical form and its digest.
 
 mod duration;

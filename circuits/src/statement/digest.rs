@@ -1,5 +1,5 @@
 //! The circuit digest: a hash of the constraint matrices, recomputable from the policy alone.
-//! Keys carry it, so a key for another circuit is refused (SOUNDNESS row 8).
+//! Keys carry it, so a key for another circuit is refused (docs/soundness.md §8).
 
 use super::{HealthCodeCircuit, PUBLIC_INPUTS};
 use crate::field;

@@ -1,4 +1,4 @@
-//! The public inputs: one function lays them out for prover and verifier alike (SOUNDNESS row 5).
+//! The public inputs: one function lays them out for prover and verifier alike (docs/soundness.md §5).
 
 use crate::policy::Colour;
 use ark_bn254::Fr;

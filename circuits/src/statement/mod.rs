@@ -1,4 +1,4 @@
-//! The statement of DESIGN.md as an R1CS circuit generated from a policy:
+//! The statement of docs/protocol.md as an R1CS circuit generated from a policy:
 //!
 //! > under policy P, the holder of a leaf in registry root R has colour C at time `now`,
 //! > and the binding tag is H(id_hash, challenge) when binding is on, 0 otherwise.
@@ -29,7 +29,7 @@ use ark_r1cs_std::{
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 use std::fmt;
 
-/// What only the holder's device knows. `Debug` is redacted (SOUNDNESS row 14).
+/// What only the holder's device knows. `Debug` is redacted (docs/soundness.md §14).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Witness {
     /// The holder secret generated on the device.

@@ -3,7 +3,7 @@
 //! Every time is a u64 of seconds since the Unix epoch below 2^40 (year 36812), and every duration
 //! is below 2^40 too, so `time + duration < 2^41` and a comparison never wraps around the field.
 //! In the circuit a time only exists as 40 boolean bits ([`gadget::TimeVar`]), so nothing can be
-//! compared before it is range-checked (SOUNDNESS row 2).
+//! compared before it is range-checked (docs/soundness.md §2).
 
 pub mod gadget;
 
