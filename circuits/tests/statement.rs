@@ -87,7 +87,7 @@ fn witness_tamper_sweep() {
             let free = rel.free_under_perturbation(delta);
             assert!(!free[0], "the constant one is fixed");
             for (i, f) in free.iter().enumerate().take(rel.num_instance).skip(1) {
-                assert!(!f, "public input {i} perturbed must be rejected (row 5)");
+                assert!(!f, "public input {i} perturbed must be rejected (docs/soundness.md §5)");
             }
             let free_witness: Vec<usize> = (rel.num_instance..rel.z.len()).filter(|&i| free[i]).collect();
             assert_eq!(free_witness.len(), expected_free, "unconstrained witnesses: {free_witness:?}");

@@ -41,7 +41,7 @@ pub enum AuditCmd {
     },
     /// Replay a registry's whole log: every event signed by a signer accredited at the time,
     /// every head (and, from the database, the stored tree) recomputed; counts per signer, kind
-    /// and epoch. Either the registry database (`--dir`) or its public export (`--export`, from
+    /// and epoch. Either the registry database (`--db`) or its public export (`--export`, from
     /// `healthcode registry export`) with the registry key and policy you trust.
     Registry {
         /// The registry database file (`--dir` is accepted too, its old name).
