@@ -32,8 +32,13 @@ fn audit_exit_codes_on_demo_artefacts() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["clean"], true);
+    assert!(
+        out.stderr.is_empty(),
+        "no progress output with --json: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
-    let out = hc().args(["audit", "registry", "--dir"]).arg(&db).output().unwrap();
+    let out = hc().args(["audit", "registry", "--db"]).arg(&db).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("clean: 5 checks passed") && text.contains("positive_test"), "{text}");

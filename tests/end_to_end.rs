@@ -877,7 +877,25 @@ fn the_demo_runs_clean_and_its_files_verify() {
     let head = ok(&["registry", "head", p(&d.join("registry.db")), "--json"]).json();
     let key = head["registry"].as_str().unwrap().to_string();
     assert!(o.stdout.contains(&key), "the demo prints its registry key");
-    assert_eq!(ok(&["registry", "audit", p(&d.join("registry.db")), "--json"]).json()["ok"], true);
+    assert_eq!(ok(&["registry", "audit", p(&d.join("registry.db")), "--json"]).json()["clean"], true);
+
+    // The closing commands name the binary by its full path and work when copied: the two
+    // audits, then a fresh proof and its check (the demo's own codes expire after max_code_age).
+    let bin = assert_cmd::cargo::cargo_bin("healthcode");
+    let printed: Vec<Vec<&str>> = o
+        .stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix(p(&bin)))
+        .map(|rest| rest.split_whitespace().collect())
+        .collect();
+    let verbs: Vec<&str> = printed.iter().map(|args| args[0]).collect();
+    assert_eq!(verbs, ["audit", "audit", "prove", "verify"], "{o:?}");
+    assert!(o.stdout.contains("expire 300 s (max_code_age)"), "{o:?}");
+    for args in &printed {
+        let done = std::process::Command::new(&bin).args(args).output().unwrap();
+        assert!(done.status.success(), "{args:?}: {}", String::from_utf8_lossy(&done.stderr));
+    }
+    assert!(d.join("chen-fresh.png").exists());
 
     let (bundle, heads) = (d.join("bundle"), d.join("heads.json"));
     for (name, colour) in

@@ -41,6 +41,19 @@ fn read(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
 /// Audits `bundle` against the published `policy_text` and the phase-1 file `ptau` the auditor
 /// trusts. Errors only for unreadable input; every mismatch is a failed check in the report.
 pub fn audit(policy_text: &str, bundle: &Path, ptau: &[u8], options: Options) -> Result<Report, String> {
+    audit_with_progress(policy_text, bundle, ptau, options, &|_| {})
+}
+
+/// [`audit`], naming each long step to `progress` as it starts (the CLI shows them on a terminal:
+/// the transcript check alone takes tens of seconds).
+pub fn audit_with_progress(
+    policy_text: &str,
+    bundle: &Path,
+    ptau: &[u8],
+    options: Options,
+    progress: &dyn Fn(&str),
+) -> Result<Report, String> {
+    progress("compiling the policy's circuit");
     let policy = Policy::parse(policy_text).map_err(|e| format!("published policy: {e}"))?;
     let manifest = Manifest::read(bundle).map_err(|e| e.to_string())?;
     let mut r =
@@ -78,6 +91,7 @@ pub fn audit(policy_text: &str, bundle: &Path, ptau: &[u8], options: Options) ->
     let recompiled: [u8; 32] =
         hex::decode(&info.digest).ok().and_then(|v| v.try_into().ok()).ok_or("digest")?;
 
+    progress("reading the keys (every point checked)");
     let vk = match read(&bundle.join(&manifest.verifying_key.file), MAX_SMALL_KEY_BYTES).and_then(|b| {
         decode_verifying_key(&b, &recompiled, Some(&manifest.verifying_key_sha256()))
             .map_err(|e| e.to_string())
@@ -157,6 +171,7 @@ pub fn audit(policy_text: &str, bundle: &Path, ptau: &[u8], options: Options) ->
                 hash == entry.sha256,
                 format!("{} SHA-256 {hash}, manifest {}", entry.file, entry.sha256),
             );
+            progress("verifying the ceremony transcript against the circuit and phase 1");
             let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(options.seed);
             match verify_ceremony(&circuit, ptau, &bytes, &mut rng) {
                 Err(e) => {
@@ -210,10 +225,12 @@ pub fn audit(policy_text: &str, bundle: &Path, ptau: &[u8], options: Options) ->
     }
 
     if let (Some(vk), Some(pk)) = (&vk, &pk) {
+        progress("proving and verifying sample codes");
         let (ok, detail) = sample_codes(&policy, pk, vk, options.seed);
         r.check("sample codes", ok, detail);
     }
 
+    progress("semantic check: circuit against the reference evaluator");
     let sem = semantic::check(&policy, options.seed, options.random_cases)?;
     r.check(
         "semantic check",

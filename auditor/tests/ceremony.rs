@@ -82,8 +82,16 @@ fn audit(dir: &Path) -> Report {
 
 #[test]
 fn honest_ceremony_bundle_is_clean() {
-    let r = audit(&fixture().honest);
+    let steps = std::cell::RefCell::new(Vec::new());
+    let r = circuit::audit_with_progress(POLICY, &fixture().honest, &fixture().ptau, FAST, &|step| {
+        steps.borrow_mut().push(step.to_string())
+    })
+    .unwrap();
     assert!(r.clean(), "{r}");
+    // The long steps are announced as they start (the CLI shows them on a terminal).
+    let steps = steps.into_inner();
+    assert_eq!(steps.len(), 5, "{steps:?}");
+    assert!(steps[2].starts_with("verifying the ceremony transcript"), "{steps:?}");
     let text = r.to_string();
     assert!(text.contains("3 contributions"), "{text}");
 }

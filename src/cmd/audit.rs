@@ -72,6 +72,21 @@ pub enum AuditCmd {
     },
 }
 
+/// A spinner naming the audit's current step on stderr when it is a terminal; hidden with `--json`
+/// or when stderr is redirected, so scripts see only the report.
+fn progress_spinner(json: bool) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if json || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let spinner = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        spinner.set_style(style);
+    }
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    spinner
+}
+
 /// Audits a registry database: the one replay behind both `audit registry --db` and the
 /// operator's `registry audit`, so the two can never disagree.
 pub fn audit_db(db: &Path, json: bool) -> CliResult {
@@ -100,13 +115,13 @@ pub fn run(cmd: AuditCmd) -> CliResult {
         AuditCmd::Circuit { policy, bundle, ptau, seed, samples, json } => {
             let text = read_file(&policy, MAX_POLICY_BYTES)?;
             let ptau = read_bytes(&ptau, MAX_PTAU_BYTES)?;
-            let report = circuit::audit(
-                &text,
-                &bundle,
-                &ptau,
-                circuit::Options { seed, random_cases: samples as usize },
-            )
-            .map_err(CliError::BadInput)?;
+            let spinner = progress_spinner(json);
+            let options = circuit::Options { seed, random_cases: samples as usize };
+            let report = circuit::audit_with_progress(&text, &bundle, &ptau, options, &|step| {
+                spinner.set_message(step.to_string())
+            });
+            spinner.finish_and_clear();
+            let report = report.map_err(CliError::BadInput)?;
             finish(json, &report, String::new)
         }
         AuditCmd::Registry { db, export, policy, registry_key, evidence, json } => {

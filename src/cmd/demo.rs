@@ -195,19 +195,42 @@ pub fn run(a: DemoArgs) -> CliResult {
     println!("  health codes   {}/<name>.code.txt and <name>.png", dir.display());
     println!("  public log     {}  (heads and log entries, for auditors)", public_log.display());
     println!("  phase 1        {}  (development: made here, see docs/protocol.md)", phase1_file.display());
+    // The commands below name this very binary (after `cargo run` it is not on the PATH) and make
+    // a fresh code, so they still work when copied long after the demo's codes expired.
+    let bin =
+        std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "healthcode".into());
+    let policy = reg.policy();
+    let fresh_png = dir.join("chen-fresh.png");
     println!(
-        "\nAudit: healthcode audit registry --export {} --policy {} --registry-key {registry_key}",
+        "\nAudit:\n  {bin} audit registry --export {} --policy {} --registry-key {registry_key}",
         public_log.display(),
         policy_file.display()
     );
     println!(
-        "       healthcode audit circuit --policy {} --bundle {} --ptau {}",
+        "  {bin} audit circuit --policy {} --bundle {} --ptau {}",
         policy_file.display(),
         bundle_dir.display(),
         phase1_file.display()
     );
-    println!("\nTry: healthcode verify --bundle {} --registry-key {registry_key} --heads {} --image {} --venue {VENUE}",
-        bundle_dir.display(), dir.join("heads.json").display(), dir.join("chen.png").display());
+    println!(
+        "\nTry it yourself: the codes above expire {} s (max_code_age) after they were made; these\n\
+         two commands prove a fresh one and check it, and work while the registry's latest head is\n\
+         younger than {} s (max_root_age; after that, `registry publish` and `registry witness`):",
+        policy.max_code_age, policy.max_root_age
+    );
+    println!(
+        "  {bin} prove --bundle {} --holder {} --witness {} --registry-key {registry_key} --venue {VENUE} --png {}",
+        bundle_dir.display(),
+        dir.join("chen.holder.json").display(),
+        dir.join("chen.witness.json").display(),
+        fresh_png.display()
+    );
+    println!(
+        "  {bin} verify --bundle {} --registry-key {registry_key} --heads {} --image {} --venue {VENUE}",
+        bundle_dir.display(),
+        dir.join("heads.json").display(),
+        fresh_png.display()
+    );
     Ok(())
 }
 
