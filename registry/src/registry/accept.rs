@@ -1,0 +1,334 @@
+//! Acceptance: accrediting and revoking signers, enrolling holders, accepting signed events and
+//! retractions into the durable queue (each refusal leaves the registry unchanged), receipts.
+
+use super::*;
+
+/// An accredited signer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignerInfo {
+    pub name: String,
+    pub role: Role,
+    #[serde(with = "crate::event::hex_key")]
+    pub key: VerifyingKey,
+    pub accredited_from: u64,
+    pub revoked_at: Option<u64>,
+}
+
+impl Registry {
+    // ---- signers -------------------------------------------------------------------------
+
+    /// Accredits a signer from `accredited_from` on; logged at the next publish.
+    pub fn add_signer(
+        &mut self,
+        name: &str,
+        role: Role,
+        key: VerifyingKey,
+        accredited_from: u64,
+        now: u64,
+    ) -> Result<()> {
+        if name.is_empty() || name.len() > MAX_NAME {
+            return Err(Refusal::BadSignerName.into());
+        }
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let exists = |sql: &str, p: &dyn rusqlite::ToSql| -> Result<bool> {
+            Ok(tx.query_row(sql, [p], |_| Ok(())).optional()?.is_some())
+        };
+        if exists("SELECT 1 FROM signers WHERE name = ?1", &name)? {
+            return Err(Refusal::DuplicateSigner("name").into());
+        }
+        if exists("SELECT 1 FROM signers WHERE key = ?1", &key.as_bytes().as_slice())? {
+            return Err(Refusal::DuplicateSigner("key").into());
+        }
+        tx.execute(
+            "INSERT INTO signers (key, name, role, accredited_from) VALUES (?1, ?2, ?3, ?4)",
+            params![key.as_bytes().as_slice(), name, role.name(), accredited_from as i64],
+        )?;
+        let entry = Entry {
+            at: now,
+            body: EntryBody::SignerAdd { key, role, name: name.to_string(), accredited_from },
+        };
+        tx.execute("INSERT INTO queue (entry) VALUES (?1)", [entry.to_bytes()])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Revokes a signer by name at `now`: its later submissions and retractions are refused.
+    pub fn revoke_signer(&mut self, name: &str, now: u64) -> Result<SignerInfo> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let info = signer_by(&tx, "name", &name)?.ok_or_else(|| RegistryError::NoSuchSigner(name.into()))?;
+        if let Some(at) = info.revoked_at {
+            return Err(Refusal::SignerRevoked { name: name.into(), at }.into());
+        }
+        tx.execute("UPDATE signers SET revoked_at = ?1 WHERE name = ?2", params![now as i64, name])?;
+        let entry = Entry { at: now, body: EntryBody::SignerRevoke { key: info.key, revoked_at: now } };
+        tx.execute("INSERT INTO queue (entry) VALUES (?1)", [entry.to_bytes()])?;
+        tx.commit()?;
+        Ok(SignerInfo { revoked_at: Some(now), ..info })
+    }
+
+    pub fn signers(&self) -> Result<Vec<SignerInfo>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, name, role, accredited_from, revoked_at FROM signers ORDER BY name")?;
+        let rows = stmt.query_map([], signer_row)?;
+        rows.map(|r| r?).collect()
+    }
+
+    // ---- holders -------------------------------------------------------------------------
+
+    /// Enrols a holder commitment (computed on the device) and returns its leaf index.
+    pub fn enroll(&mut self, commitment: Fr, now: u64) -> Result<u32> {
+        Ok(self.enroll_batch(&[commitment], now)?[0])
+    }
+
+    /// Enrols many commitments in one transaction (all or none).
+    pub fn enroll_batch(&mut self, commitments: &[Fr], now: u64) -> Result<Vec<u32>> {
+        let zero = state_to_blob(&vec![0; self.policy.events.len()]);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let next: i64 =
+            tx.query_row("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM holders", [], |r| r.get(0))?;
+        let mut out = Vec::with_capacity(commitments.len());
+        {
+            let mut find = tx.prepare_cached("SELECT leaf_index FROM holders WHERE commitment = ?1")?;
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO holders (leaf_index, commitment, enrolled_at, state) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut queue = tx.prepare_cached("INSERT INTO queue (entry) VALUES (?1)")?;
+            for (i, cm) in commitments.iter().enumerate() {
+                let index = u32::try_from(next as u64 + i as u64).map_err(|_| Refusal::RegistryFull)?;
+                let bytes = field::to_bytes(cm);
+                if let Some(at) = find.query_row([bytes.as_slice()], |r| r.get::<_, u32>(0)).optional()? {
+                    return Err(Refusal::DuplicateCommitment(at).into());
+                }
+                ins.execute(params![index, bytes.as_slice(), now as i64, zero])?;
+                let entry =
+                    Entry { at: now, body: EntryBody::Enrol { leaf_index: index, commitment: bytes } };
+                queue.execute([entry.to_bytes()])?;
+                out.push(index);
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    // ---- events --------------------------------------------------------------------------
+
+    /// Accepts one signed event into the queue, or refuses it (storing nothing).
+    pub fn submit(&mut self, event: &SignedEvent, now: u64) -> Result<Hash> {
+        self.submit_batch(std::slice::from_ref(event), now)?.remove(0).map_err(Into::into)
+    }
+
+    /// Accepts many events in one transaction; each gets its own verdict and refused ones store
+    /// nothing. Signatures are checked on all cores first.
+    pub fn submit_batch(
+        &mut self,
+        events: &[SignedEvent],
+        now: u64,
+    ) -> Result<Vec<std::result::Result<Hash, Refusal>>> {
+        let sig_ok = parallel_map(events, |e| e.verify());
+        let me = self.key.verifying_key();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut out = Vec::with_capacity(events.len());
+        let mut signers = HashMap::new();
+        for (ev, ok) in events.iter().zip(sig_ok) {
+            let verdict = check_event(&tx, &self.policy, &me, &mut signers, ev, ok, now)?;
+            if let Ok(id) = &verdict {
+                let e = &ev.event;
+                tx.prepare_cached(
+                    "INSERT INTO events (id, holder, kind, time, signer, index_case, accepted_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    id.as_slice(),
+                    e.holder,
+                    e.kind,
+                    e.time as i64,
+                    e.signer.as_bytes().as_slice(),
+                    e.index_case.as_ref().map(|h| h.as_slice()),
+                    now as i64
+                ])?;
+                let entry = Entry { at: now, body: EntryBody::Event(ev.clone()) };
+                tx.prepare_cached("INSERT INTO queue (entry) VALUES (?1)")?.execute([entry.to_bytes()])?;
+            }
+            out.push(verdict);
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Accepts a signer's retraction of its own event; the holder's state is recomputed without
+    /// it at the next publish.
+    pub fn retract(&mut self, r: &SignedRetraction, now: u64) -> Result<()> {
+        let x = &r.retraction;
+        let id = hex_id(&x.event);
+        if x.registry != self.key.verifying_key() {
+            return Err(Refusal::WrongRegistry.into());
+        }
+        if !r.verify() {
+            return Err(Refusal::BadSignature.into());
+        }
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        active_signer(&tx, &x.signer, now)?;
+        let row: Option<(Vec<u8>, bool)> = tx
+            .query_row("SELECT signer, retracted FROM events WHERE id = ?1", [x.event.as_slice()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let (orig, retracted) = row.ok_or_else(|| Refusal::UnknownEvent(id.clone()))?;
+        if orig != x.signer.as_bytes() {
+            return Err(Refusal::NotOriginalSigner(id).into());
+        }
+        if retracted {
+            return Err(Refusal::AlreadyRetracted(id).into());
+        }
+        tx.execute("UPDATE events SET retracted = 1 WHERE id = ?1", [x.event.as_slice()])?;
+        let entry = Entry { at: now, body: EntryBody::Retraction(r.clone()) };
+        tx.execute("INSERT INTO queue (entry) VALUES (?1)", [entry.to_bytes()])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The receipt for an event accepted at `accepted_at`: signed by the registry key, promising
+    /// a signed head that includes it by `accepted_at + max_merge_delay` (the policy's).
+    pub fn receipt(&self, event: Hash, accepted_at: u64) -> Receipt {
+        Receipt::sign(&self.key, event, accepted_at, accepted_at.saturating_add(self.policy.max_merge_delay))
+    }
+
+    /// Entries accepted but not yet published.
+    pub fn queue_len(&self) -> Result<u64> {
+        Ok(self.conn.query_row("SELECT COUNT(*) FROM queue", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+}
+
+fn signer_row(r: &rusqlite::Row) -> rusqlite::Result<Result<SignerInfo>> {
+    let key: Vec<u8> = r.get(0)?;
+    let role: String = r.get(2)?;
+    let from: i64 = r.get(3)?;
+    let revoked: Option<i64> = r.get(4)?;
+    let name: String = r.get(1)?;
+    Ok((|| {
+        Ok(SignerInfo {
+            name,
+            role: Role::parse(&role).ok_or_else(|| RegistryError::Corrupt(format!("role {role}")))?,
+            key: key_from_blob(&key)?,
+            accredited_from: from as u64,
+            revoked_at: revoked.map(|t| t as u64),
+        })
+    })())
+}
+
+fn signer_by(conn: &Connection, column: &str, value: &dyn rusqlite::ToSql) -> Result<Option<SignerInfo>> {
+    let sql = format!("SELECT key, name, role, accredited_from, revoked_at FROM signers WHERE {column} = ?1");
+    conn.prepare_cached(&sql)?.query_row([value], signer_row).optional()?.transpose()
+}
+
+/// The signer of `key` if it may sign at `now`.
+fn active_signer(conn: &Connection, key: &VerifyingKey, now: u64) -> Result<SignerInfo> {
+    let info = signer_by(conn, "key", &key.as_bytes().as_slice())?
+        .ok_or_else(|| Refusal::UnknownSigner(hex::encode(key.as_bytes())))?;
+    if let Some(at) = info.revoked_at {
+        if now >= at {
+            return Err(Refusal::SignerRevoked { name: info.name, at }.into());
+        }
+    }
+    if now < info.accredited_from {
+        return Err(Refusal::SignerNotYetAccredited { name: info.name, from: info.accredited_from }.into());
+    }
+    Ok(info)
+}
+
+/// Every acceptance rule for one event. `Ok(Err(_))` is a refusal; `Err(_)` a storage failure.
+#[allow(clippy::too_many_arguments)]
+fn check_event(
+    conn: &Connection,
+    policy: &Policy,
+    me: &VerifyingKey,
+    signers: &mut HashMap<VerifyingKey, Result<SignerInfo, Refusal>>,
+    ev: &SignedEvent,
+    signature_ok: bool,
+    now: u64,
+) -> Result<std::result::Result<Hash, Refusal>> {
+    let e = &ev.event;
+    let refuse = |r: Refusal| Ok(Err(r));
+    if e.registry != *me {
+        return refuse(Refusal::WrongRegistry);
+    }
+    if !signature_ok {
+        return refuse(Refusal::BadSignature);
+    }
+    // Signer status cannot change inside one batch's transaction: look each key up once.
+    let signer = match signers.get(&e.signer) {
+        Some(known) => known.clone(),
+        None => {
+            let found = match active_signer(conn, &e.signer, now) {
+                Ok(s) => Ok(s),
+                Err(RegistryError::Refused(r)) => Err(r),
+                Err(other) => return Err(other),
+            };
+            signers.insert(e.signer, found.clone());
+            found
+        }
+    };
+    let signer = match signer {
+        Ok(s) => s,
+        Err(r) => return refuse(r),
+    };
+    if policy.event_index(&e.kind).is_none() {
+        return refuse(Refusal::UnknownKind(e.kind.clone()));
+    }
+    let needed = Role::for_kind(&e.kind);
+    if signer.role != needed {
+        return refuse(Refusal::RoleNotAllowed {
+            kind: e.kind.clone(),
+            name: signer.name,
+            role: signer.role,
+            needed,
+        });
+    }
+    let holder: Option<i64> = conn
+        .prepare_cached("SELECT 1 FROM holders WHERE leaf_index = ?1")?
+        .query_row([e.holder], |r| r.get(0))
+        .optional()?;
+    if holder.is_none() {
+        return refuse(Refusal::UnknownHolder(e.holder));
+    }
+    if e.time == 0 || e.time > MAX_TIME {
+        return refuse(Refusal::TimeOutOfRange { time: e.time });
+    }
+    if e.time > now.saturating_add(policy.max_event_ahead) {
+        return refuse(Refusal::TimeInFuture { time: e.time, now, max_future: policy.max_event_ahead });
+    }
+    if e.time < now.saturating_sub(policy.max_event_behind) {
+        return refuse(Refusal::TimeTooOld { time: e.time, now, max_past: policy.max_event_behind });
+    }
+    match (needed, &e.index_case) {
+        (Role::Lab, Some(_)) => return refuse(Refusal::UnexpectedIndexCase(e.kind.clone())),
+        (Role::Tracer, None) => return refuse(Refusal::MissingIndexCase(e.kind.clone())),
+        (Role::Tracer, Some(case)) => {
+            let row: Option<(String, bool, u32)> = conn
+                .prepare_cached("SELECT kind, retracted, holder FROM events WHERE id = ?1")?
+                .query_row([case.as_slice()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            let id = hex_id(case);
+            match row {
+                None => return refuse(Refusal::IndexCaseUnknown(id)),
+                Some((kind, _, _)) if kind != POSITIVE_TEST => {
+                    return refuse(Refusal::IndexCaseNotPositive(id))
+                }
+                Some((_, true, _)) => return refuse(Refusal::IndexCaseRetracted(id)),
+                Some((_, _, h)) if h == e.holder => return refuse(Refusal::IndexCaseSameHolder),
+                Some(_) => {}
+            }
+        }
+        (Role::Lab, None) => {}
+    }
+    let id = e.id();
+    let dup: Option<i64> = conn
+        .prepare_cached("SELECT 1 FROM events WHERE id = ?1")?
+        .query_row([id.as_slice()], |r| r.get(0))
+        .optional()?;
+    if dup.is_some() {
+        return refuse(Refusal::Duplicate(hex_id(&id)));
+    }
+    Ok(Ok(id))
+}

@@ -1,0 +1,314 @@
+//! The registry facade: every operation an operator, lab, tracer, holder or auditor asks of it.
+//!
+//! Acceptance (`enroll`, `submit`, `retract`, signer changes) validates, then stores the entry in
+//! the durable queue in one transaction; nothing reaches the holder tree or the log until
+//! [`Registry::publish`], which applies the whole queue and signs the next head in a single
+//! transaction. Every operation takes `now` explicitly so tests and replays are deterministic.
+//!
+//! The operations are split by role: `accept` (signers, enrolment, events, retractions,
+//! receipts), `publish` (the epoch transaction) and `query` (heads, witnesses, histories,
+//! proofs, the log). This module holds what they share: the errors, the open database and tree,
+//! and the conversions between stored blobs and values.
+
+mod accept;
+mod publish;
+mod query;
+
+pub use accept::SignerInfo;
+pub use publish::{PublishHooks, PublishStep, MAX_AHEAD};
+pub use query::ConsistencyProof;
+
+use crate::db::{self, DbSubtrees};
+use crate::event::{Entry, EntryBody, Role, SignedEvent, SignedRetraction, Summary, MAX_NAME, POSITIVE_TEST};
+use crate::head::{HeadFields, SignedHead};
+use crate::history::{History, HistoryEvent, InclusionProof, IndexCaseStatus};
+use crate::log::{self, Frontier, Hash, ProofError};
+use crate::receipt::Receipt;
+use crate::witness::{WitnessFile, WITNESS_VERSION};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use healthcode_circuits::field;
+use healthcode_circuits::policy::Policy;
+use healthcode_circuits::time::MAX_TIME;
+use healthcode_circuits::tree::{parallel_chunks, SparseTree, BATCH};
+use healthcode_circuits::{hashes, state, Fr};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+/// Why a submission was refused. Each refusal leaves the registry unchanged.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Refusal {
+    #[error("the signature does not verify")]
+    BadSignature,
+    #[error("the event is for another registry")]
+    WrongRegistry,
+    #[error("unknown signer {0}")]
+    UnknownSigner(String),
+    #[error("signer `{name}` was revoked at {at}")]
+    SignerRevoked { name: String, at: u64 },
+    #[error("signer `{name}` is accredited only from {from}")]
+    SignerNotYetAccredited { name: String, from: u64 },
+    #[error("`{kind}` events are signed by a {needed}, and `{name}` is a {role}")]
+    RoleNotAllowed { kind: String, name: String, role: Role, needed: Role },
+    #[error("`{0}` is not an event kind of the registry's policy")]
+    UnknownKind(String),
+    #[error("no holder at leaf index {0}")]
+    UnknownHolder(u32),
+    #[error("event time {time} is outside 1..={MAX_TIME}")]
+    TimeOutOfRange { time: u64 },
+    #[error("event time {time} is more than the policy's max_event_ahead {max_future} s after now ({now})")]
+    TimeInFuture { time: u64, now: u64, max_future: u64 },
+    #[error("event time {time} is more than the policy's max_event_behind {max_past} s before now ({now})")]
+    TimeTooOld { time: u64, now: u64, max_past: u64 },
+    #[error("a `{0}` event must name the positive test of its index case")]
+    MissingIndexCase(String),
+    #[error("a `{0}` event is a test result and takes no index case")]
+    UnexpectedIndexCase(String),
+    #[error("index case {0} is not an accepted event")]
+    IndexCaseUnknown(String),
+    #[error("index case {0} is not a `positive_test` event")]
+    IndexCaseNotPositive(String),
+    #[error("index case {0} was retracted")]
+    IndexCaseRetracted(String),
+    #[error("a holder cannot be its own index case")]
+    IndexCaseSameHolder,
+    #[error("event {0} was already accepted")]
+    Duplicate(String),
+    #[error("event {0} is not an accepted event")]
+    UnknownEvent(String),
+    #[error("only the original signer may retract event {0}")]
+    NotOriginalSigner(String),
+    #[error("event {0} is already retracted")]
+    AlreadyRetracted(String),
+    #[error("this commitment is already enrolled (leaf {0})")]
+    DuplicateCommitment(u32),
+    #[error("the registry is full")]
+    RegistryFull,
+    #[error("a signer with this {0} already exists")]
+    DuplicateSigner(&'static str),
+    #[error("a signer name must be 1 to {MAX_NAME} bytes")]
+    BadSignerName,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("refused: {0}")]
+    Refused(#[from] Refusal),
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("the registry database is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("{0} already exists; refusing to overwrite a registry")]
+    Exists(String),
+    #[error("policy: {0}")]
+    Policy(String),
+    #[error("the clock ({now}) is behind the latest head ({last}); refusing to sign an older head")]
+    ClockBehind { now: u64, last: u64 },
+    #[error("no head for epoch {0}")]
+    NoSuchEpoch(u64),
+    #[error("no signer named `{0}`")]
+    NoSuchSigner(String),
+    #[error("holder {0} is not in a published head yet; publish first")]
+    NotPublished(u32),
+    #[error("log proof: {0}")]
+    Proof(#[from] ProofError),
+    #[error("another process published since this registry was opened; call refresh or reopen")]
+    Stale,
+    #[error("publish interrupted by an injected fault at {0:?}")]
+    Injected(PublishStep),
+}
+
+pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
+
+impl RegistryError {
+    /// The file is no usable registry: not a database, damaged, altered, read-only or not
+    /// openable. The operator must fix the file (or the path), not retry.
+    pub fn is_unusable_database(&self) -> bool {
+        use rusqlite::ErrorCode as C;
+        match self {
+            RegistryError::Db(rusqlite::Error::SqliteFailure(f, _)) => matches!(
+                f.code,
+                C::NotADatabase | C::DatabaseCorrupt | C::ReadOnly | C::CannotOpen | C::PermissionDenied
+            ),
+            _ => false,
+        }
+    }
+}
+
+const META_KEY: &str = "registry_secret_key";
+const META_POLICY: &str = "policy";
+
+pub struct Registry {
+    conn: Connection,
+    key: SigningKey,
+    policy: Policy,
+    digest: Hash,
+    /// The holder tree as of the latest head, loaded from `tree_nodes`.
+    tree: SparseTree,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Registry {{ policy: {}, key: <redacted> }}", self.policy.id)
+    }
+}
+
+fn hex_id(h: &Hash) -> String {
+    hex::encode(h)
+}
+
+fn state_to_blob(state: &[u64]) -> Vec<u8> {
+    state.iter().flat_map(|t| t.to_be_bytes()).collect()
+}
+
+fn state_from_blob(b: &[u8], kinds: usize) -> Result<Vec<u64>> {
+    if b.len() != 8 * kinds {
+        return Err(RegistryError::Corrupt("a holder state has the wrong length".into()));
+    }
+    Ok(b.chunks(8).map(|c| u64::from_be_bytes(c.try_into().expect("8 bytes"))).collect())
+}
+
+fn fr_from_blob(b: &[u8]) -> Result<Fr> {
+    field::from_bytes(b).map_err(|e| RegistryError::Corrupt(format!("stored field element: {e}")))
+}
+
+fn hash_from_blob(b: Vec<u8>) -> Result<Hash> {
+    b.try_into().map_err(|_| RegistryError::Corrupt("a stored hash is not 32 bytes".into()))
+}
+
+fn key_from_blob(b: &[u8]) -> Result<VerifyingKey> {
+    let b: [u8; 32] =
+        b.try_into().map_err(|_| RegistryError::Corrupt("a stored key is not 32 bytes".into()))?;
+    VerifyingKey::from_bytes(&b).map_err(|_| RegistryError::Corrupt("a stored key is invalid".into()))
+}
+
+fn load_tree(conn: &Connection) -> Result<SparseTree> {
+    let mut stmt = conn.prepare("SELECT level, idx, hash FROM tree_nodes")?;
+    let mut nodes = Vec::new();
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let level: i64 = r.get(0)?;
+        let idx: i64 = r.get(1)?;
+        let hash: Vec<u8> = r.get(2)?;
+        nodes.push((level as usize, idx as u64, fr_from_blob(&hash)?));
+    }
+    SparseTree::from_nodes(nodes).map_err(RegistryError::Corrupt)
+}
+
+fn parse_head(json: &str) -> Result<SignedHead> {
+    serde_json::from_str(json).map_err(|e| RegistryError::Corrupt(format!("stored head: {e}")))
+}
+
+/// Runs `f` over `items` on all cores (signature checks, leaf hashes), keeping order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || items.len() < 64 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> =
+            items.chunks(chunk).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("worker does not panic")).collect()
+    })
+}
+
+impl Registry {
+    /// Creates a registry file for `policy_src` with a fresh signing key, and signs epoch 0
+    /// (the empty tree and log) at `now`. The window of accepted event times is the policy's
+    /// (`max_event_ahead`, `max_event_behind`): published, and checked again by the audit.
+    pub fn init(path: &Path, policy_src: &str, now: u64) -> Result<Self> {
+        if path.exists() {
+            return Err(RegistryError::Exists(path.display().to_string()));
+        }
+        let policy = Policy::parse(policy_src).map_err(|e| RegistryError::Policy(e.to_string()))?;
+        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        let mut conn = db::open(path, true)?;
+        // The file holds the registry's signing key (SQLite gives its -wal/-shm files the same mode).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| RegistryError::Corrupt(format!("cannot restrict {}: {e}", path.display())))?;
+        }
+        let digest = policy.digest();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        db::set_meta(&tx, META_KEY, key.as_bytes())?;
+        db::set_meta(&tx, META_POLICY, policy_src.as_bytes())?;
+        let head = SignedHead::sign(
+            &key,
+            digest,
+            HeadFields {
+                epoch: 0,
+                issued_at: now,
+                root: SparseTree::new().root(),
+                holders: 0,
+                log_size: 0,
+                log_root: log::empty_root(),
+            },
+        );
+        tx.execute(
+            "INSERT INTO heads (epoch, head) VALUES (0, ?1)",
+            [serde_json::to_string(&head).expect("head")],
+        )?;
+        tx.commit()?;
+        Ok(Self { conn, key, policy, digest, tree: SparseTree::new() })
+    }
+
+    /// Opens an existing registry, migrating its schema and loading the holder tree.
+    pub fn open(path: &Path) -> Result<Self> {
+        if !path.exists() {
+            return Err(RegistryError::Corrupt(format!("{} does not exist", path.display())));
+        }
+        let conn = db::open(path, false)?;
+        let missing = |k: &str| RegistryError::Corrupt(format!("meta `{k}` is missing"));
+        let key_bytes = db::get_meta(&conn, META_KEY)?.ok_or_else(|| missing(META_KEY))?;
+        let key_bytes: [u8; 32] = key_bytes
+            .try_into()
+            .map_err(|_| RegistryError::Corrupt("the registry key is not 32 bytes".into()))?;
+        let policy_src = db::get_meta(&conn, META_POLICY)?.ok_or_else(|| missing(META_POLICY))?;
+        let policy_src = String::from_utf8(policy_src)
+            .map_err(|_| RegistryError::Corrupt("the stored policy is not UTF-8".into()))?;
+        let policy = Policy::parse(&policy_src).map_err(|e| RegistryError::Policy(e.to_string()))?;
+        // Databases made before issue 11 also hold a `config` meta entry with a private time
+        // window; it is ignored: the window is the published policy's.
+        let tree = load_tree(&conn)?;
+        let digest = policy.digest();
+        Ok(Self { conn, key: SigningKey::from_bytes(&key_bytes), policy, digest, tree })
+    }
+
+    pub fn public_key(&self) -> VerifyingKey {
+        self.key.verifying_key()
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn policy_digest(&self) -> Hash {
+        self.digest
+    }
+
+    /// Reloads the holder tree if another process published since it was loaded (long-running
+    /// servers call this before serving witnesses).
+    pub fn refresh(&mut self) -> Result<()> {
+        if self.head()?.root != self.tree.root() {
+            self.tree = load_tree(&self.conn)?;
+        }
+        Ok(())
+    }
+
+    /// The current in-memory tree (as of the latest head).
+    pub fn tree(&self) -> &SparseTree {
+        &self.tree
+    }
+}
+
+fn latest_head(conn: &Connection) -> Result<SignedHead> {
+    let json: String = conn
+        .query_row("SELECT head FROM heads ORDER BY epoch DESC LIMIT 1", [], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| RegistryError::Corrupt("no head".into()))?;
+    parse_head(&json)
+}

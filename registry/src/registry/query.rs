@@ -1,0 +1,174 @@
+//! Reading: heads, witnesses for the prover, histories with inclusion proofs, consistency proofs
+//! and the log itself.
+
+use super::*;
+
+/// Consistency of two heads' logs, with the heads themselves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyProof {
+    pub from: SignedHead,
+    pub to: SignedHead,
+    #[serde(with = "log::serde_hashes")]
+    pub proof: Vec<Hash>,
+}
+
+impl ConsistencyProof {
+    /// Checks both heads against the registry key and policy, then the RFC 9162 proof.
+    pub fn verify(&self, registry: &VerifyingKey, policy: &Hash) -> Result<(), String> {
+        self.from.verify(registry, policy).map_err(|e| format!("old head: {e}"))?;
+        self.to.verify(registry, policy).map_err(|e| format!("new head: {e}"))?;
+        if self.from.epoch > self.to.epoch || self.from.issued_at > self.to.issued_at {
+            return Err("the heads are out of order".into());
+        }
+        if self.from.log_size == 0 {
+            return if self.proof.is_empty() {
+                Ok(())
+            } else {
+                Err("non-empty proof from an empty log".into())
+            };
+        }
+        log::verify_consistency(
+            self.from.log_size,
+            self.to.log_size,
+            &self.from.log_root,
+            &self.to.log_root,
+            &self.proof,
+        )
+        .map_err(|e| e.to_string())
+    }
+}
+
+impl Registry {
+    pub fn head(&self) -> Result<SignedHead> {
+        latest_head(&self.conn)
+    }
+
+    pub fn head_at(&self, epoch: u64) -> Result<SignedHead> {
+        let json: Option<String> = self
+            .conn
+            .query_row("SELECT head FROM heads WHERE epoch = ?1", [epoch as i64], |r| r.get(0))
+            .optional()?;
+        parse_head(&json.ok_or(RegistryError::NoSuchEpoch(epoch))?)
+    }
+
+    /// Every head, epoch 0 first.
+    pub fn heads(&self) -> Result<Vec<SignedHead>> {
+        let mut stmt = self.conn.prepare("SELECT head FROM heads ORDER BY epoch")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.map(|r| parse_head(&r?)).collect()
+    }
+
+    /// The witness export of the holder at `leaf_index` against the latest head.
+    pub fn witness(&self, leaf_index: u32) -> Result<WitnessFile> {
+        let row: Option<(Vec<u8>, Vec<u8>, bool)> = self
+            .conn
+            .prepare_cached("SELECT commitment, state, published FROM holders WHERE leaf_index = ?1")?
+            .query_row([leaf_index], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let (cm, st, published) = row.ok_or(Refusal::UnknownHolder(leaf_index))?;
+        if !published {
+            return Err(RegistryError::NotPublished(leaf_index));
+        }
+        let st = state_from_blob(&st, self.policy.events.len())?;
+        let head = self.head()?;
+        if head.root != self.tree.root() {
+            return Err(RegistryError::Stale);
+        }
+        let state: BTreeMap<String, u64> = self.policy.events.iter().cloned().zip(st).collect();
+        Ok(WitnessFile {
+            version: WITNESS_VERSION,
+            leaf_index,
+            commitment: fr_from_blob(&cm)?,
+            state,
+            path: self.tree.path(leaf_index),
+            policy: self.digest,
+            head,
+        })
+    }
+
+    /// Inclusion proof of log entry `index` in the log of the head at `epoch`.
+    pub fn inclusion(&self, index: u64, head: &SignedHead) -> Result<InclusionProof> {
+        let entry: Vec<u8> = self
+            .conn
+            .query_row("SELECT entry FROM log WHERE idx = ?1", [index as i64], |r| r.get(0))
+            .optional()?
+            .ok_or(ProofError::IndexOutOfRange { index, size: head.log_size })?;
+        let proof = log::inclusion_proof(&DbSubtrees(&self.conn), index, head.log_size)?;
+        Ok(InclusionProof { index, log_size: head.log_size, entry, proof })
+    }
+
+    /// A holder's events, newest first, with signer names, retraction status and (for logged
+    /// ones) inclusion proofs against the latest head: the "why is my code red" view.
+    pub fn history(&self, leaf_index: u32) -> Result<History> {
+        let exists: Option<i64> = self
+            .conn
+            .query_row("SELECT 1 FROM holders WHERE leaf_index = ?1", [leaf_index], |r| r.get(0))
+            .optional()?;
+        exists.ok_or(Refusal::UnknownHolder(leaf_index))?;
+        let head = self.head()?;
+        let mut stmt = self.conn.prepare(
+            "SELECT e.id, e.kind, e.time, s.name, s.role, e.index_case, e.accepted_at, e.log_idx,
+                    e.retracted, e.retraction_log_idx
+             FROM events e JOIN signers s ON s.key = e.signer
+             WHERE e.holder = ?1 ORDER BY e.time DESC, e.id",
+        )?;
+        let mut rows = stmt.query([leaf_index])?;
+        let mut events = Vec::new();
+        while let Some(r) = rows.next()? {
+            let log_idx: Option<i64> = r.get(7)?;
+            let role: String = r.get(4)?;
+            let index_case: Option<Vec<u8>> = r.get(5)?;
+            let retraction_log_idx: Option<i64> = r.get(9)?;
+            let inclusion = match log_idx {
+                Some(i) if (i as u64) < head.log_size => Some(self.inclusion(i as u64, &head)?),
+                _ => None,
+            };
+            let index_case = index_case.map(hash_from_blob).transpose()?;
+            let index_case_status = match &index_case {
+                Some(case) => {
+                    let retracted: bool = self.conn.query_row(
+                        "SELECT retracted FROM events WHERE id = ?1",
+                        [&case[..]],
+                        |r| r.get(0),
+                    )?;
+                    Some(if retracted { IndexCaseStatus::Retracted } else { IndexCaseStatus::Live })
+                }
+                None => None,
+            };
+            events.push(HistoryEvent {
+                id: hash_from_blob(r.get(0)?)?,
+                kind: r.get(1)?,
+                time: r.get::<_, i64>(2)? as u64,
+                signer: r.get(3)?,
+                role: Role::parse(&role).ok_or_else(|| RegistryError::Corrupt("role".into()))?,
+                index_case,
+                index_case_status,
+                accepted_at: r.get::<_, i64>(6)? as u64,
+                retracted: r.get(8)?,
+                retraction_log_index: retraction_log_idx.map(|i| i as u64),
+                inclusion,
+            });
+        }
+        let state = self.witness(leaf_index).ok().map(|w| w.state);
+        Ok(History { leaf_index, head, state, events })
+    }
+
+    /// Consistency proof between the heads of two epochs.
+    pub fn consistency(&self, from: u64, to: u64) -> Result<ConsistencyProof> {
+        let (a, b) = (self.head_at(from)?, self.head_at(to)?);
+        let proof = if a.log_size == 0 {
+            Vec::new()
+        } else {
+            log::consistency_proof(&DbSubtrees(&self.conn), a.log_size, b.log_size)?
+        };
+        Ok(ConsistencyProof { from: a, to: b, proof })
+    }
+
+    /// The logged entries `[from, to)` in order (what an auditor replays).
+    pub fn log_entries(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>> {
+        let mut stmt =
+            self.conn.prepare("SELECT entry FROM log WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")?;
+        let rows = stmt.query_map(params![from as i64, to as i64], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
