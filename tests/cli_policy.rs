@@ -111,7 +111,8 @@ fn bad_input_exits_2_naming_the_problem() {
                 "--now".into(),
                 (1u64 << 40).to_string(),
             ],
-            "unknown event",
+            // A clock beyond the circuit's 40-bit times is refused before anything is read.
+            "is not in 0..=1099511627775",
         ),
         (vec!["policy".into(), "check".into(), "no/such/file.toml".into()], "cannot read"),
     ];
