@@ -282,3 +282,35 @@ fn entries_no_head_covers_are_named() {
         "{o:?}"
     );
 }
+
+/// Red team: values at the end of their range in a database that passes the schema check (a head
+/// whose epoch is 2^64 - 1, a holder state beyond 2^40 - 1) are named as damage; `publish` used
+/// to panic on both (an overflow, and a worker thread hashing the tree).
+#[test]
+fn values_out_of_range_in_the_database_are_damage_not_panics() {
+    let (_dir, db, reg) = registry();
+    let mut head: serde_json::Value = serde_json::to_value(reg.head().unwrap()).unwrap();
+    drop(reg);
+    head["epoch"] = u64::MAX.into();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("INSERT INTO heads (epoch, head) VALUES (99, ?1)", [head.to_string()]).unwrap();
+    let o = run(["registry", "publish", p(&db)]);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(o.stderr.contains("registry.db") && o.stderr.contains("epoch is at its maximum"), "{o:?}");
+    conn.execute("DELETE FROM heads WHERE epoch = 99", []).unwrap();
+
+    let state: Vec<u8> =
+        conn.query_row("SELECT state FROM holders WHERE leaf_index = 0", [], |r| r.get(0)).unwrap();
+    conn.execute("UPDATE holders SET state = ?1 WHERE leaf_index = 0", [vec![0xff; state.len()]]).unwrap();
+    drop(conn);
+    let mut reg = Registry::open(&db).unwrap();
+    let lab = SigningKey::from_bytes(&[7; 32]);
+    reg.submit(&Event::signed_by(&lab, reg.public_key(), 0, "negative_test", T0 + 10, None), T0 + 20)
+        .unwrap();
+    drop(reg);
+    for args in [vec!["registry", "publish", p(&db)], vec!["registry", "witness", p(&db), "--leaf", "0"]] {
+        let o = run(&args);
+        assert_eq!(o.code, 1, "{args:?}: {o:?}");
+        assert!(o.stderr.contains("beyond 2^40 - 1"), "{args:?}: {o:?}");
+    }
+}

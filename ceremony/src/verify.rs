@@ -143,11 +143,13 @@ pub fn verify<R: RngCore + CryptoRng>(z: &Zkey, initial: &Zkey, rng: &mut R) -> 
     let mut prefix = blake2::Blake2b512::default();
     blake2::Digest::update(&mut prefix, z.mpc.cs_hash);
     let mut delta = G1Affine::generator();
+    let last = z.mpc.contributions.len().saturating_sub(1);
     for (i, c) in z.mpc.contributions.iter().enumerate() {
         let n = i + 1;
         let label =
             format!("contribution #{n}{}", c.name.as_deref().map(|s| format!(" ({s})")).unwrap_or_default());
-        if transcript(&prefix, &c.g1_s, &c.g1_sx) != c.transcript {
+        let chained = transcript(&prefix, &c.g1_s, &c.g1_sx) == c.transcript;
+        if !chained {
             fail(
                 &label,
                 "its transcript hash does not chain from the circuit hash and the contributions before it"
@@ -171,7 +173,14 @@ pub fn verify<R: RngCore + CryptoRng>(z: &Zkey, initial: &Zkey, rng: &mut R) -> 
         let beacon = match &c.kind {
             ContributionKind::Participant => None,
             ContributionKind::Beacon { hash, iterations_exp } => {
-                if *iterations_exp > MAX_VERIFIED_BEACON_EXP {
+                // Recomputing a beacon costs up to 2^32 hashes (minutes): only the one beacon a
+                // ceremony ends with is recomputed, and only once the cheap checks hold, so a file
+                // stuffed with bogus beacons cannot keep its verifier busy for hours.
+                if i != last {
+                    fail(&label, "a beacon must be the ceremony's last contribution; not recomputed".into());
+                } else if !chained {
+                    // Already failed; the beacon would not make it verify.
+                } else if *iterations_exp > MAX_VERIFIED_BEACON_EXP {
                     fail(&label, format!("beacon with 2^{iterations_exp} iterations: above this verifier's limit of 2^{MAX_VERIFIED_BEACON_EXP}, not recomputed"));
                 } else {
                     let (x, s) = beacon_key(hash, *iterations_exp);

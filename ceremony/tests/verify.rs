@@ -101,6 +101,31 @@ fn a_wrong_beacon_is_refused() {
     assert_refused(&z, "the beacon's key is not the one its published hash and iterations give");
 }
 
+/// A transcript stuffed with bogus beacons of 2^32 iterations each used to keep `ceremony verify`
+/// (and `audit circuit`) hashing for hours; only a chained final beacon is recomputed now.
+#[test]
+fn bogus_beacons_are_refused_without_being_recomputed() {
+    let mut z = fixture().done.clone();
+    let mut bogus = z.mpc.contributions[2].clone();
+    if let ContributionKind::Beacon { iterations_exp, .. } = &mut bogus.kind {
+        *iterations_exp = 32;
+    }
+    for _ in 0..3 {
+        z.mpc.contributions.push(bogus.clone());
+    }
+    let started = std::time::Instant::now();
+    let f = failures(&z);
+    assert!(started.elapsed() < std::time::Duration::from_secs(120), "{:?}", started.elapsed());
+    assert!(
+        f.iter().any(|m| m.contains("contribution #3 (beacon): a beacon must be the ceremony's last")),
+        "{f:#?}"
+    );
+    assert!(
+        f.iter().any(|m| m.contains("contribution #6 (beacon): its transcript hash does not chain")),
+        "{f:#?}"
+    );
+}
+
 #[test]
 fn gamma_other_than_the_generator_is_refused() {
     let mut z = fixture().done.clone();

@@ -5,6 +5,7 @@ use healthcode_circuits::field;
 use healthcode_circuits::policy::expr::{MAX_CONDITIONS, MAX_NESTING};
 use healthcode_circuits::policy::{
     evaluate, Colour, Policy, DEFAULT_HEAD_GRACE, DEFAULT_MAX_EVENT_AHEAD, DEFAULT_MAX_EVENT_BEHIND,
+    MAX_POLICY_CONDITIONS,
 };
 
 const EXAMPLE: &str = include_str!("../../policies/henan-2022.toml");
@@ -101,6 +102,24 @@ fn deep_or_long_conditions_are_refused_at_their_column() {
         assert_eq!((err.line, err.column), (rule_line, column), "{err}");
         assert!(err.message.contains(message), "{err}");
     }
+}
+
+/// Legal rules add up: a policy of many long rules compiled to 2.3 million constraints (1.9 GB)
+/// before; the rules together may combine at most `MAX_POLICY_CONDITIONS` conditions.
+#[test]
+fn the_rules_together_are_bounded() {
+    let rule = |n: usize| {
+        let when = vec!["never(pos)"; n].join(" && ");
+        format!("[[rules]]\ncolour = \"red\"\nbecause = \"x\"\nwhen = \"{when}\"\n")
+    };
+    let per_rule = MAX_CONDITIONS;
+    let rules = MAX_POLICY_CONDITIONS / per_rule;
+    let at_limit = format!("{HEAD}{}", rule(per_rule).repeat(rules));
+    assert_eq!(Policy::parse(&at_limit).expect("at the limit").rules.len(), rules);
+    let over = format!("{at_limit}{}", rule(1));
+    let err = Policy::parse(&over).expect_err("one condition too many");
+    assert!(err.message.contains("more than 1024 conditions in all"), "{err}");
+    assert_eq!(err.line, 6 + 4 * (rules + 1), "{err}"); // the `when` line of the extra rule
 }
 
 #[test]

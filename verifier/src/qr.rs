@@ -17,6 +17,10 @@ pub const EC_LEVEL: EcLevel = EcLevel::M;
 pub const PNG_MODULE_PIXELS: u32 = 8;
 /// Largest image side accepted when reading: larger inputs are refused before decoding.
 pub const MAX_IMAGE_SIDE: u32 = 8192;
+/// How long finding the QR code in one image may take. A health code's own PNG reads in
+/// milliseconds; an image tiled with finder patterns makes the detector try every grouping of them
+/// (a 4.5 kB picture took 78 CPU seconds), and a checkpoint must not be held up by one.
+pub const READ_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum QrError {
@@ -32,6 +36,8 @@ pub enum QrError {
     NotFound,
     #[error("QR code found but unreadable: {0}")]
     Unreadable(String),
+    #[error("gave up reading the image after {} s: it is not a plain QR code", READ_DEADLINE.as_secs())]
+    TooSlow,
 }
 
 /// A rendered health code.
@@ -101,6 +107,19 @@ pub fn read_image(image_bytes: &[u8]) -> Result<Vec<u8>, QrError> {
     limits.max_image_height = Some(MAX_IMAGE_SIDE);
     reader.limits(limits);
     let grey = reader.decode().map_err(|e| QrError::Image(e.to_string()))?.to_luma8();
+    // The detector runs on a worker so that the caller can stop waiting at the deadline; a worker
+    // still busy with a hostile image is abandoned (it ends with the process, or when done).
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("qr-detect".into())
+        .spawn(move || {
+            let _ = tx.send(detect_and_decode(grey));
+        })
+        .map_err(|e| QrError::Image(format!("cannot start the QR reader: {e}")))?;
+    rx.recv_timeout(READ_DEADLINE).unwrap_or(Err(QrError::TooSlow))
+}
+
+fn detect_and_decode(grey: image::GrayImage) -> Result<Vec<u8>, QrError> {
     // rqrr parses attacker-supplied pixels; a bug there must not take the checkpoint down.
     std::panic::catch_unwind(move || {
         let mut prepared = rqrr::PreparedImage::prepare(grey);

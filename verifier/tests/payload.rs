@@ -271,6 +271,28 @@ fn images_without_codes_give_typed_errors() {
     assert!(matches!(qr::decode_image(png.get_ref()), Err(QrError::Payload(_))));
 }
 
+/// An image tiled with QR finder patterns (4.5 kB as a well-compressed PNG) made the detector try every grouping
+/// of them for 78 CPU seconds; the reader now gives up at its deadline.
+#[test]
+fn an_image_of_finder_patterns_is_given_up_at_the_deadline() {
+    const FINDER: [&str; 8] =
+        ["1111111", "1000001", "1011101", "1011101", "1011101", "1000001", "1111111", "0000000"];
+    let side = 1024;
+    let img = image::GrayImage::from_fn(side, side, |x, y| {
+        let row = FINDER[(y as usize / 3) % 8].as_bytes();
+        let dark = row.get((x as usize / 3) % 8).is_some_and(|&c| c == b'1');
+        image::Luma([if dark { 0 } else { 255 }])
+    });
+    let mut png = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut png, image::ImageFormat::Png).unwrap();
+    assert!(png.get_ref().len() < 64_000, "a small file: {} bytes", png.get_ref().len());
+    let started = std::time::Instant::now();
+    let r = qr::read_image(png.get_ref());
+    let waited = started.elapsed();
+    assert!(matches!(r, Err(QrError::TooSlow)), "{r:?} after {waited:?}");
+    assert!(waited < qr::READ_DEADLINE + std::time::Duration::from_secs(2), "{waited:?}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 

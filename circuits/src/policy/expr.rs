@@ -82,6 +82,17 @@ pub enum Expr {
     Or(Box<Expr>, Box<Expr>),
 }
 
+impl Expr {
+    /// How many conditions (`within`, `never`, comparisons) the expression combines.
+    pub fn conditions(&self) -> usize {
+        match self {
+            Expr::Within { .. } | Expr::Never { .. } | Expr::Cmp { .. } => 1,
+            Expr::Not(e) => e.conditions(),
+            Expr::And(a, b) | Expr::Or(a, b) => a.conditions() + b.conditions(),
+        }
+    }
+}
+
 /// A parse error at a byte offset within the expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExprError {

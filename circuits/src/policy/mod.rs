@@ -15,6 +15,11 @@ use std::fmt;
 use std::ops::Range;
 use toml::Spanned;
 
+/// How many conditions all rules together may combine. Each costs up to ~90 constraints, so this
+/// bounds the circuit a published policy compiles to (a 1 MB policy of legal rules compiled to 2.3
+/// million constraints and 1.9 GB before).
+pub const MAX_POLICY_CONDITIONS: usize = 1024;
+
 /// At most this many event kinds: three leaf words of six 40-bit times each.
 pub const MAX_EVENT_KINDS: usize = crate::hashes::STATE_WORDS * crate::state::TIMES_PER_WORD;
 
@@ -256,6 +261,7 @@ impl Policy {
         let default = colour(&raw.default)?;
 
         let mut rules = Vec::with_capacity(raw.rules.len());
+        let mut conditions = 0;
         for r in &raw.rules {
             let because = r.because.get_ref().trim().to_string();
             if because.is_empty() {
@@ -266,6 +272,15 @@ impl Policy {
                 let off = if exact { body + e.offset } else { body };
                 error_at(src, off, format!("in `when`: {}", e.message))
             })?;
+            conditions += when.conditions();
+            if conditions > MAX_POLICY_CONDITIONS {
+                return Err(at(
+                    &r.when.span(),
+                    format!(
+                        "the rules combine more than {MAX_POLICY_CONDITIONS} conditions in all: the circuit would be too large to prove on a phone"
+                    ),
+                ));
+            }
             rules.push(Rule { colour: colour(&r.colour)?, because, when });
         }
 

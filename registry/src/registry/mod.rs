@@ -166,7 +166,13 @@ fn state_from_blob(b: &[u8], kinds: usize) -> Result<Vec<u64>> {
     if b.len() != 8 * kinds {
         return Err(RegistryError::Corrupt("a holder state has the wrong length".into()));
     }
-    Ok(b.chunks(8).map(|c| u64::from_be_bytes(c.try_into().expect("8 bytes"))).collect())
+    let state: Vec<u64> = b.chunks(8).map(|c| u64::from_be_bytes(c.try_into().expect("8 bytes"))).collect();
+    // A time beyond the circuit's range would make the tree hashing refuse (it used to panic in
+    // a worker thread mid-publish).
+    if state.iter().any(|&t| t > MAX_TIME) {
+        return Err(RegistryError::Corrupt("a holder state holds a time beyond 2^40 - 1".into()));
+    }
+    Ok(state)
 }
 
 fn fr_from_blob(b: &[u8]) -> Result<Fr> {

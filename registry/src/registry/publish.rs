@@ -70,11 +70,15 @@ impl Registry {
         }
         // Strictly increasing even for several publishes within one second, but never more
         // than MAX_AHEAD seconds ahead of the clock: a clock set back is an operator error.
-        let issued_at = now.max(prev.issued_at + 1);
+        // The stored head is outside data to this code: a value at the end of its range is a
+        // damaged database, not a reason to overflow.
+        let beyond =
+            |what: &str| RegistryError::Corrupt(format!("the latest head's {what} is at its maximum"));
+        let issued_at = now.max(prev.issued_at.checked_add(1).ok_or_else(|| beyond("issued_at"))?);
         if issued_at > now.saturating_add(MAX_AHEAD) {
             return Err(RegistryError::ClockBehind { now, last: prev.issued_at });
         }
-        let epoch = prev.epoch + 1;
+        let epoch = prev.epoch.checked_add(1).ok_or_else(|| beyond("epoch"))?;
 
         let queue: Vec<(i64, Vec<u8>)> = {
             let mut stmt = tx.prepare("SELECT seq, entry FROM queue ORDER BY seq")?;
