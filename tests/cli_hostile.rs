@@ -270,6 +270,14 @@ fn entries_no_head_covers_are_named() {
         || run(["audit", "registry", "--export", p(&file), "--policy", p(&policy), "--registry-key", &key]);
     std::fs::write(&file, export.to_json()).unwrap();
     assert_eq!(audit().code, 0, "{:?}", audit());
+    // Without its early heads (which could hide a fork) the export is named too.
+    let full = export.clone();
+    export.heads.remove(0);
+    std::fs::write(&file, export.to_json()).unwrap();
+    let o = audit();
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(o.stdout.contains("the heads start at epoch 1 instead of 0"), "{o:?}");
+    let mut export = full;
     let covered = export.heads[0].log_size;
     assert!((export.entries.len() as u64) > covered, "the fixture logs entries after epoch 0");
     export.heads.truncate(1);

@@ -135,6 +135,15 @@ pub fn replay_all(
             findings.push(head_finding(FindingKind::HeadSignature, h.epoch, e.to_string()));
         }
     }
+    // The replay starts from the empty registry, so it needs every head from epoch 0: an export
+    // without its early heads could hide one the registry signed over another log (a fork).
+    if let Some(first) = heads.first().filter(|h| h.epoch != 0) {
+        findings.push(head_finding(
+            FindingKind::HeadOrder,
+            first.epoch,
+            format!("the heads start at epoch {} instead of 0: earlier heads are missing", first.epoch),
+        ));
+    }
     if let Err(e) = check_order(heads) {
         let epoch = match e {
             crate::head::HeadError::Chain(_, b, _) => b,

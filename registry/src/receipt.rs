@@ -213,6 +213,24 @@ pub fn judge(
             )));
         }
     }
+    // A head over a log that is not the export's (a prefix of it, or the export's own covering
+    // head) is a fork even when the export leaves out that epoch's head.
+    let size = usize::try_from(h.log_size).unwrap_or(usize::MAX);
+    let forked = if size <= entries.len() {
+        let mut log = crate::log::MemoryLog::new();
+        for e in &entries[..size] {
+            log.append(e);
+        }
+        log.root() != h.log_root
+    } else {
+        heads.iter().any(|k| k.epoch >= h.epoch)
+    };
+    if forked {
+        return Ok(Some(format!(
+            "event {id}: the registry signed a head for epoch {} over a log that is not the export's: equivocation",
+            h.epoch
+        )));
+    }
     if h.issued_at <= r.publish_by {
         return Ok(None);
     }
