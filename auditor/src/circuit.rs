@@ -80,12 +80,22 @@ pub fn audit_with_progress(
 
     let circuit = matrices(&policy).map_err(|e| format!("compiling the policy: {e}"))?;
     let info = info_of(&circuit);
+    let m = &manifest.circuit;
+    let counts_match = (info.constraints, info.public_inputs, info.witnesses)
+        == (m.constraints, m.public_inputs, m.witnesses);
     r.check(
         "circuit digest",
-        info.digest == manifest.circuit.digest,
+        info.digest == m.digest && counts_match,
         format!(
-            "recompiled {} ({} constraints), manifest {}",
-            info.digest, info.constraints, manifest.circuit.digest
+            "recompiled {} ({} constraints, {} public inputs, {} witnesses), manifest {} ({}, {}, {})",
+            info.digest,
+            info.constraints,
+            info.public_inputs,
+            info.witnesses,
+            m.digest,
+            m.constraints,
+            m.public_inputs,
+            m.witnesses
         ),
     );
     let recompiled: [u8; 32] =
@@ -186,20 +196,45 @@ pub fn audit_with_progress(
                                 "power {}, SHA-256 {}{}",
                                 report.ptau.power,
                                 report.ptau.sha256,
-                                report.ptau.pinned.as_deref().map(|p| format!(" = {p}")).unwrap_or_default()
+                                match report.ptau.pinned.as_deref() {
+                                    Some(p) => format!(" = {p}"),
+                                    None => " — NOT a pinned public ceremony's file: whoever made it may \
+                                             know its secret and forge any code; trust it only for development"
+                                        .into(),
+                                }
                             )
                         } else {
                             report.ptau.failures.join("; ")
                         },
                     );
                     if let Some(t) = &report.transcript {
+                        // The manifest's account of the ceremony is what people read: it must be
+                        // the transcript's, names and hashes alike.
+                        let listed: Vec<String> = t
+                            .contributions
+                            .iter()
+                            .map(|c| match &c.name {
+                                Some(n) => format!("{n}: {}", c.hash),
+                                None => c.hash.clone(),
+                            })
+                            .collect();
+                        let manifest_agrees =
+                            entry.circuit_hash == t.circuit_hash && entry.contributions == listed;
                         r.check(
                             "ceremony transcript",
-                            t.ok(),
+                            t.ok() && manifest_agrees,
                             format!(
-                                "{} contributions, circuit hash {}…",
+                                "{} contributions, circuit hash {}…{}",
                                 t.contributions.len(),
-                                &t.circuit_hash[..16]
+                                &t.circuit_hash[..16],
+                                if manifest_agrees {
+                                    String::new()
+                                } else {
+                                    format!(
+                                        "; the manifest describes another ceremony (circuit hash {}, contributions {:?}; the transcript's: {:?})",
+                                        entry.circuit_hash, entry.contributions, listed
+                                    )
+                                }
                             ),
                         );
                         for f in &t.failures {

@@ -170,3 +170,24 @@ fn single_party_keys_are_a_finding() {
     // Its transcript starts from a phase 1 other than the auditor's.
     assert_fails(&r, "ceremony: circuit hash", "another circuit or .ptau");
 }
+
+/// Red team: the manifest's account of the ceremony (who contributed, with which hashes, over
+/// which circuit hash) and its circuit counts must be the transcript's and the circuit's; a
+/// manifest naming other contributors passed before. A phase 1 nobody pinned is flagged.
+#[test]
+fn a_manifest_describing_another_ceremony_is_named() {
+    let clean = audit(&fixture().honest);
+    let phase1 = clean.checks.iter().find(|c| c.name == "phase 1").unwrap();
+    assert!(phase1.passed && phase1.detail.contains("NOT a pinned public ceremony's file"), "{clean}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    copy(&fixture().honest, tmp.path());
+    let path = tmp.path().join("manifest.json");
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    json["ceremony"]["contributions"] = serde_json::json!(["Trusted Auditor: 00", "Civil Society: 11"]);
+    json["circuit"]["constraints"] = 100.into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+    let r = audit(tmp.path());
+    assert_fails(&r, "ceremony transcript", "the manifest describes another ceremony");
+    assert_fails(&r, "circuit digest", "manifest");
+}
