@@ -29,12 +29,12 @@ fn deep_policy(depth: usize, nots: bool) -> String {
     format!("{}{deep}{}", &POLICY[..at], &POLICY[end..])
 }
 
-/// `line:column:` of the 65th `(` or `!` of [`deep_policy`]'s first rule: where the error is.
-fn location_of_65th_opening() -> String {
+/// `line:column:` of the 129th `(` or `!` of [`deep_policy`]'s first rule: where the error is.
+fn location_of_129th_opening() -> String {
     let at = POLICY.find("when = \"").unwrap() + "when = \"".len();
     let line = POLICY[..at].matches('\n').count() + 1;
     let column = at - POLICY[..at].rfind('\n').map_or(0, |i| i + 1) + 1;
-    format!("{line}:{}:", column + 64)
+    format!("{line}:{}:", column + 128)
 }
 
 /// A registry over the example policy with a lab, one holder, and two published epochs with an
@@ -82,7 +82,7 @@ fn deeply_nested_policies_are_refused_by_every_reader() {
             vec!["audit", "registry", "--export", p(&export), "--policy", policy, "--registry-key", &key],
         ];
         for args in commands {
-            bad_input(&args, &["more than 64 deep", &location_of_65th_opening()]);
+            bad_input(&args, &["more than 128 deep", &location_of_129th_opening()]);
         }
     }
 }

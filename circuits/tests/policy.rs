@@ -2,7 +2,7 @@
 //! canonical form and digest, and the reference evaluator on the example policy.
 
 use healthcode_circuits::field;
-use healthcode_circuits::policy::expr::{MAX_CONDITIONS, MAX_NESTING};
+use healthcode_circuits::policy::expr::{Canonical, MAX_CONDITIONS, MAX_NESTING, MAX_TEXT_NESTING};
 use healthcode_circuits::policy::{
     evaluate, Colour, Policy, DEFAULT_HEAD_GRACE, DEFAULT_MAX_EVENT_AHEAD, DEFAULT_MAX_EVENT_BEHIND,
     MAX_POLICY_CONDITIONS,
@@ -85,18 +85,34 @@ fn deep_or_long_conditions_are_refused_at_their_column() {
     let nested = |n: usize| format!("{}within(pos, 1d){}", "(".repeat(n), ")".repeat(n));
     let nots = |n: usize| format!("{}never(pos)", "!".repeat(n));
     let chain = |n: usize| vec!["never(pos)"; n].join(" && ");
-    // At the limit: accepted.
-    Policy::parse(&with_rule(&nested(MAX_NESTING))).expect("64 parentheses");
-    Policy::parse(&with_rule(&nots(MAX_NESTING))).expect("64 negations");
-    Policy::parse(&with_rule(&chain(MAX_CONDITIONS))).expect("256 conditions");
+    // `n` groups of eight conditions: wide but shallow (depth n - 1 + 1 + 7).
+    let groups = |n: usize| vec![format!("({})", chain(8)); n].join(" && ");
+    // At the limit: accepted, and the canonical text (a pair of parentheses per operator) too.
+    for when in
+        [nested(MAX_TEXT_NESTING), nots(MAX_NESTING), chain(MAX_NESTING + 1), groups(MAX_CONDITIONS / 8)]
+    {
+        let p = Policy::parse(&with_rule(&when)).expect("at the limit");
+        let canonical = Canonical { expr: &p.rules[0].when, events: &p.events }.to_string();
+        let again = Policy::parse(&with_rule(&canonical)).expect("the canonical text parses");
+        assert_eq!(again.rules[0].when, p.rules[0].when);
+    }
     // One past it, and the issue's reproductions (10,000 parentheses, 50,000 `!`).
     let when_col = 9; // `when = "` is 8 bytes; the condition starts at column 9
     for (when, column, message) in [
-        (nested(MAX_NESTING + 1), when_col + MAX_NESTING, "nests `(` and `!` more than 64 deep"),
-        (nested(10_000), when_col + MAX_NESTING, "more than 64 deep"),
-        (nots(50_000), when_col + MAX_NESTING, "more than 64 deep"),
-        (chain(MAX_CONDITIONS + 1), when_col + MAX_CONDITIONS * 14, "more than 256 conditions"),
-        (chain(100_000), when_col + MAX_CONDITIONS * 14, "more than 256 conditions"),
+        (nested(MAX_TEXT_NESTING + 1), when_col + MAX_TEXT_NESTING, "nests `(` and `!` more than 128 deep"),
+        (nested(10_000), when_col + MAX_TEXT_NESTING, "more than 128 deep"),
+        (nots(50_000), when_col + MAX_TEXT_NESTING, "more than 128 deep"),
+        // 65 negations: the outermost makes the tree 65 deep.
+        (nots(MAX_NESTING + 1), when_col, "nests operators more than 64 deep"),
+        // The 65th `&&` of a chain makes the tree 65 deep.
+        (chain(MAX_NESTING + 2), when_col + (MAX_NESTING + 1) * 14 - 3, "nests operators more than 64 deep"),
+        (chain(100_000), when_col + (MAX_NESTING + 1) * 14 - 3, "nests operators more than 64 deep"),
+        // The 257th condition, in the 33rd group of eight.
+        (
+            groups(MAX_CONDITIONS / 8 + 1),
+            when_col + 32 * (8 * 14 - 4 + 2 + 4) + 1,
+            "more than 256 conditions",
+        ),
     ] {
         let err = Policy::parse(&with_rule(&when)).expect_err("refused");
         assert_eq!((err.line, err.column), (rule_line, column), "{err}");
@@ -108,11 +124,12 @@ fn deep_or_long_conditions_are_refused_at_their_column() {
 /// before; the rules together may combine at most `MAX_POLICY_CONDITIONS` conditions.
 #[test]
 fn the_rules_together_are_bounded() {
+    let per_rule = MAX_CONDITIONS;
+    let groups = vec![format!("({})", vec!["never(pos)"; 8].join(" && ")); per_rule / 8].join(" && ");
     let rule = |n: usize| {
-        let when = vec!["never(pos)"; n].join(" && ");
+        let when = if n == 1 { "never(pos)".to_string() } else { groups.clone() };
         format!("[[rules]]\ncolour = \"red\"\nbecause = \"x\"\nwhen = \"{when}\"\n")
     };
-    let per_rule = MAX_CONDITIONS;
     let rules = MAX_POLICY_CONDITIONS / per_rule;
     let at_limit = format!("{HEAD}{}", rule(per_rule).repeat(rules));
     assert_eq!(Policy::parse(&at_limit).expect("at the limit").rules.len(), rules);

@@ -13,10 +13,16 @@
 use super::duration::parse_duration;
 use std::fmt;
 
-/// How deeply `(` and `!` may nest. The parser, the evaluator, the canonical printer and the
-/// circuit compiler all recurse over the tree: an unbounded depth lets a hostile policy file
-/// overflow the stack of every tool that reads it (the auditor's included).
+/// How deep a condition's tree may be (each `!`, `&&` and `||` is one level; a chain `a && b &&
+/// …` is as deep as it is long). The parser, the evaluator, the canonical printer and the circuit
+/// compiler all recurse over the tree: an unbounded depth lets a hostile policy file overflow the
+/// stack of every tool that reads it (the auditor's included).
 pub const MAX_NESTING: usize = 64;
+
+/// How deeply `(` and `!` may nest in the text, checked while parsing so that the parser's own
+/// recursion stays bounded. Twice the tree's limit: the canonical form writes `!(…)` for each
+/// negation, and it must parse again.
+pub const MAX_TEXT_NESTING: usize = 2 * MAX_NESTING;
 
 /// How many conditions (`within`, `never`, comparisons) one `when` may combine. A flat chain of
 /// `&&` builds a tree as deep as it is long, so this bounds the depth that nesting does not.
@@ -83,6 +89,15 @@ pub enum Expr {
 }
 
 impl Expr {
+    /// Levels of operators above the deepest condition (a condition alone: 0).
+    pub fn depth(&self) -> usize {
+        match self {
+            Expr::Within { .. } | Expr::Never { .. } | Expr::Cmp { .. } => 0,
+            Expr::Not(e) => 1 + e.depth(),
+            Expr::And(a, b) | Expr::Or(a, b) => 1 + a.depth().max(b.depth()),
+        }
+    }
+
     /// How many conditions (`within`, `never`, comparisons) the expression combines.
     pub fn conditions(&self) -> usize {
         match self {
@@ -249,24 +264,36 @@ impl Parser<'_> {
     fn or(&mut self) -> Result<Expr, ExprError> {
         let mut lhs = self.and()?;
         while *self.peek() == Tok::Or {
+            let at = self.offset();
             self.next();
-            lhs = Expr::Or(Box::new(lhs), Box::new(self.and()?));
+            let rhs = self.and()?;
+            lhs = self.bounded(at, Expr::Or(Box::new(lhs), Box::new(rhs)))?;
         }
         Ok(lhs)
     }
     fn and(&mut self) -> Result<Expr, ExprError> {
         let mut lhs = self.unary()?;
         while *self.peek() == Tok::And {
+            let at = self.offset();
             self.next();
-            lhs = Expr::And(Box::new(lhs), Box::new(self.unary()?));
+            let rhs = self.unary()?;
+            lhs = self.bounded(at, Expr::And(Box::new(lhs), Box::new(rhs)))?;
         }
         Ok(lhs)
     }
-    /// Enters one `(` or `!` level, refusing to go deeper than [`MAX_NESTING`].
+    /// Refuses a node whose tree is deeper than [`MAX_NESTING`] (the root is checked too, so
+    /// the whole condition is bounded).
+    fn bounded(&self, at: usize, e: Expr) -> Result<Expr, ExprError> {
+        if e.depth() > MAX_NESTING {
+            return err(at, format!("the condition nests operators more than {MAX_NESTING} deep"));
+        }
+        Ok(e)
+    }
+    /// Enters one `(` or `!` level, refusing to go deeper than [`MAX_TEXT_NESTING`].
     fn nest(&mut self, at: usize) -> Result<(), ExprError> {
         self.depth += 1;
-        if self.depth > MAX_NESTING {
-            return err(at, format!("the condition nests `(` and `!` more than {MAX_NESTING} deep"));
+        if self.depth > MAX_TEXT_NESTING {
+            return err(at, format!("the condition nests `(` and `!` more than {MAX_TEXT_NESTING} deep"));
         }
         Ok(())
     }
@@ -287,7 +314,7 @@ impl Parser<'_> {
                 self.next();
                 let e = Expr::Not(Box::new(self.unary()?));
                 self.depth -= 1;
-                Ok(e)
+                self.bounded(at, e)
             }
             Tok::LParen => {
                 self.nest(at)?;
