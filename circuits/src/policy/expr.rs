@@ -176,10 +176,17 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, ExprError> {
     Ok(out)
 }
 
+/// Most operators (`!`, `&&`, `||` and parentheses) one condition may use. The parser, the
+/// canonical printer, the evaluator, the circuit compiler and `Drop` all recurse over the
+/// expression, so its depth must be bounded: a `when` of 30 000 `!` overflowed the stack.
+pub const MAX_OPERATORS: usize = 256;
+
 struct Parser<'a> {
     toks: Vec<(Tok, usize)>,
     pos: usize,
     events: &'a [String],
+    /// Operators read so far, at most [`MAX_OPERATORS`].
+    ops: usize,
 }
 
 impl Parser<'_> {
@@ -216,6 +223,14 @@ impl Parser<'_> {
             message: format!("unknown event `{name}` (the policy's events are: {})", self.events.join(", ")),
         })
     }
+    /// Counts one operator at the current token, refusing one too many.
+    fn operator(&mut self) -> Result<(), ExprError> {
+        self.ops += 1;
+        if self.ops > MAX_OPERATORS {
+            return err(self.offset(), format!("the condition has more than {MAX_OPERATORS} operators"));
+        }
+        Ok(())
+    }
     fn duration(&mut self) -> Result<u64, ExprError> {
         match self.next() {
             (Tok::Duration(d), _) => Ok(d),
@@ -226,6 +241,7 @@ impl Parser<'_> {
     fn or(&mut self) -> Result<Expr, ExprError> {
         let mut lhs = self.and()?;
         while *self.peek() == Tok::Or {
+            self.operator()?;
             self.next();
             lhs = Expr::Or(Box::new(lhs), Box::new(self.and()?));
         }
@@ -234,6 +250,7 @@ impl Parser<'_> {
     fn and(&mut self) -> Result<Expr, ExprError> {
         let mut lhs = self.unary()?;
         while *self.peek() == Tok::And {
+            self.operator()?;
             self.next();
             lhs = Expr::And(Box::new(lhs), Box::new(self.unary()?));
         }
@@ -243,10 +260,12 @@ impl Parser<'_> {
         let at = self.offset();
         match self.peek().clone() {
             Tok::Not => {
+                self.operator()?;
                 self.next();
                 Ok(Expr::Not(Box::new(self.unary()?)))
             }
             Tok::LParen => {
+                self.operator()?;
                 self.next();
                 let e = self.or()?;
                 self.expect(Tok::RParen, "`)`")?;
@@ -309,7 +328,7 @@ impl Parser<'_> {
 /// Parses a `when` expression over the policy's `events`.
 pub fn parse(src: &str, events: &[String]) -> Result<Expr, ExprError> {
     let toks = lex(src)?;
-    let mut p = Parser { toks, pos: 0, events };
+    let mut p = Parser { toks, pos: 0, events, ops: 0 };
     if *p.peek() == Tok::End {
         return err(0, "empty condition");
     }
@@ -352,6 +371,39 @@ impl<'a> fmt::Display for Canonical<'a> {
             Expr::Not(e) => write!(f, "!({})", sub(e)),
             Expr::And(a, b) => write!(f, "({} && {})", sub(a), sub(b)),
             Expr::Or(a, b) => write!(f, "({} || {})", sub(a), sub(b)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by fuzzing the policy file: deep nesting or long chains overflowed the stack.
+    #[test]
+    fn operators_are_bounded() {
+        let events = vec!["a".to_string()];
+        let n = MAX_OPERATORS;
+        let ok = [
+            format!("{}a < now", "!".repeat(n)),
+            format!("{}a < now{}", "(".repeat(n), ")".repeat(n)),
+            vec!["a < now"; n + 1].join(" && "),
+            vec!["a < now"; n + 1].join(" || "),
+        ];
+        for src in &ok {
+            parse(src, &events).unwrap();
+        }
+        for big in [100_000, n + 1] {
+            let deep = [
+                format!("{}a < now", "!".repeat(big)),
+                format!("{}a < now{}", "(".repeat(big), ")".repeat(big)),
+                vec!["a < now"; big + 1].join(" && "),
+                vec!["a < now"; big + 1].join(" || "),
+            ];
+            for src in &deep {
+                let e = parse(src, &events).unwrap_err();
+                assert!(e.message.contains("more than 256 operators"), "{}", e.message);
+            }
         }
     }
 }
