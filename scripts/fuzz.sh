@@ -9,7 +9,8 @@
 #
 # Environment: CARGO_TARGET_DIR (default fuzz/target), FUZZ_TOOLCHAIN (default stable; cargo-fuzz
 # needs no nightly with -s none), FUZZ_JOBS (cargo build jobs, default 1), FUZZ_LOGS (default a
-# temporary directory).
+# temporary directory), FUZZ_KEEP (a directory: new inputs are kept in FUZZ_KEEP/<target>, to be
+# merged into the corpus with `cargo fuzz cmin`; by default they are thrown away).
 set -euo pipefail
 
 secs=${1:-20}
@@ -38,7 +39,12 @@ failed=()
 # One thread for the ceremony's parallel point decoding: libFuzzer runs one input at a time.
 export RAYON_NUM_THREADS=1
 for t in $targets; do
-    work=$(mktemp -d)
+    if [ -n "${FUZZ_KEEP:-}" ]; then
+        work=$FUZZ_KEEP/$t
+        mkdir -p "$work"
+    else
+        work=$(mktemp -d)
+    fi
     mkdir -p "fuzz/artifacts/$t" "fuzz/corpus/$t"
     set +e
     # New inputs go to a scratch directory; the committed corpus is only read.
@@ -46,7 +52,7 @@ for t in $targets; do
         -artifact_prefix="fuzz/artifacts/$t/" "$work" "fuzz/corpus/$t" >"$logs/$t.log" 2>&1
     rc=$?
     set -e
-    rm -rf "$work"
+    [ -n "${FUZZ_KEEP:-}" ] || rm -rf "$work"
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -1)
     speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$logs/$t.log" | tail -1)
     last=$(grep -E '^#[0-9]+' "$logs/$t.log" | tail -1 || true)

@@ -115,7 +115,8 @@ fn main() {
     let contact_id = reg.submit(&contact, t0 + 30).unwrap();
     let neg = Event::signed_by(&lab, key, other, "negative_test", t0 + 26, None);
     reg.submit(&neg, t0 + 31).unwrap();
-    let retraction = Retraction { registry: key, event: contact_id, signer: tracer.verifying_key() }.sign(&tracer);
+    let retraction =
+        Retraction { registry: key, event: contact_id, signer: tracer.verifying_key() }.sign(&tracer);
     reg.retract(&retraction, t0 + 40).unwrap();
     reg.revoke_signer("tracer", t0 + 41).unwrap();
     reg.publish(t0 + 50).unwrap();

@@ -14,7 +14,10 @@ fuzz_target!(|data: &[u8]| {
         (EntryBody::Enrol { leaf_index, .. }, Summary::Enrol { leaf_index: l }) => assert_eq!(*leaf_index, l),
         (EntryBody::SignerAdd { .. } | EntryBody::SignerRevoke { .. }, Summary::Signer) => {}
         (EntryBody::Event(ev), Summary::Event { id, holder, kind, time }) => {
-            assert_eq!((ev.event.id(), ev.event.holder, &ev.event.kind, ev.event.time), (id, holder, &kind, time))
+            assert_eq!(
+                (ev.event.id(), ev.event.holder, &ev.event.kind, ev.event.time),
+                (id, holder, &kind, time)
+            )
         }
         (EntryBody::Retraction(r), Summary::Retraction { event }) => assert_eq!(r.retraction.event, event),
         (body, s) => panic!("summary {s:?} disagrees with {body:?}"),
