@@ -176,9 +176,11 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, ExprError> {
     Ok(out)
 }
 
-/// Most operators (`!`, `&&`, `||` and parentheses) one condition may use. The parser, the
-/// canonical printer, the evaluator, the circuit compiler and `Drop` all recurse over the
-/// expression, so its depth must be bounded: a `when` of 30 000 `!` overflowed the stack.
+/// Most operators (`!`, `&&`, `||`) one condition may use, and deepest its parentheses may nest.
+/// The parser, the canonical printer, the evaluator, the circuit compiler and `Drop` all recurse
+/// over the expression, so its depth must be bounded: a `when` of 30 000 `!` overflowed the stack.
+/// The canonical text of an accepted condition has as many operators and nests its parentheses at
+/// most that deep, so it is accepted too.
 pub const MAX_OPERATORS: usize = 256;
 
 struct Parser<'a> {
@@ -187,6 +189,8 @@ struct Parser<'a> {
     events: &'a [String],
     /// Operators read so far, at most [`MAX_OPERATORS`].
     ops: usize,
+    /// Parentheses open at the current token, at most [`MAX_OPERATORS`].
+    nesting: usize,
 }
 
 impl Parser<'_> {
@@ -265,10 +269,14 @@ impl Parser<'_> {
                 Ok(Expr::Not(Box::new(self.unary()?)))
             }
             Tok::LParen => {
-                self.operator()?;
+                if self.nesting == MAX_OPERATORS {
+                    return err(at, format!("parentheses nest more than {MAX_OPERATORS} deep"));
+                }
+                self.nesting += 1;
                 self.next();
                 let e = self.or()?;
                 self.expect(Tok::RParen, "`)`")?;
+                self.nesting -= 1;
                 Ok(e)
             }
             Tok::Ident(name) if name == "within" => {
@@ -328,7 +336,7 @@ impl Parser<'_> {
 /// Parses a `when` expression over the policy's `events`.
 pub fn parse(src: &str, events: &[String]) -> Result<Expr, ExprError> {
     let toks = lex(src)?;
-    let mut p = Parser { toks, pos: 0, events, ops: 0 };
+    let mut p = Parser { toks, pos: 0, events, ops: 0, nesting: 0 };
     if *p.peek() == Tok::End {
         return err(0, "empty condition");
     }
@@ -391,7 +399,10 @@ mod tests {
             vec!["a < now"; n + 1].join(" || "),
         ];
         for src in &ok {
-            parse(src, &events).unwrap();
+            let e = parse(src, &events).unwrap();
+            // The canonical text adds parentheses, not operators: it must be accepted too.
+            let text = Canonical { expr: &e, events: &events }.to_string();
+            assert_eq!(parse(&text, &events), Ok(e));
         }
         for big in [100_000, n + 1] {
             let deep = [
@@ -402,7 +413,7 @@ mod tests {
             ];
             for src in &deep {
                 let e = parse(src, &events).unwrap_err();
-                assert!(e.message.contains("more than 256 operators"), "{}", e.message);
+                assert!(e.message.contains("more than 256"), "{}", e.message);
             }
         }
     }
