@@ -151,7 +151,7 @@ pub fn check_order(heads: &[SignedHead]) -> Result<(), HeadError> {
     for w in heads.windows(2) {
         let (a, b) = (&w[0], &w[1]);
         let broken = |why: &str| Err(HeadError::Chain(a.epoch, b.epoch, why.to_string()));
-        if b.epoch != a.epoch + 1 {
+        if a.epoch.checked_add(1) != Some(b.epoch) {
             return broken("epochs are not consecutive");
         }
         if b.issued_at <= a.issued_at {
@@ -192,5 +192,27 @@ mod tests {
         assert_eq!(h.verify(&vk, &[8; 32]), Err(HeadError::WrongPolicy));
         let other = SigningKey::from_bytes(&[4; 32]).verifying_key();
         assert_eq!(h.verify(&other, &policy), Err(HeadError::WrongRegistry));
+    }
+
+    /// Found by the `heads` fuzz target: the last epoch followed by any head overflowed
+    /// `epoch + 1` (a panic with overflow checks, `u64::MAX` then 0 "consecutive" without).
+    #[test]
+    fn the_last_epoch_has_no_successor() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let head = |epoch, issued_at| {
+            let f = HeadFields {
+                epoch,
+                issued_at,
+                root: Fr::from(0u64),
+                holders: 0,
+                log_size: 0,
+                log_root: [0; 32],
+            };
+            SignedHead::sign(&key, [7; 32], f)
+        };
+        for next in [0, u64::MAX] {
+            assert!(matches!(check_order(&[head(u64::MAX, 1), head(next, 2)]), Err(HeadError::Chain(..))));
+        }
+        check_order(&[head(u64::MAX - 1, 1), head(u64::MAX, 2)]).unwrap();
     }
 }
