@@ -79,8 +79,23 @@ fn registry_round_trip() {
         .map(String::from)
     };
     sign(d, &ev("lab.key", "0", "positive_test", "pos.json").each_ref().map(|s| s.as_str()));
+    // A receipts file that cannot be written refuses the submission before anything is accepted.
+    let out = hc(d)
+        .args(["registry", "submit", "reg.db", "pos.json", "--receipts-out", "no/such/dir/r.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was submitted"));
     let sub = json(d, &["registry", "submit", "reg.db", "pos.json"]);
     let pos_id = sub["results"][0]["id"].as_str().unwrap().to_string();
+    // A lost receipt is given again, identical.
+    let again = hc(d).args(["registry", "receipt", "reg.db", "--event", &pos_id]).output().unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let again: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again, sub["results"][0]["receipt"]);
+    let unknown =
+        hc(d).args(["registry", "receipt", "reg.db", "--event", &"ab".repeat(32)]).output().unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
     // A tracer signing a test result: refused with the reason, exit 2.
     sign(d, &ev("tracer.key", "1", "positive_test", "bad.json").each_ref().map(|s| s.as_str()));
     let out = hc(d).args(["registry", "submit", "reg.db", "bad.json"]).output().unwrap();

@@ -6,6 +6,7 @@ use healthcode_circuits::field::{from_hex, to_hex};
 use healthcode_circuits::hashes;
 use healthcode_registry::event::{key_from_hex, Role};
 use healthcode_registry::history::IndexCaseStatus;
+use healthcode_registry::log::hash_from_hex;
 use healthcode_registry::{
     LogExport, PublishHooks, Registry, RegistryError, SignedEvent, SignedHead, SignedRetraction,
 };
@@ -62,6 +63,15 @@ pub enum RegistryCmd {
         /// hands each holder her signed event and its receipt).
         #[arg(long)]
         receipts_out: Option<PathBuf>,
+    },
+    /// Print the receipt of an event accepted earlier again (the same receipt `submit` gave), for
+    /// a lab or holder whose copy was lost.
+    Receipt {
+        #[command(flatten)]
+        db: Db,
+        /// The event id (hex), as `submit` printed it.
+        #[arg(long)]
+        event: String,
     },
     /// Accept a signer's retraction of its own event (from `healthcode sign-retraction`).
     Retract {
@@ -247,6 +257,13 @@ pub fn run(cmd: RegistryCmd) -> CliResult {
                 format!("enrolled at leaf {leaf} (in the tree from the next publish)")
             })
         }
+        RegistryCmd::Receipt { db, event } => {
+            let err = err_for(&db.db);
+            let id = hash_from_hex(&event).map_err(|e| CliError::bad(format!("--event: {e}")))?;
+            let receipt = open(&db.db)?.receipt_of(id).map_err(err)?;
+            println!("{}", serde_json::to_string(&receipt).map_err(CliError::fail)?);
+            Ok(())
+        }
         RegistryCmd::Submit { db, file, receipts_out } => {
             let err = err_for(&db.db);
             let src = read_file(&file, MAX_BATCH_BYTES)?;
@@ -259,6 +276,14 @@ pub fn run(cmd: RegistryCmd) -> CliResult {
             }
             if events.is_empty() {
                 return Err(CliError::bad(format!("{}: no events", file.display())));
+            }
+            // The receipts file must be writable before anything is accepted: a receipt lost after
+            // the commit cannot be asked for again by resubmitting (a duplicate is refused; use
+            // `registry receipt`).
+            if let Some(out) = &receipts_out {
+                std::fs::File::create(out).map_err(|e| {
+                    CliError::bad(format!("cannot write {}: {e}; nothing was submitted", out.display()))
+                })?;
             }
             let mut reg = open(&db.db)?;
             let at = now();

@@ -194,6 +194,17 @@ impl Registry {
         Receipt::sign(&self.key, event, accepted_at, accepted_at.saturating_add(self.policy.max_merge_delay))
     }
 
+    /// The receipt of an event accepted earlier, again: the same receipt (Ed25519 signatures are
+    /// deterministic), for a submitter whose copy was lost.
+    pub fn receipt_of(&self, event: Hash) -> Result<Receipt> {
+        let at: Option<i64> = self
+            .conn
+            .query_row("SELECT accepted_at FROM events WHERE id = ?1", [&event[..]], |r| r.get(0))
+            .optional()?;
+        let at = at.ok_or_else(|| Refusal::UnknownEvent(hex_id(&event)))?;
+        Ok(self.receipt(event, at as u64))
+    }
+
     /// Entries accepted but not yet published.
     pub fn queue_len(&self) -> Result<u64> {
         Ok(self.conn.query_row("SELECT COUNT(*) FROM queue", [], |r| r.get::<_, i64>(0))? as u64)
