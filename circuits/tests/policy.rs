@@ -125,7 +125,7 @@ fn deep_or_long_conditions_are_refused_at_their_column() {
 #[test]
 fn the_rules_together_are_bounded() {
     let per_rule = MAX_CONDITIONS;
-    let groups = vec![format!("({})", vec!["never(pos)"; 8].join(" && ")); per_rule / 8].join(" && ");
+    let groups = vec![format!("({})", ["never(pos)"; 8].join(" && ")); per_rule / 8].join(" && ");
     let rule = |n: usize| {
         let when = if n == 1 { "never(pos)".to_string() } else { groups.clone() };
         format!("[[rules]]\ncolour = \"red\"\nbecause = \"x\"\nwhen = \"{when}\"\n")
