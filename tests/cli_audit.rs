@@ -41,7 +41,7 @@ fn audit_exit_codes_on_demo_artefacts() {
     let out = hc().args(["audit", "registry", "--db"]).arg(&db).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("clean: 5 checks passed") && text.contains("positive_test"), "{text}");
+    assert!(text.contains("clean: 6 checks passed") && text.contains("positive_test"), "{text}");
 
     // The same audit from the registry's public export, with the key and policy pinned.
     let export = dir.path().join("registry-log.json");

@@ -322,3 +322,24 @@ fn values_out_of_range_in_the_database_are_damage_not_panics() {
         assert!(o.stderr.contains("beyond 2^40 - 1"), "{args:?}: {o:?}");
     }
 }
+
+/// Red team: holder states and log subtrees edited in the database (a red holder served a green
+/// state; a log node that makes proofs and the next head's log root wrong) audited clean.
+#[test]
+fn stored_states_and_log_nodes_edited_in_place_are_named() {
+    for (edit, named) in [
+        ("UPDATE holders SET state = zeroblob(length(state)) WHERE leaf_index = 0", "state of leaf 0"),
+        ("UPDATE log_nodes SET hash = zeroblob(32) WHERE level = 0 AND idx = 1", "log node 0/1"),
+    ] {
+        let (_dir, db, reg) = registry();
+        drop(reg);
+        assert_eq!(run(["registry", "audit", p(&db)]).code, 0);
+        rusqlite::Connection::open(&db).unwrap().execute_batch(edit).unwrap();
+        let o = run(["registry", "audit", p(&db)]);
+        assert_eq!(o.code, 1, "{edit}: {o:?}");
+        assert!(
+            o.stdout.contains("stored states and log nodes") && o.stdout.contains(named),
+            "{edit}: {o:?}"
+        );
+    }
+}

@@ -46,6 +46,36 @@ pub fn audit(db: &Path) -> Result<Report, String> {
             )
         },
     );
+    // What witnesses, proofs and the next publish are built from besides the tree: the stored
+    // holder states and log subtrees (edited in place, they serve green states to red holders, or
+    // make the next head sign a log root that is not the log's).
+    let states = reg.stored_states().map_err(|e| format!("{}: {e}", db.display()))?;
+    let mut damage: Vec<String> = states
+        .iter()
+        .filter(|(leaf, state)| {
+            replay.states.get(*leaf as usize).is_some_and(|want| want != state)
+                || (*leaf as u64 >= replay.holders && state.iter().any(|&t| t != 0))
+        })
+        .map(|(leaf, _)| format!("state of leaf {leaf}"))
+        .collect();
+    let nodes = reg.stored_log_nodes().map_err(|e| format!("{}: {e}", db.display()))?;
+    damage.extend(
+        nodes
+            .iter()
+            .filter(|(level, idx, hash)| {
+                healthcode_registry::log::Subtrees::subtree(&replay.log, *level, *idx).ok() != Some(*hash)
+            })
+            .map(|(level, idx, _)| format!("log node {level}/{idx}")),
+    );
+    r.check(
+        "stored states and log nodes",
+        damage.is_empty(),
+        if damage.is_empty() {
+            format!("{} holder states and {} log subtrees equal the replay's", states.len(), nodes.len())
+        } else {
+            format!("edited without a log entry: {}", damage.join(", "))
+        },
+    );
     r.evidence = evidence(&replay, &edited);
     Ok(r)
 }

@@ -164,6 +164,39 @@ impl Registry {
         Ok(ConsistencyProof { from: a, to: b, proof })
     }
 
+    /// Every enrolled holder's stored state, by leaf (what witnesses and the next publish start
+    /// from): the database audit compares it with the replay.
+    pub fn stored_states(&self) -> Result<Vec<(u32, Vec<u64>)>> {
+        let mut stmt = self.conn.prepare("SELECT leaf_index, state FROM holders ORDER BY leaf_index")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        let kinds = self.policy.events.len();
+        rows.map(|row| {
+            let (leaf, blob) = row?;
+            let leaf =
+                u32::try_from(leaf).map_err(|_| RegistryError::Corrupt(format!("leaf index {leaf}")))?;
+            Ok((leaf, state_from_blob(&blob, kinds)?))
+        })
+        .collect()
+    }
+
+    /// The stored perfect subtrees of the log (`level`, `index`, hash): inclusion and consistency
+    /// proofs and the next publish's log root are built from them.
+    pub fn stored_log_nodes(&self) -> Result<Vec<(u32, u64, Hash)>> {
+        let mut stmt = self.conn.prepare("SELECT level, idx, hash FROM log_nodes ORDER BY level, idx")?;
+        let rows =
+            stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?)))?;
+        rows.map(|row| {
+            let (level, idx, hash) = row?;
+            let bad = || RegistryError::Corrupt(format!("log node {level}/{idx}"));
+            Ok((
+                u32::try_from(level).map_err(|_| bad())?,
+                u64::try_from(idx).map_err(|_| bad())?,
+                hash_from_blob(hash)?,
+            ))
+        })
+        .collect()
+    }
+
     /// The logged entries `[from, to)` in order (what an auditor replays).
     pub fn log_entries(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>> {
         let mut stmt =
