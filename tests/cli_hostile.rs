@@ -323,13 +323,16 @@ fn values_out_of_range_in_the_database_are_damage_not_panics() {
     }
 }
 
-/// Red team: holder states and log subtrees edited in the database (a red holder served a green
-/// state; a log node that makes proofs and the next head's log root wrong) audited clean.
+/// Red team: holder states, log subtrees and event rows edited in the database (a red holder
+/// served a green state; a log node that makes proofs and the next head's log root wrong; a
+/// history showing another kind, or none) audited clean.
 #[test]
 fn stored_states_and_log_nodes_edited_in_place_are_named() {
     for (edit, named) in [
         ("UPDATE holders SET state = zeroblob(length(state)) WHERE leaf_index = 0", "state of leaf 0"),
         ("UPDATE log_nodes SET hash = zeroblob(32) WHERE level = 0 AND idx = 1", "log node 0/1"),
+        ("UPDATE events SET kind = 'positive_test' WHERE time = (SELECT max(time) FROM events)", "event row"),
+        ("DELETE FROM events WHERE holder = 0", "logged but missing from the event rows"),
     ] {
         let (_dir, db, reg) = registry();
         drop(reg);

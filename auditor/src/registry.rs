@@ -12,6 +12,7 @@ use ed25519_dalek::VerifyingKey;
 use healthcode_circuits::policy::Policy;
 use healthcode_registry::audit::{replay_all, Finding, FindingKind, Replay};
 use healthcode_registry::receipt::{judge, Evidence};
+use healthcode_registry::registry::StoredEvent;
 use healthcode_registry::{LogExport, Registry, SignedHead};
 use std::path::Path;
 
@@ -67,17 +68,69 @@ pub fn audit(db: &Path) -> Result<Report, String> {
             })
             .map(|(level, idx, _)| format!("log node {level}/{idx}")),
     );
+    let stored_events = reg.stored_events().map_err(|e| format!("{}: {e}", db.display()))?;
+    damage.extend(events_damage(&entries, &stored_events));
     r.check(
         "stored states and log nodes",
         damage.is_empty(),
         if damage.is_empty() {
-            format!("{} holder states and {} log subtrees equal the replay's", states.len(), nodes.len())
+            format!(
+                "{} holder states, {} log subtrees and {} event rows agree with the log",
+                states.len(),
+                nodes.len(),
+                stored_events.len()
+            )
         } else {
             format!("edited without a log entry: {}", damage.join(", "))
         },
     );
     r.evidence = evidence(&replay, &edited);
     Ok(r)
+}
+
+/// The `events` rows (what histories show) that disagree with the log: a logged event's row
+/// missing or altered, a row claiming a log position no event holds, a logged retraction not
+/// marked. Queued rows (no log position yet) are not in the log to compare with.
+fn events_damage(entries: &[Vec<u8>], stored: &[StoredEvent]) -> Vec<String> {
+    use healthcode_registry::{Entry, EntryBody};
+    let mut logged = std::collections::HashMap::new();
+    let mut retractions = std::collections::HashMap::new();
+    for (i, bytes) in entries.iter().enumerate() {
+        match Entry::from_bytes(bytes) {
+            Ok(Entry { at, body: EntryBody::Event(se) }) => {
+                logged.insert(se.event.id(), (i as u64, at, se.event));
+            }
+            Ok(Entry { body: EntryBody::Retraction(sr), .. }) => {
+                retractions.insert(sr.retraction.event, i as u64);
+            }
+            _ => {}
+        }
+    }
+    let short = |id: &[u8; 32]| hex::encode(&id[..8]);
+    let mut damage = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for row in stored {
+        let Some(index) = row.log_index else { continue };
+        seen.insert(row.id);
+        let agrees = logged.get(&row.id).is_some_and(|(i, at, e)| {
+            *i == index
+                && *at == row.accepted_at
+                && e.holder == row.holder
+                && e.kind == row.kind
+                && e.time == row.time
+                && *e.signer.as_bytes() == row.signer
+                && e.index_case == row.index_case
+        });
+        let retraction = retractions.get(&row.id).copied();
+        if !agrees || (retraction.is_some() && (!row.retracted || row.retraction_log_index != retraction)) {
+            damage.push(format!("event row {}…", short(&row.id)));
+        }
+    }
+    for id in logged.keys().filter(|id| !seen.contains(*id)) {
+        damage.push(format!("event {}… logged but missing from the event rows", short(id)));
+    }
+    damage.sort();
+    damage
 }
 
 /// Audits a registry's public export (`healthcode registry export`) against the registry key and

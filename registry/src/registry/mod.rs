@@ -16,7 +16,7 @@ mod query;
 
 pub use accept::SignerInfo;
 pub use publish::{PublishHooks, PublishStep, MAX_AHEAD};
-pub use query::ConsistencyProof;
+pub use query::{ConsistencyProof, StoredEvent};
 
 use crate::db::{self, DbSubtrees};
 use crate::event::{Entry, EntryBody, Role, SignedEvent, SignedRetraction, Summary, MAX_NAME, POSITIVE_TEST};

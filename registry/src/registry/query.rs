@@ -38,6 +38,22 @@ impl ConsistencyProof {
     }
 }
 
+/// One row of the `events` table: what histories are served from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub id: Hash,
+    pub holder: u32,
+    pub kind: String,
+    pub time: u64,
+    pub signer: [u8; 32],
+    pub index_case: Option<Hash>,
+    pub accepted_at: u64,
+    /// `None` while queued.
+    pub log_index: Option<u64>,
+    pub retracted: bool,
+    pub retraction_log_index: Option<u64>,
+}
+
 impl Registry {
     pub fn head(&self) -> Result<SignedHead> {
         latest_head(&self.conn)
@@ -162,6 +178,40 @@ impl Registry {
             log::consistency_proof(&DbSubtrees(&self.conn), a.log_size, b.log_size)?
         };
         Ok(ConsistencyProof { from: a, to: b, proof })
+    }
+
+    /// Every row of the `events` table, for the database audit to compare with the log.
+    pub fn stored_events(&self) -> Result<Vec<StoredEvent>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, holder, kind, time, signer, index_case, accepted_at, log_idx, retracted,
+                    retraction_log_idx FROM events ORDER BY id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        let int = |v: i64, what: &str| {
+            u64::try_from(v).map_err(|_| RegistryError::Corrupt(format!("event {what} {v}")))
+        };
+        while let Some(r) = rows.next()? {
+            let holder: i64 = r.get(1)?;
+            let signer: Vec<u8> = r.get(4)?;
+            let index_case: Option<Vec<u8>> = r.get(5)?;
+            let log_idx: Option<i64> = r.get(7)?;
+            let retraction_log_idx: Option<i64> = r.get(9)?;
+            out.push(StoredEvent {
+                id: hash_from_blob(r.get(0)?)?,
+                holder: u32::try_from(holder)
+                    .map_err(|_| RegistryError::Corrupt(format!("event holder {holder}")))?,
+                kind: r.get(2)?,
+                time: int(r.get(3)?, "time")?,
+                signer: hash_from_blob(signer)?,
+                index_case: index_case.map(hash_from_blob).transpose()?,
+                accepted_at: int(r.get(6)?, "accepted_at")?,
+                log_index: log_idx.map(|i| int(i, "log index")).transpose()?,
+                retracted: r.get(8)?,
+                retraction_log_index: retraction_log_idx.map(|i| int(i, "log index")).transpose()?,
+            });
+        }
+        Ok(out)
     }
 
     /// Every enrolled holder's stored state, by leaf (what witnesses and the next publish start
