@@ -333,6 +333,16 @@ fn stored_states_and_log_nodes_edited_in_place_are_named() {
         ("UPDATE log_nodes SET hash = zeroblob(32) WHERE level = 0 AND idx = 1", "log node 0/1"),
         ("UPDATE events SET kind = 'positive_test' WHERE time = (SELECT max(time) FROM events)", "event row"),
         ("DELETE FROM events WHERE holder = 0", "logged but missing from the event rows"),
+        // An index that hides holder 0's events from histories, disguised as the original one.
+        (
+            "DROP INDEX events_by_holder;
+             CREATE INDEX events_by_holder ON events (holder) WHERE holder <> 0;
+             PRAGMA writable_schema = ON;
+             UPDATE sqlite_schema SET sql = 'CREATE INDEX events_by_holder ON events (holder)'
+                 WHERE name = 'events_by_holder';
+             PRAGMA writable_schema = OFF;",
+            "SQLite integrity check",
+        ),
     ] {
         let (_dir, db, reg) = registry();
         drop(reg);

@@ -70,6 +70,8 @@ pub fn audit(db: &Path) -> Result<Report, String> {
     );
     let stored_events = reg.stored_events().map_err(|e| format!("{}: {e}", db.display()))?;
     damage.extend(events_damage(&entries, &stored_events));
+    let integrity = reg.integrity_problems().map_err(|e| format!("{}: {e}", db.display()))?;
+    damage.extend(integrity.into_iter().map(|m| format!("SQLite integrity check: {m}")));
     r.check(
         "stored states and log nodes",
         damage.is_empty(),

@@ -180,6 +180,14 @@ impl Registry {
         Ok(ConsistencyProof { from: a, to: b, proof })
     }
 
+    /// SQLite's own consistency check of the file (`PRAGMA integrity_check`): an index edited
+    /// behind the tables' back (through `writable_schema`) hides rows from the queries that use it.
+    pub fn integrity_problems(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?.into_iter().filter(|m| m != "ok").collect())
+    }
+
     /// Every row of the `events` table, for the database audit to compare with the log.
     pub fn stored_events(&self) -> Result<Vec<StoredEvent>> {
         let mut stmt = self.conn.prepare(
