@@ -1,5 +1,5 @@
 //! State files (`policy eval --state`): a JSON object of event names to unix seconds, read as the
-//! CLI's `load_state` reads it, against the example policy. Decoding never panics, the map
+//! CLI reads it (`Policy::state_from_names`), against the example policy. Decoding never panics, the map
 //! round-trips through JSON, and the evaluator either refuses the state or gives a verdict.
 #![no_main]
 use healthcode_circuits::policy::eval::{check_state, evaluate};
@@ -15,11 +15,7 @@ fuzz_target!(|data: &[u8]| {
     let json = serde_json::to_string(&map).expect("a map serialises");
     assert_eq!(serde_json::from_str::<BTreeMap<String, u64>>(&json).unwrap(), map);
     let policy = henan();
-    let mut times = vec![0u64; policy.events.len()];
-    for (name, t) in &map {
-        let Some(i) = policy.event_index(name) else { return };
-        times[i] = *t;
-    }
+    let Ok(times) = policy.state_from_names(&map) else { return };
     let max = times.iter().copied().max().unwrap_or(0);
     for now in [0, max, max.saturating_add(1), MAX_TIME, MAX_TIME + 1] {
         let checked = check_state(policy, &times, now);

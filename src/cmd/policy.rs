@@ -3,7 +3,7 @@
 use crate::output::{emit, read_file, unix_time, CliError, CliResult};
 use clap::Subcommand;
 use healthcode_circuits::policy::{evaluate, Policy};
-use healthcode_verifier::input::MAX_POLICY_BYTES;
+use healthcode_verifier::input::{MAX_JSON_BYTES, MAX_POLICY_BYTES};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,25 +42,14 @@ pub fn load_policy(path: &Path) -> Result<Policy, CliError> {
 
 /// Reads a state file (`{"event": unix_seconds, …}`) into the policy's event order.
 pub fn load_state(policy: &Policy, path: &Path) -> Result<Vec<u64>, CliError> {
-    let src = read_file(path, MAX_POLICY_BYTES)?;
+    let src = read_file(path, MAX_JSON_BYTES)?;
     let map: BTreeMap<String, u64> = serde_json::from_str(&src).map_err(|e| {
         CliError::BadInput(format!(
             "{}: expected a JSON object of event names to unix seconds: {e}",
             path.display()
         ))
     })?;
-    let mut state = vec![0u64; policy.events.len()];
-    for (name, time) in map {
-        let i = policy.event_index(&name).ok_or_else(|| {
-            CliError::BadInput(format!(
-                "{}: unknown event `{name}` (the policy's events are: {})",
-                path.display(),
-                policy.events.join(", ")
-            ))
-        })?;
-        state[i] = time;
-    }
-    Ok(state)
+    policy.state_from_names(&map).map_err(|e| CliError::BadInput(format!("{}: {e}", path.display())))
 }
 
 pub fn run(cmd: PolicyCmd) -> CliResult {

@@ -304,6 +304,22 @@ impl Policy {
         self.events.iter().position(|e| e == name)
     }
 
+    /// A state given by event names (a state file: `{"positive_test": 1655164800, …}`) as times
+    /// in the policy's event order, 0 for the kinds it does not name.
+    pub fn state_from_names(
+        &self,
+        named: &std::collections::BTreeMap<String, u64>,
+    ) -> Result<Vec<u64>, String> {
+        let mut state = vec![0u64; self.events.len()];
+        for (name, &time) in named {
+            let i = self.event_index(name).ok_or_else(|| {
+                format!("unknown event `{name}` (the policy's events are: {})", self.events.join(", "))
+            })?;
+            state[i] = time;
+        }
+        Ok(state)
+    }
+
     /// The canonical form: a JSON object with keys in this fixed order, durations in seconds and
     /// each `when` in [`expr::Canonical`] text. Comments, spacing, quoting and duration units of
     /// the file do not change it; the order of events and rules does (it changes the meaning or
