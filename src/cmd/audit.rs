@@ -90,12 +90,7 @@ fn progress_spinner(json: bool) -> indicatif::ProgressBar {
 /// Audits a registry database: the one replay behind both `audit registry --db` and the
 /// operator's `registry audit`, so the two can never disagree.
 pub fn audit_db(db: &Path, json: bool) -> CliResult {
-    if !db.exists() {
-        return Err(CliError::bad(format!("{} does not exist", db.display())));
-    }
-    if db.is_dir() {
-        return Err(CliError::bad(format!("{} is a directory, not a registry database", db.display())));
-    }
+    crate::cmd::registry::existing_db_file(db)?;
     let report = registry::audit(db).map_err(CliError::BadInput)?;
     finish(json, &report, || registry::counts_table(&report))
 }

@@ -197,7 +197,8 @@ fn err_for(db: &Path) -> impl Fn(RegistryError) -> CliError + Copy + '_ {
     }
 }
 
-fn open(db: &Path) -> Result<Registry, CliError> {
+/// Refuses a registry path that names nothing or a directory, before SQLite sees it.
+pub fn existing_db_file(db: &Path) -> CliResult {
     if !db.exists() {
         return Err(CliError::bad(format!(
             "{} does not exist (create it with `healthcode registry init`)",
@@ -207,6 +208,11 @@ fn open(db: &Path) -> Result<Registry, CliError> {
     if db.is_dir() {
         return Err(CliError::bad(format!("{} is a directory, not a registry database", db.display())));
     }
+    Ok(())
+}
+
+fn open(db: &Path) -> Result<Registry, CliError> {
+    existing_db_file(db)?;
     Registry::open(db).map_err(err_for(db))
 }
 
