@@ -12,7 +12,13 @@ fuzz_target!(|data: &[u8]| {
     let summary = summary.expect("summary refuses an entry the decoder accepts");
     match (&e.body, summary) {
         (EntryBody::Enrol { leaf_index, .. }, Summary::Enrol { leaf_index: l }) => assert_eq!(*leaf_index, l),
-        (EntryBody::SignerAdd { .. } | EntryBody::SignerRevoke { .. }, Summary::Signer) => {}
+        (
+            EntryBody::SignerAdd { .. }
+            | EntryBody::SignerRevoke { .. }
+            | EntryBody::AuditorAdd { .. }
+            | EntryBody::AuditorRevoke { .. },
+            Summary::Accreditation,
+        ) => {}
         (EntryBody::Event(ev), Summary::Event { id, holder, kind, time }) => {
             assert_eq!(
                 (ev.event.id(), ev.event.holder, &ev.event.kind, ev.event.time),

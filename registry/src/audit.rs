@@ -232,6 +232,8 @@ struct Replayer<'a> {
     policy: &'a Policy,
     signers: HashMap<VerifyingKey, Signer>,
     names: BTreeSet<String>,
+    /// Accredited auditors by key: name and whether revoked.
+    auditors: HashMap<VerifyingKey, (String, bool)>,
     commitments: Vec<Fr>,
     seen_cm: BTreeSet<[u8; 32]>,
     events: HashMap<Hash, EventRec>,
@@ -249,6 +251,7 @@ impl<'a> Replayer<'a> {
             policy,
             signers: HashMap::new(),
             names: BTreeSet::new(),
+            auditors: HashMap::new(),
             commitments: Vec::new(),
             seen_cm: BTreeSet::new(),
             events: HashMap::new(),
@@ -408,6 +411,19 @@ impl<'a> Replayer<'a> {
                 }
                 ev.retracted = true;
                 self.dirty.insert(ev.holder);
+            }
+            EntryBody::AuditorAdd { key, name } => {
+                if self.auditors.contains_key(key) || self.auditors.values().any(|(n, _)| n == name) {
+                    return Err(format!("auditor `{name}` accredited twice"));
+                }
+                self.auditors.insert(*key, (name.clone(), false));
+            }
+            EntryBody::AuditorRevoke { key, .. } => {
+                let (name, revoked) = self.auditors.get_mut(key).ok_or("revoking an unknown auditor")?;
+                if *revoked {
+                    return Err(format!("auditor `{name}` revoked twice"));
+                }
+                *revoked = true;
             }
         }
         Ok(None)

@@ -55,6 +55,22 @@ CREATE TABLE log_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB 
 CREATE TABLE tree_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
     PRIMARY KEY (level, idx)) WITHOUT ROWID;
 CREATE TABLE heads (epoch INTEGER PRIMARY KEY, head TEXT NOT NULL);
+", r"
+-- The device key each holder registered at enrolment: it authenticates her requests to the
+-- network service (her witness, her history). An access credential, not a protocol fact: not logged.
+CREATE TABLE holder_devices (
+    leaf_index INTEGER PRIMARY KEY REFERENCES holders (leaf_index),
+    key BLOB NOT NULL UNIQUE
+);
+-- The latest checkpoint of the head log with the witnesses' cosignatures, per log size.
+CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, note BLOB NOT NULL);
+-- Accredited auditors (logged): they may read the log's full entries through the service.
+CREATE TABLE auditors (
+    key BLOB PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    added_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
 "];
 
 /// Opens (creating if asked) a registry database and brings its schema up to date.

@@ -318,6 +318,9 @@ pub enum EntryBody {
     SignerRevoke { key: VerifyingKey, revoked_at: u64 },
     Event(SignedEvent),
     Retraction(SignedRetraction),
+    /// An auditor accredited by the operator: may read the full entries through the service.
+    AuditorAdd { key: VerifyingKey, name: String },
+    AuditorRevoke { key: VerifyingKey, revoked_at: u64 },
 }
 
 /// Version byte of the entry encoding.
@@ -335,6 +338,8 @@ impl Entry {
             EntryBody::SignerRevoke { .. } => 3,
             EntryBody::Event(_) => 4,
             EntryBody::Retraction(_) => 5,
+            EntryBody::AuditorAdd { .. } => 6,
+            EntryBody::AuditorRevoke { .. } => 7,
         };
         w.u8(tag).u64(self.at);
         match &self.body {
@@ -355,6 +360,12 @@ impl Entry {
                 let x = &r.retraction;
                 w.bytes(x.registry.as_bytes()).bytes(&x.event).bytes(x.signer.as_bytes());
                 w.bytes(&r.signature.to_bytes());
+            }
+            EntryBody::AuditorAdd { key, name } => {
+                w.bytes(key.as_bytes()).str(name);
+            }
+            EntryBody::AuditorRevoke { key, revoked_at } => {
+                w.bytes(key.as_bytes()).u64(*revoked_at);
             }
         }
         w.0
@@ -384,6 +395,8 @@ impl Entry {
                 let retraction = Retraction { registry: r.key()?, event: r.array()?, signer: r.key()? };
                 EntryBody::Retraction(SignedRetraction { retraction, signature: r.sig()? })
             }
+            6 => EntryBody::AuditorAdd { key: r.key()?, name: r.str()? },
+            7 => EntryBody::AuditorRevoke { key: r.key()?, revoked_at: r.u64()? },
             _ => return Err(r.err(format!("unknown entry tag {tag}"))),
         };
         r.end()?;
@@ -398,7 +411,8 @@ pub enum Summary {
     Enrol { leaf_index: u32 },
     Event { id: Hash, holder: u32, kind: String, time: u64 },
     Retraction { event: Hash },
-    Signer,
+    /// A signer's or an auditor's accreditation or revocation: no effect on the holder tree.
+    Accreditation,
 }
 
 impl Entry {
@@ -411,7 +425,7 @@ impl Entry {
         r.u64()?;
         Ok(match tag {
             1 => Summary::Enrol { leaf_index: r.u32()? },
-            2 | 3 => Summary::Signer,
+            2 | 3 | 6 | 7 => Summary::Accreditation,
             4 => {
                 let body_start = bytes.len() - r.rest.len();
                 r.array::<32>()?;
@@ -513,6 +527,8 @@ mod tests {
         assert!(ev.verify());
         let entries = [
             Entry { at: 5, body: EntryBody::Enrol { leaf_index: 3, commitment: [4; 32] } },
+            Entry { at: 6, body: EntryBody::AuditorAdd { key: key(8).verifying_key(), name: "office".into() } },
+            Entry { at: 7, body: EntryBody::AuditorRevoke { key: key(8).verifying_key(), revoked_at: 7 } },
             Entry {
                 at: 6,
                 body: EntryBody::SignerAdd {
@@ -544,7 +560,13 @@ mod tests {
                 (Summary::Enrol { leaf_index }, EntryBody::Enrol { leaf_index: l, .. }) => {
                     assert_eq!(leaf_index, *l)
                 }
-                (Summary::Signer, EntryBody::SignerAdd { .. } | EntryBody::SignerRevoke { .. }) => {}
+                (
+                    Summary::Accreditation,
+                    EntryBody::SignerAdd { .. }
+                    | EntryBody::SignerRevoke { .. }
+                    | EntryBody::AuditorAdd { .. }
+                    | EntryBody::AuditorRevoke { .. },
+                ) => {}
                 other => panic!("summary disagrees: {other:?}"),
             }
             assert_eq!(Entry::from_bytes(&b).unwrap(), e);

@@ -14,6 +14,9 @@ use std::fmt;
 
 pub const HOLDER_VERSION: u32 = 1;
 
+/// Domain of [`HolderFile::device_key`]'s derivation.
+pub const DEVICE_KEY_DOMAIN: &[u8] = b"healthcode/device-key/v1\n";
+
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HolderFile {
@@ -73,6 +76,20 @@ impl HolderFile {
             return Err(HolderError::Inconsistent("commitment"));
         }
         Ok(h)
+    }
+
+    /// The Ed25519 key this holder's device signs its requests to the registry service with,
+    /// derived from the secret so the holder file is all a device keeps: registered at
+    /// enrolment, it proves control of the holder's secret without revealing it (a one-way
+    /// hash of `sk` under its own domain, unrelated to the circuit's Poseidon keys).
+    pub fn device_key(&self) -> ed25519_dalek::SigningKey {
+        use sha2::{Digest, Sha256};
+        let seed: [u8; 32] = Sha256::new()
+            .chain_update(DEVICE_KEY_DOMAIN)
+            .chain_update(healthcode_circuits::field::to_bytes(&self.sk))
+            .finalize()
+            .into();
+        ed25519_dalek::SigningKey::from_bytes(&seed)
     }
 
     pub fn to_json(&self) -> String {

@@ -25,6 +25,6 @@ pub use head::SignedHead;
 pub use history::{History, InclusionProof};
 pub use holder::HolderFile;
 pub use registry::{
-    ConsistencyProof, PublishHooks, PublishStep, Refusal, Registry, RegistryError, SignerInfo,
+    AuditorInfo, ConsistencyProof, PublishHooks, PublishStep, Refusal, Registry, RegistryError, SignerInfo,
 };
 pub use witness::WitnessFile;

@@ -83,6 +83,16 @@ impl Registry {
 
     /// Enrols many commitments in one transaction (all or none).
     pub fn enroll_batch(&mut self, commitments: &[Fr], now: u64) -> Result<Vec<u32>> {
+        self.enroll_in_one_transaction(commitments, None, now)
+    }
+
+    /// Enrols `commitments` (with the device key of each, when given) all or none.
+    pub(super) fn enroll_in_one_transaction(
+        &mut self,
+        commitments: &[Fr],
+        devices: Option<&[VerifyingKey]>,
+        now: u64,
+    ) -> Result<Vec<u32>> {
         let zero = state_to_blob(&vec![0; self.policy.events.len()]);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let next: i64 =
@@ -104,6 +114,10 @@ impl Registry {
                 let entry =
                     Entry { at: now, body: EntryBody::Enrol { leaf_index: index, commitment: bytes } };
                 queue.execute([entry.to_bytes()])?;
+                if let Some(key) = devices.and_then(|d| d.get(i)) {
+                    tx.prepare_cached("INSERT INTO holder_devices (leaf_index, key) VALUES (?1, ?2)")?
+                        .execute(params![index, key.as_bytes().as_slice()])?;
+                }
                 out.push(index);
             }
         }

@@ -11,10 +11,12 @@
 //! and the conversions between stored blobs and values.
 
 mod accept;
+mod access;
 mod publish;
 mod query;
 
 pub use accept::SignerInfo;
+pub use access::AuditorInfo;
 pub use publish::{PublishHooks, PublishStep, MAX_AHEAD};
 pub use query::{ConsistencyProof, StoredEvent};
 
@@ -87,8 +89,12 @@ pub enum Refusal {
     RegistryFull,
     #[error("a signer with this {0} already exists")]
     DuplicateSigner(&'static str),
-    #[error("a signer name must be 1 to {MAX_NAME} bytes")]
+    #[error("a signer or auditor name must be 1 to {MAX_NAME} bytes")]
     BadSignerName,
+    #[error("an auditor with this name or key already exists")]
+    DuplicateAuditor,
+    #[error("auditor `{0}` is already revoked")]
+    AuditorRevoked(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +115,8 @@ pub enum RegistryError {
     NoSuchEpoch(u64),
     #[error("no signer named `{0}`")]
     NoSuchSigner(String),
+    #[error("no auditor named `{0}`")]
+    NoSuchAuditor(String),
     #[error("holder {0} is not in a published head yet; publish first")]
     NotPublished(u32),
     #[error("log proof: {0}")]
@@ -282,6 +290,13 @@ impl Registry {
         let tree = load_tree(&conn)?;
         let digest = policy.digest();
         Ok(Self { conn, key: SigningKey::from_bytes(&key_bytes), policy, digest, tree })
+    }
+
+    /// The registry's signing key, for the one other thing it signs in the same process: the
+    /// checkpoints of the head log (signed notes, whose text starts with the log's origin and so
+    /// can never be read as a head, an event or a receipt).
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.key
     }
 
     pub fn public_key(&self) -> VerifyingKey {

@@ -121,7 +121,7 @@ impl Registry {
                         touched.insert(holder, true);
                         retracted_now.insert(*event);
                     }
-                    Summary::Signer => {}
+                    Summary::Accreditation => {}
                 }
             }
         }
@@ -197,7 +197,7 @@ impl Registry {
                     Summary::Retraction { event } => {
                         set_ridx.execute(params![idx as i64, event.as_slice()])?;
                     }
-                    Summary::Enrol { .. } | Summary::Signer => {}
+                    Summary::Enrol { .. } | Summary::Accreditation => {}
                 }
                 if let Some(p) = hooks.progress.as_mut() {
                     if i % 1024 == 0 || i as u64 + 1 == total {
