@@ -1,6 +1,7 @@
 //! `healthcode`: the thin command-line front of the workspace crates.
 //!
-//! Exit codes: 0 success, 1 failure (or, for `verify`, an invalid code), 2 bad input.
+//! Exit codes: 0 success, 1 failure (or, for `verify`, an invalid code), 2 bad input, 3 a network
+//! service unreachable, too slow, or answering garbage.
 
 mod cmd;
 mod output;
@@ -61,6 +62,14 @@ enum Command {
     /// Exit 0 included or pending, 1 not included after the deadline, 2 bad input.
     #[command(subcommand)]
     Receipt(cmd::receipt::ReceiptCmd),
+    /// Run the registry as a network service (HTTP or HTTPS): labs and tracers submit, holders
+    /// fetch their witness, gates fetch cosigned heads, the operator acts by signed requests.
+    Serve(cmd::serve::ServeArgs),
+    /// Run or key a transparency-log witness that cosigns the registry's head log.
+    #[command(subcommand)]
+    Witness(cmd::serve::WitnessCmd),
+    /// The registry operator's actions on a running registry service (signed requests).
+    Operator(cmd::operator::OperatorArgs),
     /// Auditor: check a bundle against the published policy, or replay a registry's log.
     /// Exit 0 clean, 1 findings, 2 bad input.
     #[command(subcommand)]
@@ -97,6 +106,9 @@ fn main() {
         Command::Verify(a) => cmd::code::run_verify(a),
         Command::Nonce(a) => cmd::code::run_nonce(a),
         Command::Audit(c) => cmd::audit::run(c),
+        Command::Serve(a) => cmd::serve::run_serve(a),
+        Command::Witness(c) => cmd::serve::run_witness(c),
+        Command::Operator(a) => cmd::operator::run(a),
         Command::Receipt(c) => cmd::receipt::run(c),
     };
     if let Err(e) = result {

@@ -12,6 +12,8 @@ pub enum CliError {
     Failure(String),
     /// A code was checked and is not valid; the reason was already printed (exit 1).
     Invalid,
+    /// A network service could not be reached, timed out, or answered garbage (exit 3).
+    Network(String),
 }
 
 impl CliError {
@@ -19,6 +21,7 @@ impl CliError {
         match self {
             CliError::BadInput(_) => 2,
             CliError::Failure(_) | CliError::Invalid => 1,
+            CliError::Network(_) => 3,
         }
     }
 
@@ -34,7 +37,7 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::BadInput(m) | CliError::Failure(m) => f.write_str(m),
+            CliError::BadInput(m) | CliError::Failure(m) | CliError::Network(m) => f.write_str(m),
             CliError::Invalid => f.write_str("the code is not valid"),
         }
     }

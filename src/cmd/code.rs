@@ -1,11 +1,13 @@
 //! `healthcode setup | prove | verify`: policy bundles, the citizen's code and the checkpoint.
 
+use crate::cmd::operator::client_error;
 use crate::output::{emit, read_bytes, read_file, unix_now, unix_time, write_file, CliError, CliResult};
 use clap::Args;
 use ed25519_dalek::VerifyingKey;
 use healthcode_circuits::{hashes, policy::Colour, Fr};
 use healthcode_prover::{ProveRequest, ProverBundle};
 use healthcode_registry::{event::key_from_hex, HolderFile, SignedHead, WitnessFile};
+use healthcode_service::client::Client;
 use healthcode_verifier::input::{MAX_BATCH_BYTES, MAX_IMAGE_BYTES, MAX_JSON_BYTES, MAX_POLICY_BYTES};
 use healthcode_verifier::{
     challenge, qr, superseded, Checkpoint, HealthQr, Invalid, TrustedHead, VerifierBundle,
@@ -42,9 +44,13 @@ pub struct ProveArgs {
     /// The holder file made on this device by `healthcode holder new`.
     #[arg(long)]
     pub holder: PathBuf,
-    /// The witness exported by the registry (`healthcode registry witness`).
-    #[arg(long)]
-    pub witness: PathBuf,
+    /// The witness exported by the registry (`healthcode registry witness`). Or use --registry.
+    #[arg(long, required_unless_present = "registry", conflicts_with = "registry")]
+    pub witness: Option<PathBuf>,
+    /// The registry service's URL: fetch this holder's witness (a request signed with the
+    /// holder's device key) and the latest head from it, instead of --witness and --heads.
+    #[arg(long, conflicts_with = "heads")]
+    pub registry: Option<String>,
     /// The registry's public key (hex), obtained out of band: the witness's head must carry its
     /// signature.
     #[arg(long)]
@@ -104,9 +110,12 @@ pub struct VerifyArgs {
     /// The registry's public key (hex).
     #[arg(long)]
     pub registry_key: String,
-    /// Recent signed heads (`healthcode registry head --all --json`, or one head).
-    #[arg(long)]
-    pub heads: PathBuf,
+    /// Recent signed heads (`healthcode registry head --all --json`, or one head). Or use
+    /// --registry.
+    #[arg(long, required_unless_present = "registry", conflicts_with = "registry")]
+    pub heads: Option<PathBuf>,
+    #[command(flatten)]
+    pub network: NetworkHeads,
     /// The checkpoint clock, unix seconds (default: now).
     #[arg(long, value_parser = unix_time())]
     pub now: Option<u64>,
@@ -132,6 +141,25 @@ pub struct VerifyArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A gate's heads from the registry service, trusted only under a cosigned checkpoint.
+#[derive(Args)]
+pub struct NetworkHeads {
+    /// The registry service's URL: refresh the trusted heads from it (cached in --heads-cache
+    /// for offline use) instead of --heads.
+    #[arg(long, requires_all = ["witness_keys", "heads_cache"])]
+    pub registry: Option<String>,
+    /// A witness's cosignature key (C2SP vkey) this checkpoint trusts (repeat for each).
+    #[arg(long = "witness-key", value_name = "VKEY")]
+    pub witness_keys: Vec<String>,
+    /// How many of the --witness-key witnesses must have cosigned the registry's checkpoint.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub quorum: u64,
+    /// Where the last verified heads are kept; used, with their age shown, when the registry
+    /// cannot be reached.
+    #[arg(long)]
+    pub heads_cache: Option<PathBuf>,
 }
 
 pub fn registry_key(hex: &str) -> Result<VerifyingKey, CliError> {
@@ -202,14 +230,27 @@ pub fn run_prove(a: ProveArgs) -> CliResult {
     let bundle = ProverBundle::load(&a.bundle).map_err(CliError::bad)?;
     let key = registry_key(&a.registry_key)?;
     let holder = load_holder(&a.holder)?;
-    let file = load_witness(&a.witness)?;
+    let (file, source, fetched_heads) = match (&a.witness, &a.registry) {
+        (Some(path), _) => (load_witness(path)?, path.display().to_string(), None),
+        (None, Some(url)) => {
+            let client = Client::new(url);
+            let file = client.witness(&holder.device_key()).map_err(client_error)?;
+            let latest = client.latest_head().map_err(client_error)?;
+            latest.verify(&key, &bundle.policy.digest()).map_err(|e| CliError::bad(format!("{url}: head: {e}")))?;
+            (file, url.clone(), Some(vec![latest]))
+        }
+        (None, None) => return Err(CliError::bad("give --witness FILE or --registry URL")),
+    };
     let witness = file
         .statement_witness(&holder, &key, &bundle.policy, a.bind)
-        .map_err(|e| CliError::bad(format!("{}: {e}", a.witness.display())))?;
+        .map_err(|e| CliError::bad(format!("{source}: {e}")))?;
     let now = a.now.unwrap_or_else(unix_now);
-    if let Some(path) = &a.heads {
-        let newer: Vec<TrustedHead> =
-            load_heads(path, &key, &bundle.policy.digest())?.iter().map(trusted).collect();
+    let heads = match (&a.heads, fetched_heads) {
+        (Some(path), _) => Some(load_heads(path, &key, &bundle.policy.digest())?),
+        (None, fetched) => fetched,
+    };
+    if let Some(heads) = heads {
+        let newer: Vec<TrustedHead> = heads.iter().map(trusted).collect();
         if let Some(n) = superseded(&trusted(&file.head), &newer, bundle.policy.head_grace, now) {
             let why = format!(
                 "the witness is over the head of epoch {}, superseded by epoch {} {} s before `now`, \
@@ -288,7 +329,12 @@ pub fn run_verify(a: VerifyArgs) -> CliResult {
     let key = registry_key(&a.registry_key)?;
     let digest = bundle.policy.digest();
     let mut checkpoint = Checkpoint::from_bundle(&bundle).map_err(CliError::bad)?;
-    for h in load_heads(&a.heads, &key, &digest)? {
+    let heads = match (&a.heads, &a.network.registry) {
+        (Some(path), _) => load_heads(path, &key, &digest)?,
+        (None, Some(url)) => crate::cmd::gate::refresh_heads(url, &a.network, key, digest)?,
+        (None, None) => return Err(CliError::bad("give --heads FILE or --registry URL")),
+    };
+    for h in heads {
         checkpoint.add_head(trusted(&h)).map_err(CliError::bad)?;
     }
     let clock = a.now.unwrap_or_else(unix_now);

@@ -238,10 +238,17 @@ pub fn run(cmd: RegistryCmd) -> CliResult {
             let reg = Registry::init(&db.db, &src, now()).map_err(err)?;
             let head = reg.head().map_err(err)?;
             let key = hex::encode(reg.public_key().as_bytes());
+            let vkey = healthcode_service::headlog::log_vkey(&reg.public_key());
             emit(
                 db.json,
-                &json!({ "registry": key, "policy": hex::encode(reg.policy_digest()), "head": head }),
-                || format!("created {}\n  registry key  {key}\n{}", db.db.display(), head_text(&head)),
+                &json!({ "registry": key, "policy": hex::encode(reg.policy_digest()), "head": head, "head_log_vkey": vkey }),
+                || {
+                    format!(
+                        "created {}\n  registry key  {key}\n  head log key  {vkey}  (for witnesses)\n{}",
+                        db.db.display(),
+                        head_text(&head)
+                    )
+                },
             )
         }
         RegistryCmd::Signer(c) => run_signer(c),

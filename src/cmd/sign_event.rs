@@ -2,6 +2,8 @@
 //! `healthcode sign-retraction`. Runs wherever the signing key lives; never needs the registry
 //! database, only the registry's public key (from `healthcode registry head --json`).
 
+use crate::cmd::operator::client_error;
+use healthcode_service::client::Client;
 use crate::output::{emit, read_file, unix_time, CliError, CliResult};
 use clap::{Args, Subcommand};
 use ed25519_dalek::SigningKey;
@@ -57,6 +59,12 @@ pub struct SignEventArgs {
     /// Contact events: the event id (hex) of the index case's positive test.
     #[arg(long)]
     index_case: Option<String>,
+    /// Submit the signed event to this registry service and print its inclusion receipt.
+    #[arg(long, value_name = "URL")]
+    submit: Option<String>,
+    /// With --submit: write the receipt here (mode 0644) as well.
+    #[arg(long, requires = "submit")]
+    receipt_out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -90,7 +98,7 @@ pub fn write_secret(path: &Path, contents: &str) -> Result<(), CliError> {
         .map_err(|e| CliError::fail(format!("cannot write {}: {e}", path.display())))
 }
 
-fn load_key(path: &Path) -> Result<SigningKey, CliError> {
+pub fn load_key(path: &Path) -> Result<SigningKey, CliError> {
     let bad = |why: String| CliError::BadInput(format!("{}: not a signer key file: {why}", path.display()));
     let kf: KeyFile =
         serde_json::from_str(&read_file(path, MAX_JSON_BYTES)?).map_err(|e| bad(e.to_string()))?;
@@ -157,10 +165,23 @@ pub fn run_sign_event(a: SignEventArgs) -> CliResult {
         index_case,
     };
     let signed = event.sign(&key);
-    write_out(&a.common.out, &serde_json::to_string(&signed).map_err(CliError::fail)?)?;
-    if a.common.out.is_some() {
-        eprintln!("event id {}", hex::encode(signed.event.id()));
+    let Some(url) = &a.submit else {
+        write_out(&a.common.out, &serde_json::to_string(&signed).map_err(CliError::fail)?)?;
+        if a.common.out.is_some() {
+            eprintln!("event id {}", hex::encode(signed.event.id()));
+        }
+        return Ok(());
+    };
+    if let Some(out) = &a.common.out {
+        write_out(&Some(out.clone()), &serde_json::to_string(&signed).map_err(CliError::fail)?)?;
     }
+    let receipt = Client::new(url).submit_event(&signed).map_err(client_error)?;
+    let json = serde_json::to_string_pretty(&receipt).map_err(CliError::fail)?;
+    if let Some(p) = &a.receipt_out {
+        crate::output::write_file(p, format!("{json}\n"))?;
+    }
+    eprintln!("accepted: event {}, in a signed head by {}", hex::encode(signed.event.id()), receipt.publish_by);
+    println!("{json}");
     Ok(())
 }
 

@@ -1,0 +1,187 @@
+//! Signed requests: how an operator, a holder's device or an auditor proves who is asking.
+//!
+//! The client signs `healthcode/request/v1\n ‖ METHOD \n ‖ path?query \n ‖ unix time \n ‖
+//! nonce \n ‖ hex(SHA-256(body))` with its Ed25519 key and sends four headers: [`KEY_HEADER`]
+//! (hex public key), [`TIME_HEADER`], [`NONCE_HEADER`] (16 random bytes, hex: Ed25519 is
+//! deterministic, so without it the same request twice in a second would look like a replay)
+//! and [`SIGNATURE_HEADER`] (hex). The server accepts a request signed
+//! within [`MAX_SKEW`] seconds of its clock and never the same signature twice, so a captured
+//! request can neither be replayed later nor within the window; the path and body are covered,
+//! so nothing in the request can be changed. Labs and tracers need none of this: each event
+//! carries its signer's signature, which the registry checks against its accreditations.
+
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashSet};
+
+pub const REQUEST_DOMAIN: &[u8] = b"healthcode/request/v1\n";
+pub const KEY_HEADER: &str = "x-healthcode-key";
+pub const TIME_HEADER: &str = "x-healthcode-time";
+pub const NONCE_HEADER: &str = "x-healthcode-nonce";
+pub const SIGNATURE_HEADER: &str = "x-healthcode-signature";
+/// How far a request's time may be from the server's clock, either way (seconds).
+pub const MAX_SKEW: u64 = 120;
+
+/// The bytes a request signature covers.
+pub fn signing_bytes(method: &str, path_and_query: &str, time: u64, nonce: &str, body: &[u8]) -> Vec<u8> {
+    let mut b = REQUEST_DOMAIN.to_vec();
+    for part in [method.as_bytes(), path_and_query.as_bytes(), time.to_string().as_bytes(), nonce.as_bytes()] {
+        b.extend_from_slice(part);
+        b.push(b'\n');
+    }
+    b.extend_from_slice(hex::encode(Sha256::digest(body)).as_bytes());
+    b
+}
+
+/// The header values for a request signed by `key` at `time`.
+pub fn sign(key: &SigningKey, method: &str, path_and_query: &str, time: u64, body: &[u8]) -> [(String, String); 4] {
+    let mut nonce = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+    let nonce = hex::encode(nonce);
+    let sig = key.sign(&signing_bytes(method, path_and_query, time, &nonce, body));
+    [
+        (KEY_HEADER.into(), hex::encode(key.verifying_key().as_bytes())),
+        (TIME_HEADER.into(), time.to_string()),
+        (NONCE_HEADER.into(), nonce),
+        (SIGNATURE_HEADER.into(), hex::encode(sig.to_bytes())),
+    ]
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("the request is not signed (headers {KEY_HEADER}, {TIME_HEADER}, {NONCE_HEADER}, {SIGNATURE_HEADER})")]
+    Missing,
+    #[error("malformed {0} header")]
+    Malformed(&'static str),
+    #[error("the request was signed at {time}, more than {MAX_SKEW} s from the server's clock ({now})")]
+    Stale { time: u64, now: u64 },
+    #[error("the request signature does not verify")]
+    BadSignature,
+    #[error("this signed request was already used")]
+    Replayed,
+}
+
+/// The headers of a signed request, before verification.
+pub struct SignedRequest<'a> {
+    pub key: Option<&'a str>,
+    pub time: Option<&'a str>,
+    pub nonce: Option<&'a str>,
+    pub signature: Option<&'a str>,
+}
+
+impl SignedRequest<'_> {
+    /// Checks the signature over `method`, `path_and_query` and `body` at `now`; returns the signer.
+    pub fn verify(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+        now: u64,
+        replay: &ReplayGuard,
+    ) -> Result<VerifyingKey, AuthError> {
+        let (Some(key), Some(time), Some(nonce), Some(sig)) = (self.key, self.time, self.nonce, self.signature)
+        else {
+            return Err(AuthError::Missing);
+        };
+        if nonce.len() != 32 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(AuthError::Malformed(NONCE_HEADER));
+        }
+        let key: [u8; 32] = hex_array(key).ok_or(AuthError::Malformed(KEY_HEADER))?;
+        let key = VerifyingKey::from_bytes(&key).map_err(|_| AuthError::Malformed(KEY_HEADER))?;
+        let time: u64 = time.parse().map_err(|_| AuthError::Malformed(TIME_HEADER))?;
+        let sig: [u8; 64] = hex_array(sig).ok_or(AuthError::Malformed(SIGNATURE_HEADER))?;
+        if time.abs_diff(now) > MAX_SKEW {
+            return Err(AuthError::Stale { time, now });
+        }
+        key.verify_strict(&signing_bytes(method, path_and_query, time, nonce, body), &Signature::from_bytes(&sig))
+            .map_err(|_| AuthError::BadSignature)?;
+        replay.first_use(sig, time, now)?;
+        Ok(key)
+    }
+}
+
+fn hex_array<const N: usize>(s: &str) -> Option<[u8; N]> {
+    if s.len() != 2 * N {
+        return None;
+    }
+    hex::decode(s).ok()?.try_into().ok()
+}
+
+/// The signatures seen within the freshness window (older ones are refused as stale anyway).
+#[derive(Default)]
+pub struct ReplayGuard {
+    seen: std::sync::Mutex<(HashSet<[u8; 64]>, BTreeMap<u64, Vec<[u8; 64]>>)>,
+}
+
+impl ReplayGuard {
+    fn first_use(&self, sig: [u8; 64], time: u64, now: u64) -> Result<(), AuthError> {
+        let mut guard = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let (seen, by_time) = &mut *guard;
+        // Forget signatures that can no longer pass the freshness check.
+        let horizon = now.saturating_sub(MAX_SKEW);
+        while let Some((&t, _)) = by_time.first_key_value() {
+            if t >= horizon {
+                break;
+            }
+            for s in by_time.remove(&t).unwrap_or_default() {
+                seen.remove(&s);
+            }
+        }
+        if !seen.insert(sig) {
+            return Err(AuthError::Replayed);
+        }
+        by_time.entry(time).or_default().push(sig);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(h: &[(String, String); 4]) -> SignedRequest<'_> {
+        SignedRequest { key: Some(&h[0].1), time: Some(&h[1].1), nonce: Some(&h[2].1), signature: Some(&h[3].1) }
+    }
+
+    #[test]
+    fn a_signed_request_verifies_once_and_only_as_signed() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let guard = ReplayGuard::default();
+        let h = sign(&key, "POST", "/v1/operator/publish", 1000, b"{}");
+        let ok = headers(&h).verify("POST", "/v1/operator/publish", b"{}", 1010, &guard);
+        assert_eq!(ok, Ok(key.verifying_key()));
+        // The same request again is a replay.
+        assert_eq!(headers(&h).verify("POST", "/v1/operator/publish", b"{}", 1011, &guard), Err(AuthError::Replayed));
+        // Any change to what was signed breaks the signature.
+        let h = sign(&key, "POST", "/v1/operator/publish", 1000, b"{}");
+        let g = ReplayGuard::default();
+        for (m, p, b) in [("GET", "/v1/operator/publish", &b"{}"[..]), ("POST", "/v1/operator/signers", b"{}"), ("POST", "/v1/operator/publish", b"{ }")] {
+            assert_eq!(headers(&h).verify(m, p, b, 1000, &g), Err(AuthError::BadSignature), "{m} {p}");
+        }
+        // Outside the window either way.
+        assert!(matches!(headers(&h).verify("POST", "/v1/operator/publish", b"{}", 1000 + MAX_SKEW + 1, &g), Err(AuthError::Stale { .. })));
+        assert!(matches!(headers(&h).verify("POST", "/v1/operator/publish", b"{}", 1000 - MAX_SKEW - 1, &g), Err(AuthError::Stale { .. })));
+        // Missing or malformed headers.
+        let none = SignedRequest { key: None, time: None, nonce: None, signature: None };
+        assert_eq!(none.verify("GET", "/", b"", 0, &g), Err(AuthError::Missing));
+        let bad = SignedRequest { key: Some("zz"), time: Some("1"), nonce: Some(&h[2].1), signature: Some(&h[3].1) };
+        assert_eq!(bad.verify("GET", "/", b"", 1, &g), Err(AuthError::Malformed(KEY_HEADER)));
+        // Another nonce is another request: the signature no longer verifies.
+        let swapped = SignedRequest { nonce: Some("00000000000000000000000000000000"), ..headers(&h) };
+        assert_eq!(swapped.verify("POST", "/v1/operator/publish", b"{}", 1000, &g), Err(AuthError::BadSignature));
+        // The same request signed twice in one second is two requests, both accepted.
+        let again = sign(&key, "POST", "/v1/operator/publish", 1000, b"{}");
+        assert!(headers(&again).verify("POST", "/v1/operator/publish", b"{}", 1000, &g).is_ok());
+    }
+
+    #[test]
+    fn the_replay_guard_forgets_only_what_has_gone_stale() {
+        let g = ReplayGuard::default();
+        g.first_use([1; 64], 100, 100).unwrap();
+        // Still within the window: remembered.
+        assert_eq!(g.first_use([1; 64], 100, 100 + MAX_SKEW), Err(AuthError::Replayed));
+        // Gone stale: forgotten (the freshness check refuses it before the guard is asked).
+        g.first_use([2; 64], 300, 300).unwrap();
+        assert!(g.seen.lock().unwrap().0.len() == 1);
+    }
+}

@@ -1,0 +1,78 @@
+//! What a gate accepts from the network: heads only under a checkpoint of the head log that the
+//! registry signed and at least k of its configured witnesses cosigned, each head proven to be
+//! entry `epoch` of that log. A registry that signs a second head for an epoch (a split view)
+//! can show it only under a checkpoint inconsistent with what the witnesses cosigned, and honest
+//! witnesses refuse to cosign that; the gate then refuses it for want of a quorum.
+
+use crate::api::RecentHeads;
+use crate::headlog;
+use ed25519_dalek::VerifyingKey;
+use healthcode_registry::log::Hash;
+use healthcode_registry::SignedHead;
+use healthcode_transparency::{verify_inclusion, TrustPolicy, VerifiedCheckpoint};
+use serde::{Deserialize, Serialize};
+
+/// A gate's trust configuration for one registry.
+pub struct GateTrust {
+    pub registry: VerifyingKey,
+    pub policy: Hash,
+    pub witnesses: TrustPolicy,
+}
+
+impl GateTrust {
+    pub fn new(registry: VerifyingKey, policy: Hash, witness_vkeys: &[String], quorum: usize) -> Result<Self, String> {
+        let witnesses = TrustPolicy::new(&headlog::log_vkey(&registry), witness_vkeys, quorum).map_err(|e| e.to_string())?;
+        Ok(Self { registry, policy, witnesses })
+    }
+}
+
+/// Heads a gate may trust, with the cosigned checkpoint that vouches for them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrustedHeads {
+    pub checkpoint: String,
+    pub heads: Vec<SignedHead>,
+    /// Unix time the gate fetched them (shown as their age when working offline).
+    pub fetched_at: u64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GateError {
+    #[error("the checkpoint is not trusted: {0}")]
+    Checkpoint(String),
+    #[error("the answer's checkpoint size ({claimed}) differs from the checkpoint's ({actual})")]
+    SizeMismatch { claimed: u64, actual: u64 },
+    #[error("head of epoch {0}: {1}")]
+    Head(u64, String),
+    #[error("no heads in the answer")]
+    Empty,
+}
+
+/// Checks an answer of `GET /v1/heads` and returns the heads it proves, newest last.
+pub fn verify_recent(trust: &GateTrust, answer: &RecentHeads, now: u64) -> Result<TrustedHeads, GateError> {
+    let cp: VerifiedCheckpoint =
+        trust.witnesses.verify(answer.checkpoint.as_bytes()).map_err(|e| GateError::Checkpoint(e.to_string()))?;
+    if cp.size != answer.checkpoint_size {
+        return Err(GateError::SizeMismatch { claimed: answer.checkpoint_size, actual: cp.size });
+    }
+    if answer.heads.is_empty() {
+        return Err(GateError::Empty);
+    }
+    let mut heads = Vec::with_capacity(answer.heads.len());
+    for p in &answer.heads {
+        let h = &p.head;
+        let fail = |why: String| GateError::Head(h.epoch, why);
+        h.verify(&trust.registry, &trust.policy).map_err(|e| fail(e.to_string()))?;
+        let proof: Vec<[u8; 32]> = p
+            .proof
+            .iter()
+            .map(|x| hex::decode(x).ok().and_then(|b| b.try_into().ok()))
+            .collect::<Option<_>>()
+            .ok_or_else(|| fail("malformed inclusion proof".into()))?;
+        verify_inclusion(&headlog::entry(h), h.epoch, cp.size, &cp.root, &proof)
+            .map_err(|e| fail(format!("not in the cosigned head log: {e}")))?;
+        heads.push(h.clone());
+    }
+    heads.sort_by_key(|h| h.epoch);
+    heads.dedup_by_key(|h| h.epoch);
+    Ok(TrustedHeads { checkpoint: answer.checkpoint.clone(), heads, fetched_at: now })
+}
