@@ -54,9 +54,9 @@ impl Vkey {
     /// known signature type and a valid Ed25519 point.
     pub fn parse(vkey: &str) -> Result<Self, CheckpointError> {
         let bad = |why: &str| CheckpointError::BadVkey { vkey: truncate(vkey), why: why.to_owned() };
-        let mut parts = vkey.split('+');
-        let (Some(name), Some(id_hex), Some(b64), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        // Base64 may itself contain '+': the key is everything after the second one.
+        let mut parts = vkey.splitn(3, '+');
+        let (Some(name), Some(id_hex), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad("expected name+keyid+key"));
         };
         if !is_key_name_valid(name) {
