@@ -78,14 +78,17 @@ impl Checkpoint {
             extension: cp.extension().to_owned(),
         };
         if c.size == 0 && c.root != crate::EMPTY_ROOT {
-            return Err(CheckpointError::MalformedCheckpoint("size 0 with a root that is not the empty hash".into()));
+            return Err(CheckpointError::MalformedCheckpoint(
+                "size 0 with a root that is not the empty hash".into(),
+            ));
         }
         Ok(c)
     }
 
     /// The note text: `origin\nsize\nbase64(root)\n` then any extension lines.
     pub fn to_text(&self) -> Vec<u8> {
-        format!("{}\n{}\n{}\n{}", self.origin, self.size, BASE64.encode(self.root), self.extension).into_bytes()
+        format!("{}\n{}\n{}\n{}", self.origin, self.size, BASE64.encode(self.root), self.extension)
+            .into_bytes()
     }
 }
 
@@ -160,7 +163,8 @@ mod tests {
     use super::*;
 
     /// tlog-cosignature's example checkpoint text.
-    const SPEC_TEXT: &str = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+    const SPEC_TEXT: &str =
+        "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
 
     #[test]
     fn spec_checkpoint_round_trips() {
@@ -180,16 +184,16 @@ mod tests {
         let cases = [
             String::new(),
             "o\n1\n".to_owned(),
-            format!("\n1\n{root}\n"),              // empty origin
-            format!("o\n01\n{root}\n"),            // leading zero
+            format!("\n1\n{root}\n"),   // empty origin
+            format!("o\n01\n{root}\n"), // leading zero
             format!("o\n+1\n{root}\n"),
             format!("o\n-1\n{root}\n"),
             format!("o\n18446744073709551616\n{root}\n"), // 2^64
-            format!("o\n1\n{root}"),               // no final newline
+            format!("o\n1\n{root}"),                      // no final newline
             "o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2=\n".to_owned(), // short hash
             "o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I\n".to_owned(), // no padding
-            format!("o\n1\n{root}\n\next\n"),      // empty extension line
-            format!("o\n0\n{root}\n"),             // size 0 must have the empty root
+            format!("o\n1\n{root}\n\next\n"),             // empty extension line
+            format!("o\n0\n{root}\n"),                    // size 0 must have the empty root
         ];
         for c in cases {
             assert!(Checkpoint::parse(c.as_bytes()).is_err(), "accepted {c:?}");

@@ -58,7 +58,8 @@ impl CosignerKey {
         Note::new(checkpoint_text, &[]).map_err(CheckpointError::from_note)?;
         let sig = self.signing_key().sign(&signed_message(time, checkpoint_text));
         let bytes = Cosignature { time, signature: sig.to_bytes() }.to_bytes();
-        let line = Signature::new(self.name().to_owned(), self.key_id(), bytes).map_err(CheckpointError::from_note)?;
+        let line = Signature::new(self.name().to_owned(), self.key_id(), bytes)
+            .map_err(CheckpointError::from_note)?;
         Ok(line.to_bytes())
     }
 }
@@ -108,7 +109,8 @@ mod tests {
     use ed25519_dalek::SigningKey;
     use signed_note::Verifier as _;
 
-    const SPEC_TEXT: &[u8] = b"example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+    const SPEC_TEXT: &[u8] =
+        b"example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
 
     /// tlog-cosignature's example: the cosignature line's 8 bytes after the key ID are the time of the
     /// spec's example message (`time 1679315147`), big-endian.
@@ -146,13 +148,19 @@ mod tests {
         let mut other_time = sig.signature().to_vec();
         other_time[7] ^= 1;
         assert!(!v.verify(SPEC_TEXT, &other_time));
-        assert!(!v.verify(b"example.com/behind-the-sofa\n20852164\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", sig.signature()));
+        assert!(!v.verify(
+            b"example.com/behind-the-sofa\n20852164\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n",
+            sig.signature()
+        ));
         assert!(!v.verify(SPEC_TEXT, &sig.signature()[..71]));
         assert!(!v.verify(SPEC_TEXT, &[sig.signature(), &[0]].concat()));
 
         // A type-0x01 (plain note) key is not a cosigner key.
         let as_log = crate::LogKey::new("witness.example/w", SigningKey::from_bytes(&[3; 32]));
-        assert!(matches!(CosignatureVerifier::new(&as_log.vkey()), Err(CheckpointError::UnsupportedKeyType { .. })));
+        assert!(matches!(
+            CosignatureVerifier::new(&as_log.vkey()),
+            Err(CheckpointError::UnsupportedKeyType { .. })
+        ));
     }
 
     #[test]

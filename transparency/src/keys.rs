@@ -225,10 +225,10 @@ mod tests {
         let cases = [
             "".to_owned(),
             "example.com/foo".to_owned(),
-            good.replace("530d903a", "530d903b"),           // wrong ID
-            good.replace("530d903a", "530D903A"),           // uppercase hex
+            good.replace("530d903a", "530d903b"),               // wrong ID
+            good.replace("530d903a", "530D903A"),               // uppercase hex
             good.replace("example.com/foo", "example.com/bar"), // ID no longer matches
-            good.replace("AekyeRrm", "AgkyeRrm"),           // unknown type 0x02, ID mismatch first or type
+            good.replace("AekyeRrm", "AgkyeRrm"), // unknown type 0x02, ID mismatch first or type
             format!("{good}+extra"),
             good.replace("+Aeky", "+!eky"),
             "a b+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k".to_owned(),

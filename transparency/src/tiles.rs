@@ -35,7 +35,9 @@ pub struct TilePath {
 impl TilePath {
     /// Parses a path, accepting only its one canonical spelling.
     pub fn parse(path: &str) -> Result<Self, LogError> {
-        let bad = || LogError::NotFound(format!("not a tile path: {:?}", path.chars().take(80).collect::<String>()));
+        let bad = || {
+            LogError::NotFound(format!("not a tile path: {:?}", path.chars().take(80).collect::<String>()))
+        };
         if path.len() > MAX_PATH_LEN || !path.is_ascii() {
             return Err(bad());
         }
@@ -147,7 +149,7 @@ impl TiledLog {
         self.levels[0].push(leaf_hash(&entry));
         self.entries.push(entry);
         let mut level = 0;
-        while self.levels[level].len() % 2 == 0 {
+        while self.levels[level].len().is_multiple_of(2) {
             let row = &self.levels[level];
             let parent = node_hash(&row[row.len() - 2], &row[row.len() - 1]);
             if self.levels.len() == level + 1 {
@@ -189,7 +191,7 @@ impl TiledLog {
     /// the log: callers check `lo < hi <= size`.
     fn subtree(&self, lo: u64, hi: u64) -> Hash {
         let n = hi - lo;
-        if n.is_power_of_two() && lo % n == 0 {
+        if n.is_power_of_two() && lo.is_multiple_of(n) {
             let k = n.trailing_zeros();
             return self.levels[k as usize][(lo >> k) as usize];
         }
@@ -263,7 +265,9 @@ impl TiledLog {
         // How many items the level has: entries, or hashes of complete 256^L-leaf subtrees.
         let count = match t.level {
             None => self.size(),
-            Some(l) => self.levels.get(usize::from(l) * TILE_HEIGHT as usize).map_or(0, |row| row.len() as u64),
+            Some(l) => {
+                self.levels.get(usize::from(l) * TILE_HEIGHT as usize).map_or(0, |row| row.len() as u64)
+            }
         };
         let full_tiles = count / TILE_WIDTH;
         let width = match t.width {

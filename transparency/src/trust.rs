@@ -35,7 +35,10 @@ impl TrustPolicy {
     pub fn new(log_vkey: &str, witness_vkeys: &[String], quorum: usize) -> Result<Self, CheckpointError> {
         let v = Vkey::parse(log_vkey)?;
         if v.sig_type != SIG_TYPE_ED25519 {
-            return Err(CheckpointError::UnsupportedKeyType { vkey: log_vkey.to_owned(), sig_type: v.sig_type });
+            return Err(CheckpointError::UnsupportedKeyType {
+                vkey: log_vkey.to_owned(),
+                sig_type: v.sig_type,
+            });
         }
         let log = StandardVerifier::new(log_vkey)
             .map_err(|e| CheckpointError::BadVkey { vkey: log_vkey.to_owned(), why: e.to_string() })?;
@@ -48,7 +51,9 @@ impl TrustPolicy {
                 return Err(CheckpointError::BadPolicy(format!("witness key listed twice: {vkey}")));
             }
             if witnesses.iter().any(|have| have.name() == w.name() && have.key_id() == w.key_id()) {
-                return Err(CheckpointError::BadPolicy(format!("two witness keys share name and key ID: {vkey}")));
+                return Err(CheckpointError::BadPolicy(format!(
+                    "two witness keys share name and key ID: {vkey}"
+                )));
             }
             witnesses.push(w);
         }
@@ -78,18 +83,23 @@ impl TrustPolicy {
         let parsed = ParsedNote::parse(note)?;
         let cp = Checkpoint::parse(parsed.text())?;
         if cp.origin != self.origin() {
-            return Err(CheckpointError::WrongOrigin { expected: self.origin().to_owned(), found: cp.origin });
+            return Err(CheckpointError::WrongOrigin {
+                expected: self.origin().to_owned(),
+                found: cp.origin,
+            });
         }
         let mut known: Vec<Box<dyn signed_note::Verifier>> = vec![Box::new(self.log.clone())];
         known.extend(self.witnesses.iter().map(|w| Box::new(w.clone()) as Box<dyn signed_note::Verifier>));
-        let (verified, _unknown) = parsed.note.verify(&VerifierList::new(known)).map_err(CheckpointError::from_note)?;
+        let (verified, _unknown) =
+            parsed.note.verify(&VerifierList::new(known)).map_err(CheckpointError::from_note)?;
         if !verified.iter().any(|s| s.name() == self.log.name() && s.id() == self.log.key_id()) {
             return Err(CheckpointError::NoLogSignature);
         }
         let mut counted = BTreeSet::new();
         let mut cosigners = Vec::new();
         for s in &verified {
-            let Some(w) = self.witnesses.iter().position(|w| w.name() == s.name() && w.key_id() == s.id()) else {
+            let Some(w) = self.witnesses.iter().position(|w| w.name() == s.name() && w.key_id() == s.id())
+            else {
                 continue;
             };
             // signed_note verified it as a cosignature, so it has the v1 layout.

@@ -100,7 +100,10 @@ impl AddCheckpointRequest {
         };
         let old = next_line()?;
         let old = old.strip_prefix(b"old ").ok_or_else(|| bad("first line is not \"old <size>\""))?;
-        let old = std::str::from_utf8(old).ok().and_then(parse_size).ok_or_else(|| bad("old size is not a decimal"))?;
+        let old = std::str::from_utf8(old)
+            .ok()
+            .and_then(parse_size)
+            .ok_or_else(|| bad("old size is not a decimal"))?;
         let mut proof = Vec::new();
         loop {
             let line = next_line()?;
@@ -184,9 +187,12 @@ impl Witness {
         for vkey in logs {
             let v = Vkey::parse(vkey).map_err(|e| WitnessError::Config(e.to_string()))?;
             if v.sig_type != SIG_TYPE_ED25519 {
-                return Err(WitnessError::Config(format!("log key {vkey} is not an Ed25519 note key (type 0x01)")));
+                return Err(WitnessError::Config(format!(
+                    "log key {vkey} is not an Ed25519 note key (type 0x01)"
+                )));
             }
-            let sv = StandardVerifier::new(vkey).map_err(|e| WitnessError::Config(format!("log key {vkey}: {e}")))?;
+            let sv = StandardVerifier::new(vkey)
+                .map_err(|e| WitnessError::Config(format!("log key {vkey}: {e}")))?;
             by_origin.entry(v.name).or_default().push(sv);
         }
         let state = Self::load(state_file)?;
@@ -200,8 +206,8 @@ impl Witness {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
             Err(e) => return Err(err(format!("cannot read: {e}"))),
         };
-        let file: StateFile =
-            serde_json::from_slice(&bytes).map_err(|e| err(format!("damaged or truncated ({e}); refusing to start")))?;
+        let file: StateFile = serde_json::from_slice(&bytes)
+            .map_err(|e| err(format!("damaged or truncated ({e}); refusing to start")))?;
         if file.version != STATE_VERSION {
             return Err(err(format!("unknown version {}", file.version)));
         }
@@ -224,10 +230,8 @@ impl Witness {
             why: format!("{what}: {e}"),
         };
         let file = StateFile { version: STATE_VERSION, logs: state.clone(), sha256: digest(state) };
-        let bytes = serde_json::to_vec_pretty(&file).map_err(|e| WitnessError::State {
-            path: self.path.display().to_string(),
-            why: e.to_string(),
-        })?;
+        let bytes = serde_json::to_vec_pretty(&file)
+            .map_err(|e| WitnessError::State { path: self.path.display().to_string(), why: e.to_string() })?;
         let mut tmp = self.path.clone().into_os_string();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
@@ -268,8 +272,12 @@ impl Witness {
         let cp = Checkpoint::parse(note.text()).map_err(|e| WitnessError::BadRequest(e.to_string()))?;
 
         let keys = self.logs.get(&cp.origin).ok_or_else(|| WitnessError::UnknownLog(cp.origin.clone()))?;
-        let known = VerifierList::new(keys.iter().map(|k| Box::new(k.clone()) as Box<dyn signed_note::Verifier>).collect());
-        note.note.verify(&known).map_err(|e| WitnessError::Forbidden(CheckpointError::from_note(e).to_string()))?;
+        let known = VerifierList::new(
+            keys.iter().map(|k| Box::new(k.clone()) as Box<dyn signed_note::Verifier>).collect(),
+        );
+        note.note
+            .verify(&known)
+            .map_err(|e| WitnessError::Forbidden(CheckpointError::from_note(e).to_string()))?;
 
         if req.old_size > cp.size {
             return Err(WitnessError::BadRequest(format!(
@@ -285,7 +293,9 @@ impl Witness {
             return Err(WitnessError::Conflict { latest: latest_size });
         }
         if cp.size == 0 && cp.root != EMPTY_ROOT {
-            return Err(WitnessError::Unprocessable("a checkpoint of size 0 must have the empty root".into()));
+            return Err(WitnessError::Unprocessable(
+                "a checkpoint of size 0 must have the empty root".into(),
+            ));
         }
         verify_consistency(latest_size, &latest_root, cp.size, &cp.root, &req.proof)
             .map_err(|e| WitnessError::Unprocessable(e.to_string()))?;
@@ -298,8 +308,8 @@ impl Witness {
             .filter(|s| !(s.name() == self.key.name() && s.id() == self.key.key_id()))
             .cloned()
             .collect();
-        let without_ours =
-            signed_note::Note::new(note.text(), &others).map_err(|e| WitnessError::BadRequest(e.to_string()))?;
+        let without_ours = signed_note::Note::new(note.text(), &others)
+            .map_err(|e| WitnessError::BadRequest(e.to_string()))?;
         let cosigned = crate::checkpoint::merge_cosignatures(&without_ours.to_bytes(), &line)
             .map_err(|e| WitnessError::BadRequest(e.to_string()))?;
         let mut next = self.state.clone();
@@ -329,7 +339,11 @@ mod tests {
 
     #[test]
     fn request_round_trips_and_bad_requests_are_400() {
-        let req = AddCheckpointRequest { old_size: 5, proof: vec![[1; 32], [2; 32]], checkpoint: b"note\n".to_vec() };
+        let req = AddCheckpointRequest {
+            old_size: 5,
+            proof: vec![[1; 32], [2; 32]],
+            checkpoint: b"note\n".to_vec(),
+        };
         assert_eq!(AddCheckpointRequest::parse(&req.to_bytes()).unwrap(), req);
         let zero = AddCheckpointRequest { old_size: 0, proof: vec![], checkpoint: b"x\n\n- y\n".to_vec() };
         assert_eq!(zero.to_bytes(), b"old 0\n\nx\n\n- y\n");
@@ -353,7 +367,10 @@ mod tests {
             assert_eq!(e.status(), 400, "{body:?}: {e}");
         }
         let max = format!("old 1\n{}\nx", format!("{h}\n").repeat(MAX_WITNESS_PROOF_HASHES));
-        assert_eq!(AddCheckpointRequest::parse(max.as_bytes()).unwrap().proof.len(), MAX_WITNESS_PROOF_HASHES);
+        assert_eq!(
+            AddCheckpointRequest::parse(max.as_bytes()).unwrap().proof.len(),
+            MAX_WITNESS_PROOF_HASHES
+        );
         let huge = vec![b'a'; MAX_ADD_CHECKPOINT_BYTES + 1];
         assert_eq!(AddCheckpointRequest::parse(&huge).unwrap_err().status(), 400);
     }

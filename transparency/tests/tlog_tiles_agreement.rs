@@ -5,8 +5,8 @@
 use healthcode_transparency::{verify_consistency, verify_inclusion, TiledLog};
 use proptest::prelude::*;
 use tlog_tiles::{
-    check_record, check_tree, prove_record, prove_tree, record_hash, stored_hashes, tree_hash, Hash as GoHash,
-    HashReader, Tile,
+    check_record, check_tree, prove_record, prove_tree, record_hash, stored_hashes, tree_hash,
+    Hash as GoHash, HashReader, Tile,
 };
 
 /// Hash storage as Go's tlog lays it out, filled by `stored_hashes`.
@@ -14,7 +14,10 @@ struct Store(Vec<GoHash>);
 
 impl HashReader for Store {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<GoHash>, tlog_tiles::Error> {
-        indexes.iter().map(|&i| self.0.get(i as usize).copied().ok_or(tlog_tiles::Error::IndexesNotInTree)).collect()
+        indexes
+            .iter()
+            .map(|&i| self.0.get(i as usize).copied().ok_or(tlog_tiles::Error::IndexesNotInTree))
+            .collect()
     }
 }
 
@@ -66,7 +69,11 @@ fn check_tiles(log: &TiledLog, store: &Store, size: u64) {
         if w == 0 {
             continue;
         }
-        let path = if w == 256 { format!("tile/entries/{}", index_path(n)) } else { format!("tile/entries/{}.p/{w}", index_path(n)) };
+        let path = if w == 256 {
+            format!("tile/entries/{}", index_path(n))
+        } else {
+            format!("tile/entries/{}.p/{w}", index_path(n))
+        };
         let bundle = log.tile(&path).unwrap();
         let mut rest = &bundle[..];
         for i in 0..w {

@@ -36,7 +36,10 @@ fn quorum_of_distinct_witnesses_passes() {
     let p = TrustPolicy::new(&log_key().vkey(), &vkeys(&[1, 2, 3]), 2).unwrap();
     let v = p.verify(&cosigned(&log, &[1, 3])).unwrap();
     assert_eq!((v.origin.as_str(), v.size, v.root), (ORIGIN, 10, log.root()));
-    assert_eq!(v.cosigners, vec![("witness1.example".to_owned(), NOW + 1), ("witness3.example".to_owned(), NOW + 3)]);
+    assert_eq!(
+        v.cosigners,
+        vec![("witness1.example".to_owned(), NOW + 1), ("witness3.example".to_owned(), NOW + 3)]
+    );
     // Quorum 0 is the log's signature alone.
     assert!(TrustPolicy::new(&log_key().vkey(), &[], 0).unwrap().verify(&log.checkpoint(&log_key())).is_ok());
 }
@@ -45,8 +48,14 @@ fn quorum_of_distinct_witnesses_passes() {
 fn quorum_not_met() {
     let log = log_with(10, "main");
     let p = TrustPolicy::new(&log_key().vkey(), &vkeys(&[1, 2, 3]), 2).unwrap();
-    assert_eq!(p.verify(&cosigned(&log, &[2])).unwrap_err(), CheckpointError::QuorumNotMet { needed: 2, got: 1 });
-    assert_eq!(p.verify(&log.checkpoint(&log_key())).unwrap_err(), CheckpointError::QuorumNotMet { needed: 2, got: 0 });
+    assert_eq!(
+        p.verify(&cosigned(&log, &[2])).unwrap_err(),
+        CheckpointError::QuorumNotMet { needed: 2, got: 1 }
+    );
+    assert_eq!(
+        p.verify(&log.checkpoint(&log_key())).unwrap_err(),
+        CheckpointError::QuorumNotMet { needed: 2, got: 0 }
+    );
 }
 
 #[test]
@@ -54,11 +63,21 @@ fn unknown_cosigners_are_ignored_not_counted() {
     let log = log_with(10, "main");
     let p = TrustPolicy::new(&log_key().vkey(), &vkeys(&[1, 2]), 2).unwrap();
     // Witness 9 is not configured: its valid cosignature neither helps nor hurts.
-    assert_eq!(p.verify(&cosigned(&log, &[1, 9])).unwrap_err(), CheckpointError::QuorumNotMet { needed: 2, got: 1 });
+    assert_eq!(
+        p.verify(&cosigned(&log, &[1, 9])).unwrap_err(),
+        CheckpointError::QuorumNotMet { needed: 2, got: 1 }
+    );
     assert!(p.verify(&cosigned(&log, &[1, 9, 2])).is_ok());
     // An unknown key under a configured witness's name (different key, so different ID) is ignored too.
-    let fake = healthcode_transparency::CosignerKey::new("witness2.example", ed25519_dalek::SigningKey::from_bytes(&[77; 32]));
-    let note = merge_cosignatures(&cosigned(&log, &[1]), &fake.cosign(&checkpoint_text(&cosigned(&log, &[1])), NOW).unwrap()).unwrap();
+    let fake = healthcode_transparency::CosignerKey::new(
+        "witness2.example",
+        ed25519_dalek::SigningKey::from_bytes(&[77; 32]),
+    );
+    let note = merge_cosignatures(
+        &cosigned(&log, &[1]),
+        &fake.cosign(&checkpoint_text(&cosigned(&log, &[1])), NOW).unwrap(),
+    )
+    .unwrap();
     assert_eq!(p.verify(&note).unwrap_err(), CheckpointError::QuorumNotMet { needed: 2, got: 1 });
 }
 
@@ -81,13 +100,22 @@ fn the_same_witness_twice_counts_once() {
 #[test]
 fn one_key_under_two_names_or_listed_twice_is_a_bad_policy() {
     let w1 = cosigner(1);
-    let same_key_other_name = healthcode_transparency::CosignerKey::new("alias.example", ed25519_dalek::SigningKey::from_bytes(&[101; 32]));
+    let same_key_other_name = healthcode_transparency::CosignerKey::new(
+        "alias.example",
+        ed25519_dalek::SigningKey::from_bytes(&[101; 32]),
+    );
     assert!(matches!(
         TrustPolicy::new(&log_key().vkey(), &[w1.vkey(), same_key_other_name.vkey()], 2),
         Err(CheckpointError::BadPolicy(_))
     ));
-    assert!(matches!(TrustPolicy::new(&log_key().vkey(), &[w1.vkey(), w1.vkey()], 1), Err(CheckpointError::BadPolicy(_))));
-    assert!(matches!(TrustPolicy::new(&log_key().vkey(), &vkeys(&[1, 2]), 3), Err(CheckpointError::BadPolicy(_))));
+    assert!(matches!(
+        TrustPolicy::new(&log_key().vkey(), &[w1.vkey(), w1.vkey()], 1),
+        Err(CheckpointError::BadPolicy(_))
+    ));
+    assert!(matches!(
+        TrustPolicy::new(&log_key().vkey(), &vkeys(&[1, 2]), 3),
+        Err(CheckpointError::BadPolicy(_))
+    ));
     // Keys of the wrong role.
     assert!(TrustPolicy::new(&w1.vkey(), &[], 0).is_err());
     assert!(TrustPolicy::new(&log_key().vkey(), &[log_key().vkey()], 1).is_err());
@@ -117,13 +145,17 @@ fn base64_root(log: &TiledLog) -> String {
 fn wrong_log_key_is_refused() {
     let log = log_with(10, "main");
     let p = TrustPolicy::new(&log_key().vkey(), &vkeys(&[1]), 1).unwrap();
-    let impostor = healthcode_transparency::LogKey::new(ORIGIN, ed25519_dalek::SigningKey::from_bytes(&[2; 32]));
+    let impostor =
+        healthcode_transparency::LogKey::new(ORIGIN, ed25519_dalek::SigningKey::from_bytes(&[2; 32]));
     let mut note = log.checkpoint(&impostor);
     let text = checkpoint_text(&note);
     note = merge_cosignatures(&note, &cosigner(1).cosign(&text, NOW).unwrap()).unwrap();
     assert_eq!(p.verify(&note).unwrap_err(), CheckpointError::NoLogSignature);
     // A log key of another origin: the checkpoint is not for the trusted log.
-    let other = healthcode_transparency::LogKey::new("other.example/log", ed25519_dalek::SigningKey::from_bytes(&[1; 32]));
+    let other = healthcode_transparency::LogKey::new(
+        "other.example/log",
+        ed25519_dalek::SigningKey::from_bytes(&[1; 32]),
+    );
     let mut other_log = TiledLog::new("other.example/log");
     other_log.push(b"x".to_vec());
     assert!(matches!(p.verify(&other_log.checkpoint(&other)), Err(CheckpointError::WrongOrigin { .. })));
@@ -191,7 +223,9 @@ fn split_view_cannot_reach_a_two_of_three_quorum() {
     note_b = merge_cosignatures(&note_b, &ask(&mut witnesses[2], &view_b).unwrap()).unwrap();
     // Witnesses 1 and 2 refuse B at the same size (422) ...
     for w in &mut witnesses[..2] {
-        let e = w.add_checkpoint(&add_checkpoint_request(20, &[], &view_b.checkpoint(&log_key())), NOW).unwrap_err();
+        let e = w
+            .add_checkpoint(&add_checkpoint_request(20, &[], &view_b.checkpoint(&log_key())), NOW)
+            .unwrap_err();
         assert_eq!(e.status(), 422, "{e}");
         // ... and B's fork with a proof from the shared prefix is a 409 (they are at 20 now).
         assert_eq!(ask(w, &view_b).unwrap_err().status(), 409);
@@ -200,7 +234,9 @@ fn split_view_cannot_reach_a_two_of_three_quorum() {
     let b_later = forked(12, 30);
     for w in &mut witnesses[..2] {
         let proof = b_later.consistency_proof(20, 30).unwrap();
-        let e = w.add_checkpoint(&add_checkpoint_request(20, &proof, &b_later.checkpoint(&log_key())), NOW).unwrap_err();
+        let e = w
+            .add_checkpoint(&add_checkpoint_request(20, &proof, &b_later.checkpoint(&log_key())), NOW)
+            .unwrap_err();
         assert_eq!(e.status(), 422, "{e}");
     }
 
@@ -211,7 +247,13 @@ fn split_view_cannot_reach_a_two_of_three_quorum() {
     // Borrowing A's cosignatures for B does not work either: they are over A's text.
     let a_lines = {
         let s = String::from_utf8(note_a.clone()).unwrap();
-        s.rsplit_once("\n\n").unwrap().1.lines().filter(|l| l.contains("witness")).map(|l| format!("{l}\n")).collect::<String>()
+        s.rsplit_once("\n\n")
+            .unwrap()
+            .1
+            .lines()
+            .filter(|l| l.contains("witness"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
     };
     let franken = merge_cosignatures(&note_b, a_lines.as_bytes()).unwrap();
     assert!(gate.verify(&franken).is_err());

@@ -12,7 +12,8 @@ use signed_note::{Note, StandardVerifier, VerifierList};
 const PETER_SKEY: &str = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
 const PETER_VKEY: &str = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
 const ENOCH_VKEY: &str = "EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop";
-const GO_TEXT: &str = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n";
+const GO_TEXT: &str =
+    "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n";
 const GO_PETER_SIG: &str = "— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
 const GO_ENOCH_SIG: &str = "— EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n";
 
@@ -59,7 +60,10 @@ fn signed_note_spec_example() {
     let note = "This is an example message.\n\n— example.com/foo Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n";
     let known = VerifierList::new(vec![Box::new(StandardVerifier::new(vkey).unwrap())]);
     assert!(Note::from_bytes(note.as_bytes()).unwrap().verify(&known).is_ok());
-    assert!(Note::from_bytes(note.replace("example message", "exemple message").as_bytes()).unwrap().verify(&known).is_err());
+    assert!(Note::from_bytes(note.replace("example message", "exemple message").as_bytes())
+        .unwrap()
+        .verify(&known)
+        .is_err());
 }
 
 /// A real sum.golang.org checkpoint (from litetlog's testdata): its signature verifies with Go's
@@ -95,9 +99,8 @@ fn hurl_requests(data: &str) -> Vec<HurlRequest> {
         let body = block[start..end].to_owned();
         let after = &block[end..];
         let status: u16 = after[after.find("HTTP ").unwrap() + 5..][..3].parse().unwrap();
-        let exact_body = after
-            .find("body == \"")
-            .map(|i| after[i + 9..].split('"').next().unwrap().replace("\\n", "\n"));
+        let exact_body =
+            after.find("body == \"").map(|i| after[i + 9..].split('"').next().unwrap().replace("\\n", "\n"));
         out.push(HurlRequest { body, status, exact_body });
     }
     out
@@ -107,7 +110,10 @@ fn hurl_requests(data: &str) -> Vec<HurlRequest> {
 /// refusals, which are refusals with another status (see below).
 #[test]
 fn litewitness_sequence() {
-    let pk: [u8; 32] = hex::decode("ffdc2d4d98e4124d3feaf788c0c2f9abfd796083d1f0495437f302ec79cf100f").unwrap().try_into().unwrap();
+    let pk: [u8; 32] = hex::decode("ffdc2d4d98e4124d3feaf788c0c2f9abfd796083d1f0495437f302ec79cf100f")
+        .unwrap()
+        .try_into()
+        .unwrap();
     let origin = "sigsum.org/v1/tree/4d6d8825a6bb689d459628312889dfbb0bcd41b5211d9e1ce768b0ff0309e562";
     let vk = VerifyingKey::from_bytes(&pk).unwrap();
     let vkey = signed_note::new_ed25519_verifier_key(origin, &vk);
@@ -116,8 +122,13 @@ fn litewitness_sequence() {
 
     let dir = tempfile::tempdir().unwrap();
     let witness_key = CosignerKey::new("example.com/witness", SigningKey::from_bytes(&[42; 32]));
-    let mut w = Witness::open(&dir.path().join("state"), witness_key, &[vkey.clone()]).unwrap();
-    let policy = TrustPolicy::new(&vkey, &[CosignerKey::new("example.com/witness", SigningKey::from_bytes(&[42; 32])).vkey()], 1).unwrap();
+    let mut w = Witness::open(&dir.path().join("state"), witness_key, std::slice::from_ref(&vkey)).unwrap();
+    let policy = TrustPolicy::new(
+        &vkey,
+        &[CosignerKey::new("example.com/witness", SigningKey::from_bytes(&[42; 32])).vkey()],
+        1,
+    )
+    .unwrap();
 
     let requests = hurl_requests(include_str!("data/litewitness-add-checkpoint.hurl"));
     let answers: Vec<u16> = requests.iter().map(|r| r.status).collect();

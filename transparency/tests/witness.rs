@@ -4,7 +4,9 @@
 mod common;
 
 use common::*;
-use healthcode_transparency::{add_checkpoint_request, merge_cosignatures, TrustPolicy, Witness, WitnessError};
+use healthcode_transparency::{
+    add_checkpoint_request, merge_cosignatures, TrustPolicy, Witness, WitnessError,
+};
 use std::path::Path;
 
 const NOW: u64 = 1_750_000_000;
@@ -14,7 +16,11 @@ fn open(path: &Path) -> Witness {
 }
 
 /// Submits the checkpoint of `log` at its current size, claiming the witness last saw `old`.
-fn submit(w: &mut Witness, log: &healthcode_transparency::TiledLog, old: u64) -> Result<Vec<u8>, WitnessError> {
+fn submit(
+    w: &mut Witness,
+    log: &healthcode_transparency::TiledLog,
+    old: u64,
+) -> Result<Vec<u8>, WitnessError> {
     let proof = log.consistency_proof(old.min(log.size()), log.size()).unwrap_or_default();
     w.add_checkpoint(&add_checkpoint_request(old, &proof, &log.checkpoint(&log_key())), NOW)
 }
@@ -34,7 +40,10 @@ fn cosigns_a_growing_log_and_the_cosignature_verifies() {
         assert!(line.starts_with("— witness1.example ".as_bytes()) && line.ends_with(b"\n"));
         let note = merge_cosignatures(&log.checkpoint(&log_key()), &line).unwrap();
         let v = policy.verify(&note).unwrap();
-        assert_eq!((v.size, v.root, v.cosigners.clone()), (size, log.root(), vec![("witness1.example".to_owned(), NOW)]));
+        assert_eq!(
+            (v.size, v.root, v.cosigners.clone()),
+            (size, log.root(), vec![("witness1.example".to_owned(), NOW)])
+        );
         assert_eq!(w.latest_size(ORIGIN), size);
         // What monitors are served carries the log's signature and ours.
         assert!(policy.verify(w.latest_checkpoint(ORIGIN).unwrap()).is_ok());
@@ -46,7 +55,10 @@ fn cosigns_a_growing_log_and_the_cosignature_verifies() {
 fn unknown_origin_is_404() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = open(&dir.path().join("s"));
-    let other = healthcode_transparency::LogKey::new("other.example/log", ed25519_dalek::SigningKey::from_bytes(&[1; 32]));
+    let other = healthcode_transparency::LogKey::new(
+        "other.example/log",
+        ed25519_dalek::SigningKey::from_bytes(&[1; 32]),
+    );
     let mut log = healthcode_transparency::TiledLog::new("other.example/log");
     log.push(b"x".to_vec());
     let e = w.add_checkpoint(&add_checkpoint_request(0, &[], &log.checkpoint(&other)), NOW).unwrap_err();
@@ -59,7 +71,8 @@ fn bad_or_missing_log_signature_is_403() {
     let mut w = open(&dir.path().join("s"));
     let log = log_with(3, "main");
     // Signed by another key under the log's name: unknown key, so no trusted signature.
-    let impostor = healthcode_transparency::LogKey::new(ORIGIN, ed25519_dalek::SigningKey::from_bytes(&[2; 32]));
+    let impostor =
+        healthcode_transparency::LogKey::new(ORIGIN, ed25519_dalek::SigningKey::from_bytes(&[2; 32]));
     let e = w.add_checkpoint(&add_checkpoint_request(0, &[], &log.checkpoint(&impostor)), NOW).unwrap_err();
     assert_eq!(e.status(), 403, "{e}");
     // The trusted key's line over a different body: a signature from a known key that fails.
@@ -69,7 +82,8 @@ fn bad_or_missing_log_signature_is_403() {
     assert_eq!(e.status(), 403, "{e}");
     // Only a witness's cosignature, no log signature.
     let text = good.split("\n\n").next().unwrap().to_owned() + "\n";
-    let only_cosig = format!("{text}\n{}", String::from_utf8(cosigner(2).cosign(text.as_bytes(), NOW).unwrap()).unwrap());
+    let only_cosig =
+        format!("{text}\n{}", String::from_utf8(cosigner(2).cosign(text.as_bytes(), NOW).unwrap()).unwrap());
     let e = w.add_checkpoint(&add_checkpoint_request(0, &[], only_cosig.as_bytes()), NOW).unwrap_err();
     assert_eq!(e.status(), 403, "{e}");
     assert_eq!(w.latest_size(ORIGIN), 0, "nothing was recorded");
@@ -153,7 +167,9 @@ fn split_view_is_refused_at_the_same_and_at_larger_sizes() {
     // The fork grown further, with its own (valid for the fork) consistency proof.
     let fork12 = forked(5, 12);
     let proof = fork12.consistency_proof(8, 12).unwrap();
-    let e = w.add_checkpoint(&add_checkpoint_request(8, &proof, &fork12.checkpoint(&log_key())), NOW).unwrap_err();
+    let e = w
+        .add_checkpoint(&add_checkpoint_request(8, &proof, &fork12.checkpoint(&log_key())), NOW)
+        .unwrap_err();
     assert_eq!(e.status(), 422, "{e}");
     // The same checkpoint again is fine (a fresh cosignature of the same view).
     submit(&mut w, &main, 8).unwrap();
@@ -172,7 +188,12 @@ fn state_survives_restart_and_a_second_view_is_still_refused() {
     let mut w = open(&path);
     assert_eq!(w.latest_size(ORIGIN), 8);
     let fork = forked(5, 8);
-    assert_eq!(w.add_checkpoint(&add_checkpoint_request(8, &[], &fork.checkpoint(&log_key())), NOW).unwrap_err().status(), 422);
+    assert_eq!(
+        w.add_checkpoint(&add_checkpoint_request(8, &[], &fork.checkpoint(&log_key())), NOW)
+            .unwrap_err()
+            .status(),
+        422
+    );
     // Starting over from 0 is a 409, not a fresh start.
     let e = w.add_checkpoint(&add_checkpoint_request(0, &[], &fork.checkpoint(&log_key())), NOW).unwrap_err();
     assert_eq!((e.status(), e.body()), (409, b"8\n".to_vec()));
@@ -189,7 +210,9 @@ fn the_record_is_on_disk_before_the_cosignature_is_returned() {
     // A second witness process opened on the same file now sees what the first returned.
     assert_eq!(open(&path).latest_size(ORIGIN), 3);
     // If the state cannot be written, no cosignature comes out and nothing changes.
-    let mut stuck = Witness::open(&dir.path().join("missing-dir").join("state.json"), cosigner(1), &[log_key().vkey()]).unwrap();
+    let mut stuck =
+        Witness::open(&dir.path().join("missing-dir").join("state.json"), cosigner(1), &[log_key().vkey()])
+            .unwrap();
     let e = submit(&mut stuck, &log_with(3, "main"), 0).unwrap_err();
     assert_eq!(e.status(), 500, "{e}");
     assert_eq!(stuck.latest_size(ORIGIN), 0);
@@ -203,15 +226,17 @@ fn a_damaged_state_file_is_an_error_not_a_reset() {
     let good = std::fs::read(&path).unwrap();
     let text = String::from_utf8(good.clone()).unwrap();
     let damaged: Vec<Vec<u8>> = vec![
-        good[..good.len() / 2].to_vec(),                 // truncated
-        Vec::new(),                                      // emptied
+        good[..good.len() / 2].to_vec(),                             // truncated
+        Vec::new(),                                                  // emptied
         text.replacen("\"size\": 8", "\"size\": 7", 1).into_bytes(), // still JSON, checksum catches it
         text.replacen("\"version\": 1", "\"version\": 2", 1).into_bytes(),
         b"\xff\xfe garbage".to_vec(),
     ];
     for bytes in damaged {
         std::fs::write(&path, &bytes).unwrap();
-        let e = Witness::open(&path, cosigner(1), &[log_key().vkey()]).err().expect("opened a damaged state file");
+        let e = Witness::open(&path, cosigner(1), &[log_key().vkey()])
+            .err()
+            .expect("opened a damaged state file");
         assert!(matches!(e, WitnessError::State { .. }), "{e}");
         assert_eq!(e.status(), 500);
     }

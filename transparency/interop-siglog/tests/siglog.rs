@@ -6,12 +6,14 @@
 
 use ed25519_dalek::SigningKey;
 use healthcode_transparency::{
-    add_checkpoint_request, merge_cosignatures, CheckpointError, CosignerKey, LogKey, TiledLog, TilePath,
+    add_checkpoint_request, merge_cosignatures, CheckpointError, CosignerKey, LogKey, TilePath, TiledLog,
     TrustPolicy, Witness,
 };
 use siglog::checkpoint::{Checkpoint as SlCheckpoint, CheckpointSigner, CosignedCheckpoint, Origin};
 use siglog::types::TreeSize;
-use siglog::witness::{verify_consistency as sl_verify_consistency, CheckpointVerifier, ConsistencyProof, LogConfig};
+use siglog::witness::{
+    verify_consistency as sl_verify_consistency, CheckpointVerifier, ConsistencyProof, LogConfig,
+};
 use sigstore_types::Sha256Hash;
 
 const ORIGIN: &str = "registry.example/log";
@@ -63,10 +65,14 @@ fn siglog_signs_and_we_verify_and_cosign() {
     let mut l2 = l.clone();
     l2.push(b"one more".to_vec());
     let note2 = siglog_checkpoint(&l2, SEED);
-    let line = w.add_checkpoint(&add_checkpoint_request(300, &l2.consistency_proof(300, 301).unwrap(), &note2), NOW).unwrap();
+    let line = w
+        .add_checkpoint(&add_checkpoint_request(300, &l2.consistency_proof(300, 301).unwrap(), &note2), NOW)
+        .unwrap();
     assert_eq!(policy.verify(&merge_cosignatures(&note2, &line).unwrap()).unwrap().size, 301);
     // Signed by siglog with another key: our witness refuses (403).
-    let e = w.add_checkpoint(&add_checkpoint_request(301, &[], &siglog_checkpoint(&l2, [8; 32])), NOW).unwrap_err();
+    let e = w
+        .add_checkpoint(&add_checkpoint_request(301, &[], &siglog_checkpoint(&l2, [8; 32])), NOW)
+        .unwrap_err();
     assert_eq!(e.status(), 403);
 }
 
@@ -88,7 +94,9 @@ fn we_sign_and_siglog_verifies() {
 #[test]
 fn consistency_proofs_agree() {
     let l = log(600);
-    for (old, new) in [(1, 2), (1, 600), (3, 5), (255, 256), (256, 257), (100, 513), (511, 600), (600, 600), (0, 17)] {
+    for (old, new) in
+        [(1, 2), (1, 600), (3, 5), (255, 256), (256, 257), (100, 513), (511, 600), (600, 600), (0, 17)]
+    {
         let proof = l.consistency_proof(old, new).unwrap();
         let sl_proof = ConsistencyProof::new(proof.iter().map(sl_hash).collect());
         let (ro, rn) = (l.root_at(old).unwrap(), l.root_at(new).unwrap());
@@ -110,7 +118,8 @@ fn add_checkpoint_bodies_agree() {
     let proof = l.consistency_proof(13, 20).unwrap();
     let cp = l.checkpoint(&key);
     let body = add_checkpoint_request(13, &proof, &cp);
-    let parsed = siglog::witness::AddCheckpointRequest::from_ascii(std::str::from_utf8(&body).unwrap()).unwrap();
+    let parsed =
+        siglog::witness::AddCheckpointRequest::from_ascii(std::str::from_utf8(&body).unwrap()).unwrap();
     assert_eq!(parsed.old_size, 13);
     let hashes: Vec<[u8; 32]> =
         parsed.proof.hashes().iter().map(|h| hex::decode(h.to_hex()).unwrap().try_into().unwrap()).collect();
@@ -160,13 +169,17 @@ fn siglog_witness_cosignatures_are_not_tlog_cosignature_v1() {
     // What siglog's Witness::add_checkpoint returns: an Ed25519 signature over the body under a type-0x01
     // key ID (see siglog/src/witness/mod.rs, step 8).
     let sl_witness = CheckpointSigner::from_seed("witness.example", &witness_seed);
-    let mut sl_note = CosignedCheckpoint::from_text(std::str::from_utf8(&l.checkpoint(&key)).unwrap()).unwrap();
+    let mut sl_note =
+        CosignedCheckpoint::from_text(std::str::from_utf8(&l.checkpoint(&key)).unwrap()).unwrap();
     sl_note.add_signature(&sl_witness);
     let sl_text = sl_note.to_text();
     // A gate trusting that witness's v1 key does not count it (other key ID), as tlog-cosignature says.
     let v1 = CosignerKey::new("witness.example", SigningKey::from_bytes(&witness_seed));
     let gate = TrustPolicy::new(&key.vkey(), &[v1.vkey()], 1).unwrap();
-    assert_eq!(gate.verify(sl_text.as_bytes()).unwrap_err(), CheckpointError::QuorumNotMet { needed: 1, got: 0 });
+    assert_eq!(
+        gate.verify(sl_text.as_bytes()).unwrap_err(),
+        CheckpointError::QuorumNotMet { needed: 1, got: 0 }
+    );
     // And siglog cannot parse a checkpoint carrying our v1 cosignature (it expects 68-byte signatures).
     let note = l.checkpoint(&key);
     let text = &note[..note.len() - (note.len() - String::from_utf8_lossy(&note).find("\n\n").unwrap() - 1)];
