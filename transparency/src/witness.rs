@@ -175,6 +175,9 @@ pub struct Witness {
     /// Per origin, the log's keys.
     logs: BTreeMap<String, Vec<StandardVerifier>>,
     state: BTreeMap<String, LogState>,
+    /// Held for the witness's lifetime: tlog-witness requires the size check and the update to be
+    /// atomic, and `&mut self` only makes them so within one process.
+    _lock: File,
 }
 
 impl Witness {
@@ -195,8 +198,27 @@ impl Witness {
                 .map_err(|e| WitnessError::Config(format!("log key {vkey}: {e}")))?;
             by_origin.entry(v.name).or_default().push(sv);
         }
+        let lock = Self::lock(state_file)?;
         let state = Self::load(state_file)?;
-        Ok(Self { path: state_file.to_owned(), key, logs: by_origin, state })
+        Ok(Self { path: state_file.to_owned(), key, logs: by_origin, state, _lock: lock })
+    }
+
+    /// An exclusive lock on `<state file>.lock`, so two witness processes never share a state file.
+    fn lock(state_file: &Path) -> Result<File, WitnessError> {
+        let mut p = state_file.as_os_str().to_owned();
+        p.push(".lock");
+        let err = |why: String| WitnessError::State { path: state_file.display().to_string(), why };
+        let f = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(PathBuf::from(p))
+            .map_err(|e| err(format!("cannot open its lock file: {e}")))?;
+        match f.try_lock() {
+            Ok(()) => Ok(f),
+            Err(std::fs::TryLockError::WouldBlock) => Err(err("another witness holds its lock".into())),
+            Err(std::fs::TryLockError::Error(e)) => Err(err(format!("cannot lock: {e}"))),
+        }
     }
 
     fn load(path: &Path) -> Result<BTreeMap<String, LogState>, WitnessError> {

@@ -183,8 +183,10 @@ fn state_survives_restart_and_a_second_view_is_still_refused() {
         let mut w = open(&path);
         submit(&mut w, &log_with(8, "main"), 0).unwrap();
     }
-    // No temporary file is left behind.
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    // No temporary file is left behind (only the state and its lock file).
+    let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert_eq!(names, ["state.json", "state.json.lock"]);
     let mut w = open(&path);
     assert_eq!(w.latest_size(ORIGIN), 8);
     let fork = forked(5, 8);
@@ -198,6 +200,7 @@ fn state_survives_restart_and_a_second_view_is_still_refused() {
     let e = w.add_checkpoint(&add_checkpoint_request(0, &[], &fork.checkpoint(&log_key())), NOW).unwrap_err();
     assert_eq!((e.status(), e.body()), (409, b"8\n".to_vec()));
     submit(&mut w, &log_with(9, "main"), 8).unwrap();
+    drop(w);
     assert_eq!(open(&path).latest_size(ORIGIN), 9);
 }
 
@@ -207,15 +210,23 @@ fn the_record_is_on_disk_before_the_cosignature_is_returned() {
     let path = dir.path().join("state.json");
     let mut w = open(&path);
     submit(&mut w, &log_with(3, "main"), 0).unwrap();
-    // A second witness process opened on the same file now sees what the first returned.
+    // Another witness cannot open the same state while this one runs ...
+    let e = Witness::open(&path, cosigner(1), &[log_key().vkey()])
+        .err()
+        .expect("two witnesses on one state file");
+    assert!(matches!(e, WitnessError::State { .. }), "{e}");
+    // ... and once it stops, the next one sees what the first returned, without any shutdown step.
+    drop(w);
     assert_eq!(open(&path).latest_size(ORIGIN), 3);
     // If the state cannot be written, no cosignature comes out and nothing changes.
-    let mut stuck =
-        Witness::open(&dir.path().join("missing-dir").join("state.json"), cosigner(1), &[log_key().vkey()])
-            .unwrap();
+    // (A directory where the temporary file must go makes every write fail.)
+    let stuck_path = dir.path().join("stuck.json");
+    std::fs::create_dir(dir.path().join("stuck.json.tmp")).unwrap();
+    let mut stuck = Witness::open(&stuck_path, cosigner(1), &[log_key().vkey()]).unwrap();
     let e = submit(&mut stuck, &log_with(3, "main"), 0).unwrap_err();
     assert_eq!(e.status(), 500, "{e}");
     assert_eq!(stuck.latest_size(ORIGIN), 0);
+    assert!(!stuck_path.exists());
 }
 
 #[test]
