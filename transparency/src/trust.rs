@@ -82,6 +82,11 @@ impl TrustPolicy {
     pub fn verify(&self, note: &[u8]) -> Result<VerifiedCheckpoint, CheckpointError> {
         let parsed = ParsedNote::parse(note)?;
         let cp = Checkpoint::parse(parsed.text())?;
+        if cp.size == 0 && cp.root != crate::EMPTY_ROOT {
+            return Err(CheckpointError::MalformedCheckpoint(
+                "size 0 with a root that is not the empty hash".into(),
+            ));
+        }
         if cp.origin != self.origin() {
             return Err(CheckpointError::WrongOrigin {
                 expected: self.origin().to_owned(),

@@ -298,3 +298,19 @@ fn malformed_bodies_are_400_and_never_panic() {
         }
     }
 }
+
+#[test]
+fn empty_checkpoints_must_have_the_empty_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = open(&dir.path().join("s"));
+    let text = format!("{ORIGIN}\n0\n{}\n", "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=");
+    let bad = log_key().sign_note(text.as_bytes()).unwrap();
+    let e = w.add_checkpoint(&add_checkpoint_request(0, &[], &bad), NOW).unwrap_err();
+    assert_eq!(e.status(), 422, "{e}");
+    let policy = TrustPolicy::new(&log_key().vkey(), &[], 0).unwrap();
+    assert!(policy.verify(&bad).is_err());
+    // The real empty tree is cosigned, and a gate accepts it.
+    let empty = log_with(0, "main").checkpoint(&log_key());
+    let line = w.add_checkpoint(&add_checkpoint_request(0, &[], &empty), NOW).unwrap();
+    assert_eq!(policy.verify(&merge_cosignatures(&empty, &line).unwrap()).unwrap().size, 0);
+}
