@@ -15,6 +15,10 @@ pub const TILE_HEIGHT: u32 = 8;
 pub const TILE_WIDTH: u64 = 1 << TILE_HEIGHT;
 /// Highest tile level tlog-tiles allows.
 pub const MAX_TILE_LEVEL: u8 = 63;
+/// Content type of tiles and entry bundles (tlog-tiles).
+pub const CONTENT_TYPE_TILE: &str = "application/octet-stream";
+/// Content type of a checkpoint (signed-note text).
+pub const CONTENT_TYPE_CHECKPOINT: &str = "text/plain; charset=utf-8";
 /// Largest entry an entry bundle can hold (2-byte length prefix).
 pub const MAX_ENTRY_LEN: usize = u16::MAX as usize;
 /// Tile indexes are written in groups of this many decimal digits.
