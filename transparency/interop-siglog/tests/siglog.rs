@@ -58,7 +58,7 @@ fn siglog_signs_and_we_verify_and_cosign() {
     let dir = tempfile::tempdir().unwrap();
     let w_key = CosignerKey::new("witness.example", SigningKey::from_bytes(&[9; 32]));
     let w_vkey = w_key.vkey();
-    let mut w = Witness::open(&dir.path().join("state"), w_key, &[vkey.clone()]).unwrap();
+    let mut w = Witness::open(&dir.path().join("state"), w_key, std::slice::from_ref(&vkey)).unwrap();
     let line = w.add_checkpoint(&add_checkpoint_request(0, &[], &note), NOW).unwrap();
     let policy = TrustPolicy::new(&vkey, &[w_vkey], 1).unwrap();
     assert!(policy.verify(&merge_cosignatures(&note, &line).unwrap()).is_ok());
