@@ -14,7 +14,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
 /// Schema steps, in order. Never edit a published step: append a new one.
-pub const MIGRATIONS: &[&str] = &[r"
+pub const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE signers (
     key BLOB PRIMARY KEY,
@@ -55,7 +56,8 @@ CREATE TABLE log_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB 
 CREATE TABLE tree_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
     PRIMARY KEY (level, idx)) WITHOUT ROWID;
 CREATE TABLE heads (epoch INTEGER PRIMARY KEY, head TEXT NOT NULL);
-", r"
+",
+    r"
 -- The device key each holder registered at enrolment: it authenticates her requests to the
 -- network service (her witness, her history). An access credential, not a protocol fact: not logged.
 CREATE TABLE holder_devices (
@@ -71,7 +73,8 @@ CREATE TABLE auditors (
     added_at INTEGER NOT NULL,
     revoked_at INTEGER
 );
-"];
+",
+];
 
 /// Opens (creating if asked) a registry database and brings its schema up to date.
 pub fn open(path: &Path, create: bool) -> rusqlite::Result<Connection> {

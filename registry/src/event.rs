@@ -313,14 +313,31 @@ pub struct Entry {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EntryBody {
-    Enrol { leaf_index: u32, commitment: [u8; 32] },
-    SignerAdd { key: VerifyingKey, role: Role, name: String, accredited_from: u64 },
-    SignerRevoke { key: VerifyingKey, revoked_at: u64 },
+    Enrol {
+        leaf_index: u32,
+        commitment: [u8; 32],
+    },
+    SignerAdd {
+        key: VerifyingKey,
+        role: Role,
+        name: String,
+        accredited_from: u64,
+    },
+    SignerRevoke {
+        key: VerifyingKey,
+        revoked_at: u64,
+    },
     Event(SignedEvent),
     Retraction(SignedRetraction),
     /// An auditor accredited by the operator: may read the full entries through the service.
-    AuditorAdd { key: VerifyingKey, name: String },
-    AuditorRevoke { key: VerifyingKey, revoked_at: u64 },
+    AuditorAdd {
+        key: VerifyingKey,
+        name: String,
+    },
+    AuditorRevoke {
+        key: VerifyingKey,
+        revoked_at: u64,
+    },
 }
 
 /// Version byte of the entry encoding.
@@ -408,9 +425,18 @@ impl Entry {
 /// entry was fully validated when it was accepted; this is the hot loop of an epoch).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Summary {
-    Enrol { leaf_index: u32 },
-    Event { id: Hash, holder: u32, kind: String, time: u64 },
-    Retraction { event: Hash },
+    Enrol {
+        leaf_index: u32,
+    },
+    Event {
+        id: Hash,
+        holder: u32,
+        kind: String,
+        time: u64,
+    },
+    Retraction {
+        event: Hash,
+    },
     /// A signer's or an auditor's accreditation or revocation: no effect on the holder tree.
     Accreditation,
 }
@@ -527,7 +553,10 @@ mod tests {
         assert!(ev.verify());
         let entries = [
             Entry { at: 5, body: EntryBody::Enrol { leaf_index: 3, commitment: [4; 32] } },
-            Entry { at: 6, body: EntryBody::AuditorAdd { key: key(8).verifying_key(), name: "office".into() } },
+            Entry {
+                at: 6,
+                body: EntryBody::AuditorAdd { key: key(8).verifying_key(), name: "office".into() },
+            },
             Entry { at: 7, body: EntryBody::AuditorRevoke { key: key(8).verifying_key(), revoked_at: 7 } },
             Entry {
                 at: 6,

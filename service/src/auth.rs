@@ -25,7 +25,8 @@ pub const MAX_SKEW: u64 = 120;
 /// The bytes a request signature covers.
 pub fn signing_bytes(method: &str, path_and_query: &str, time: u64, nonce: &str, body: &[u8]) -> Vec<u8> {
     let mut b = REQUEST_DOMAIN.to_vec();
-    for part in [method.as_bytes(), path_and_query.as_bytes(), time.to_string().as_bytes(), nonce.as_bytes()] {
+    for part in [method.as_bytes(), path_and_query.as_bytes(), time.to_string().as_bytes(), nonce.as_bytes()]
+    {
         b.extend_from_slice(part);
         b.push(b'\n');
     }
@@ -34,7 +35,13 @@ pub fn signing_bytes(method: &str, path_and_query: &str, time: u64, nonce: &str,
 }
 
 /// The header values for a request signed by `key` at `time`.
-pub fn sign(key: &SigningKey, method: &str, path_and_query: &str, time: u64, body: &[u8]) -> [(String, String); 4] {
+pub fn sign(
+    key: &SigningKey,
+    method: &str,
+    path_and_query: &str,
+    time: u64,
+    body: &[u8],
+) -> [(String, String); 4] {
     let mut nonce = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
     let nonce = hex::encode(nonce);
@@ -49,7 +56,9 @@ pub fn sign(key: &SigningKey, method: &str, path_and_query: &str, time: u64, bod
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthError {
-    #[error("the request is not signed (headers {KEY_HEADER}, {TIME_HEADER}, {NONCE_HEADER}, {SIGNATURE_HEADER})")]
+    #[error(
+        "the request is not signed (headers {KEY_HEADER}, {TIME_HEADER}, {NONCE_HEADER}, {SIGNATURE_HEADER})"
+    )]
     Missing,
     #[error("malformed {0} header")]
     Malformed(&'static str),
@@ -79,7 +88,8 @@ impl SignedRequest<'_> {
         now: u64,
         replay: &ReplayGuard,
     ) -> Result<VerifyingKey, AuthError> {
-        let (Some(key), Some(time), Some(nonce), Some(sig)) = (self.key, self.time, self.nonce, self.signature)
+        let (Some(key), Some(time), Some(nonce), Some(sig)) =
+            (self.key, self.time, self.nonce, self.signature)
         else {
             return Err(AuthError::Missing);
         };
@@ -93,8 +103,11 @@ impl SignedRequest<'_> {
         if time.abs_diff(now) > MAX_SKEW {
             return Err(AuthError::Stale { time, now });
         }
-        key.verify_strict(&signing_bytes(method, path_and_query, time, nonce, body), &Signature::from_bytes(&sig))
-            .map_err(|_| AuthError::BadSignature)?;
+        key.verify_strict(
+            &signing_bytes(method, path_and_query, time, nonce, body),
+            &Signature::from_bytes(&sig),
+        )
+        .map_err(|_| AuthError::BadSignature)?;
         replay.first_use(sig, time, now)?;
         Ok(key)
     }
@@ -140,7 +153,12 @@ mod tests {
     use super::*;
 
     fn headers(h: &[(String, String); 4]) -> SignedRequest<'_> {
-        SignedRequest { key: Some(&h[0].1), time: Some(&h[1].1), nonce: Some(&h[2].1), signature: Some(&h[3].1) }
+        SignedRequest {
+            key: Some(&h[0].1),
+            time: Some(&h[1].1),
+            nonce: Some(&h[2].1),
+            signature: Some(&h[3].1),
+        }
     }
 
     #[test]
@@ -151,24 +169,45 @@ mod tests {
         let ok = headers(&h).verify("POST", "/v1/operator/publish", b"{}", 1010, &guard);
         assert_eq!(ok, Ok(key.verifying_key()));
         // The same request again is a replay.
-        assert_eq!(headers(&h).verify("POST", "/v1/operator/publish", b"{}", 1011, &guard), Err(AuthError::Replayed));
+        assert_eq!(
+            headers(&h).verify("POST", "/v1/operator/publish", b"{}", 1011, &guard),
+            Err(AuthError::Replayed)
+        );
         // Any change to what was signed breaks the signature.
         let h = sign(&key, "POST", "/v1/operator/publish", 1000, b"{}");
         let g = ReplayGuard::default();
-        for (m, p, b) in [("GET", "/v1/operator/publish", &b"{}"[..]), ("POST", "/v1/operator/signers", b"{}"), ("POST", "/v1/operator/publish", b"{ }")] {
+        for (m, p, b) in [
+            ("GET", "/v1/operator/publish", &b"{}"[..]),
+            ("POST", "/v1/operator/signers", b"{}"),
+            ("POST", "/v1/operator/publish", b"{ }"),
+        ] {
             assert_eq!(headers(&h).verify(m, p, b, 1000, &g), Err(AuthError::BadSignature), "{m} {p}");
         }
         // Outside the window either way.
-        assert!(matches!(headers(&h).verify("POST", "/v1/operator/publish", b"{}", 1000 + MAX_SKEW + 1, &g), Err(AuthError::Stale { .. })));
-        assert!(matches!(headers(&h).verify("POST", "/v1/operator/publish", b"{}", 1000 - MAX_SKEW - 1, &g), Err(AuthError::Stale { .. })));
+        assert!(matches!(
+            headers(&h).verify("POST", "/v1/operator/publish", b"{}", 1000 + MAX_SKEW + 1, &g),
+            Err(AuthError::Stale { .. })
+        ));
+        assert!(matches!(
+            headers(&h).verify("POST", "/v1/operator/publish", b"{}", 1000 - MAX_SKEW - 1, &g),
+            Err(AuthError::Stale { .. })
+        ));
         // Missing or malformed headers.
         let none = SignedRequest { key: None, time: None, nonce: None, signature: None };
         assert_eq!(none.verify("GET", "/", b"", 0, &g), Err(AuthError::Missing));
-        let bad = SignedRequest { key: Some("zz"), time: Some("1"), nonce: Some(&h[2].1), signature: Some(&h[3].1) };
+        let bad = SignedRequest {
+            key: Some("zz"),
+            time: Some("1"),
+            nonce: Some(&h[2].1),
+            signature: Some(&h[3].1),
+        };
         assert_eq!(bad.verify("GET", "/", b"", 1, &g), Err(AuthError::Malformed(KEY_HEADER)));
         // Another nonce is another request: the signature no longer verifies.
         let swapped = SignedRequest { nonce: Some("00000000000000000000000000000000"), ..headers(&h) };
-        assert_eq!(swapped.verify("POST", "/v1/operator/publish", b"{}", 1000, &g), Err(AuthError::BadSignature));
+        assert_eq!(
+            swapped.verify("POST", "/v1/operator/publish", b"{}", 1000, &g),
+            Err(AuthError::BadSignature)
+        );
         // The same request signed twice in one second is two requests, both accepted.
         let again = sign(&key, "POST", "/v1/operator/publish", 1000, b"{}");
         assert!(headers(&again).verify("POST", "/v1/operator/publish", b"{}", 1000, &g).is_ok());

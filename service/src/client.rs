@@ -4,7 +4,10 @@
 //! that says which of three things happened: the service could not be reached, it refused, or
 //! it answered something that is not what the protocol says.
 
-use crate::api::{self, path, AddAuditor, AddSigner, BatchResponse, Enrol, Enrolled, Entries, ErrorBody, RecentHeads, RevokeSigner, Verdict};
+use crate::api::{
+    self, path, AddAuditor, AddSigner, BatchResponse, Enrol, Enrolled, Entries, ErrorBody, RecentHeads,
+    RevokeSigner, Verdict,
+};
 use crate::auth;
 use ed25519_dalek::SigningKey;
 use healthcode_registry::receipt::Receipt;
@@ -55,7 +58,13 @@ impl Client {
         &self.base
     }
 
-    fn send(&self, method: &str, pq: &str, body: Option<&[u8]>, signer: Option<&SigningKey>) -> Result<(u16, Vec<u8>), ClientError> {
+    fn send(
+        &self,
+        method: &str,
+        pq: &str,
+        body: Option<&[u8]>,
+        signer: Option<&SigningKey>,
+    ) -> Result<(u16, Vec<u8>), ClientError> {
         let url = format!("{}{pq}", self.base);
         let unreachable = |e: ureq::Error| ClientError::Unreachable { url: url.clone(), why: e.to_string() };
         let mut headers = Vec::new();
@@ -90,11 +99,18 @@ impl Client {
 
     /// Sends and decodes a 2xx answer as `T`; a 4xx/5xx with the service's error body is a
     /// refusal, anything else garbage.
-    fn call<T: DeserializeOwned>(&self, method: &str, pq: &str, body: Option<&[u8]>, signer: Option<&SigningKey>) -> Result<T, ClientError> {
+    fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        pq: &str,
+        body: Option<&[u8]>,
+        signer: Option<&SigningKey>,
+    ) -> Result<T, ClientError> {
         let (status, bytes) = self.send(method, pq, body, signer)?;
         let url = format!("{}{pq}", self.base);
         if (200..300).contains(&status) {
-            return serde_json::from_slice(&bytes).map_err(|e| ClientError::Garbage { url, why: e.to_string() });
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| ClientError::Garbage { url, why: e.to_string() });
         }
         Err(refusal(url, status, &bytes))
     }
@@ -178,7 +194,12 @@ impl Client {
     // ---- auditors -----------------------------------------------------------------------------
 
     pub fn entries(&self, auditor: &SigningKey, start: u64, count: u64) -> Result<Entries, ClientError> {
-        self.call("GET", &format!("{}?start={start}&count={count}", path::AUDITOR_ENTRIES), None, Some(auditor))
+        self.call(
+            "GET",
+            &format!("{}?start={start}&count={count}", path::AUDITOR_ENTRIES),
+            None,
+            Some(auditor),
+        )
     }
 }
 

@@ -20,8 +20,14 @@ pub struct GateTrust {
 }
 
 impl GateTrust {
-    pub fn new(registry: VerifyingKey, policy: Hash, witness_vkeys: &[String], quorum: usize) -> Result<Self, String> {
-        let witnesses = TrustPolicy::new(&headlog::log_vkey(&registry), witness_vkeys, quorum).map_err(|e| e.to_string())?;
+    pub fn new(
+        registry: VerifyingKey,
+        policy: Hash,
+        witness_vkeys: &[String],
+        quorum: usize,
+    ) -> Result<Self, String> {
+        let witnesses = TrustPolicy::new(&headlog::log_vkey(&registry), witness_vkeys, quorum)
+            .map_err(|e| e.to_string())?;
         Ok(Self { registry, policy, witnesses })
     }
 }
@@ -49,8 +55,10 @@ pub enum GateError {
 
 /// Checks an answer of `GET /v1/heads` and returns the heads it proves, newest last.
 pub fn verify_recent(trust: &GateTrust, answer: &RecentHeads, now: u64) -> Result<TrustedHeads, GateError> {
-    let cp: VerifiedCheckpoint =
-        trust.witnesses.verify(answer.checkpoint.as_bytes()).map_err(|e| GateError::Checkpoint(e.to_string()))?;
+    let cp: VerifiedCheckpoint = trust
+        .witnesses
+        .verify(answer.checkpoint.as_bytes())
+        .map_err(|e| GateError::Checkpoint(e.to_string()))?;
     if cp.size != answer.checkpoint_size {
         return Err(GateError::SizeMismatch { claimed: answer.checkpoint_size, actual: cp.size });
     }

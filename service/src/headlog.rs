@@ -38,7 +38,11 @@ pub fn extend(log: &mut TiledLog, heads: &[SignedHead]) -> Result<(), String> {
             continue;
         }
         if h.epoch != log.size() {
-            return Err(format!("head log has {} entries but the next head is epoch {}", log.size(), h.epoch));
+            return Err(format!(
+                "head log has {} entries but the next head is epoch {}",
+                log.size(),
+                h.epoch
+            ));
         }
         log.push(entry(h));
     }

@@ -101,7 +101,8 @@ pub async fn serve(
     key: CosignerKey,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    let witness = open(&config.state, key, &config.logs).map_err(|e| format!("{}: {e}", config.state.display()))?;
+    let witness =
+        open(&config.state, key, &config.logs).map_err(|e| format!("{}: {e}", config.state.display()))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;

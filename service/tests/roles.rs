@@ -96,7 +96,10 @@ fn every_role_happy_path_over_http() {
     // An accredited auditor reads full entries; the accreditation is logged.
     let auditor = key(40);
     client
-        .add_auditor(&operator, &AddAuditor { name: "audit-office".into(), key: hex::encode(auditor.verifying_key().as_bytes()) })
+        .add_auditor(
+            &operator,
+            &AddAuditor { name: "audit-office".into(), key: hex::encode(auditor.verifying_key().as_bytes()) },
+        )
         .unwrap();
     let head3 = client.publish(&operator).unwrap();
     let entries = client.entries(&auditor, 0, 1000).unwrap();
@@ -110,11 +113,19 @@ fn every_role_happy_path_over_http() {
     // Health and metrics.
     let (status, _) = raw("GET", &format!("{}/healthz", server.url), b"", &[]);
     assert_eq!(status, 200);
-    let metrics = ureq::get(&format!("{}/metrics", server.url)).call().unwrap().body_mut().read_to_string().unwrap();
+    let metrics =
+        ureq::get(&format!("{}/metrics", server.url)).call().unwrap().body_mut().read_to_string().unwrap();
     assert!(metrics.contains("healthcode_events_accepted_total 2"), "{metrics}");
     assert!(metrics.contains("healthcode_publishes_total 3"), "{metrics}");
-    let spec: serde_json::Value =
-        serde_json::from_str(&ureq::get(&format!("{}/openapi.json", server.url)).call().unwrap().body_mut().read_to_string().unwrap()).unwrap();
+    let spec: serde_json::Value = serde_json::from_str(
+        &ureq::get(&format!("{}/openapi.json", server.url))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap(),
+    )
+    .unwrap();
     assert!(spec["paths"]["/v1/holder/witness"].is_object());
     server.stop().unwrap();
 }
@@ -132,13 +143,25 @@ fn every_refusal_has_its_status_and_reason() {
 
     // Wrong signer: a key nobody accredited; a tracer signing a lab's kind; another registry.
     let stranger = key(99);
-    assert_eq!(refused(client.submit_event(&test_event(reg_key, &stranger, leaf, 60)).unwrap_err()), (403, "unknown_signer".into()));
-    assert_eq!(refused(client.submit_event(&test_event(reg_key, &world.tracer, leaf, 60)).unwrap_err()), (403, "role_not_allowed".into()));
-    assert_eq!(refused(client.submit_event(&test_event(key(5).verifying_key(), &world.lab, leaf, 60)).unwrap_err()), (403, "wrong_registry".into()));
+    assert_eq!(
+        refused(client.submit_event(&test_event(reg_key, &stranger, leaf, 60)).unwrap_err()),
+        (403, "unknown_signer".into())
+    );
+    assert_eq!(
+        refused(client.submit_event(&test_event(reg_key, &world.tracer, leaf, 60)).unwrap_err()),
+        (403, "role_not_allowed".into())
+    );
+    assert_eq!(
+        refused(client.submit_event(&test_event(key(5).verifying_key(), &world.lab, leaf, 60)).unwrap_err()),
+        (403, "wrong_registry".into())
+    );
     let mut forged = test_event(reg_key, &world.lab, leaf, 60);
     forged.event.time -= 1;
     assert_eq!(refused(client.submit_event(&forged).unwrap_err()), (403, "bad_signature".into()));
-    assert_eq!(refused(client.submit_event(&test_event(reg_key, &world.lab, 777, 60)).unwrap_err()), (422, "unknown_holder".into()));
+    assert_eq!(
+        refused(client.submit_event(&test_event(reg_key, &world.lab, 777, 60)).unwrap_err()),
+        (422, "unknown_holder".into())
+    );
 
     // Wrong operator credential: another key, no signature, a replay, a stale signature, and a
     // signature over another body.
@@ -159,7 +182,10 @@ fn every_refusal_has_its_status_and_reason() {
     // A holder's witness: only a registered device; an operator or lab key is no holder.
     assert_eq!(refused(client.witness(&key(77)).unwrap_err()), (403, "forbidden".into()));
     assert_eq!(refused(client.witness(&operator).unwrap_err()), (403, "forbidden".into()));
-    assert_eq!(raw("GET", &format!("{}{}", server.url, path::HOLDER_WITNESS), b"", &[]), (401, "unauthenticated".into()));
+    assert_eq!(
+        raw("GET", &format!("{}{}", server.url, path::HOLDER_WITNESS), b"", &[]),
+        (401, "unauthenticated".into())
+    );
     // A witness request signed for one path cannot be used for another.
     let sig = auth::sign(&world.holders[0].0.device_key(), "GET", path::HOLDER_WITNESS, unix_now(), b"");
     assert_eq!(raw("GET", &format!("{}{}", server.url, path::HOLDER_HISTORY), b"", &sig).0, 401);
@@ -169,10 +195,19 @@ fn every_refusal_has_its_status_and_reason() {
     // Oversized body, malformed JSON, unknown route, wrong method, bad batch sizes.
     let big = vec![b' '; healthcode_service::api::MAX_BODY + 1];
     assert_eq!(raw("POST", &format!("{}{}", server.url, path::EVENTS), &big, &[]).0, 413);
-    assert_eq!(raw("POST", &format!("{}{}", server.url, path::EVENTS), b"{\"event\":", &[]), (400, "malformed_json".into()));
-    assert_eq!(raw("POST", &format!("{}{}", server.url, path::EVENTS), b"[]", &[]), (422, "batch_size".into()));
+    assert_eq!(
+        raw("POST", &format!("{}{}", server.url, path::EVENTS), b"{\"event\":", &[]),
+        (400, "malformed_json".into())
+    );
+    assert_eq!(
+        raw("POST", &format!("{}{}", server.url, path::EVENTS), b"[]", &[]),
+        (422, "batch_size".into())
+    );
     assert_eq!(raw("GET", &format!("{}/v1/nothing", server.url), b"", &[]), (404, "not_found".into()));
-    assert_eq!(raw("GET", &format!("{}{}", server.url, path::EVENTS), b"", &[]), (405, "method_not_allowed".into()));
+    assert_eq!(
+        raw("GET", &format!("{}{}", server.url, path::EVENTS), b"", &[]),
+        (405, "method_not_allowed".into())
+    );
     assert_eq!(raw("GET", &format!("{}/v1/heads/abc", server.url), b"", &[]), (400, "bad_epoch".into()));
     assert_eq!(raw("GET", &format!("{}/v1/heads/99", server.url), b"", &[]), (404, "not_found".into()));
     assert_eq!(raw("GET", &format!("{}/v1/heads?count=0", server.url), b"", &[]), (400, "bad_count".into()));
@@ -221,9 +256,14 @@ fn clients_say_unreachable_and_garbage_apart_from_refusals() {
 fn a_split_view_cannot_get_a_quorum() {
     let dir = tempfile::tempdir().unwrap();
     let (db, reg_key, log_vkey) = new_registry(dir.path());
-    let kfs: Vec<_> = (1..=3).map(|i| healthcode_service::witness::WitnessKeyFile::generate(&format!("w{i}.example"))).collect();
-    let witnesses: Vec<_> =
-        kfs.iter().enumerate().map(|(i, kf)| start_witness_with(kf, &dir.path().join(format!("w{i}.state")), &log_vkey)).collect();
+    let kfs: Vec<_> = (1..=3)
+        .map(|i| healthcode_service::witness::WitnessKeyFile::generate(&format!("w{i}.example")))
+        .collect();
+    let witnesses: Vec<_> = kfs
+        .iter()
+        .enumerate()
+        .map(|(i, kf)| start_witness_with(kf, &dir.path().join(format!("w{i}.state")), &log_vkey))
+        .collect();
     let vkeys: Vec<String> = witnesses.iter().map(|w| w.vkey.clone()).collect();
     let operator = key(1);
     let policy = healthcode_circuits::policy::Policy::parse(POLICY).unwrap().digest();
@@ -263,7 +303,10 @@ fn a_split_view_cannot_get_a_quorum() {
     // And view B's heads cannot be slipped under view A's cosigned checkpoint.
     let mut mixed = ca.recent_heads(4).unwrap();
     mixed.heads.last_mut().unwrap().head = head_b.clone();
-    assert!(matches!(verify_recent(&trust, &mixed, unix_now()), Err(healthcode_service::gate::GateError::Head(2, _))));
+    assert!(matches!(
+        verify_recent(&trust, &mixed, unix_now()),
+        Err(healthcode_service::gate::GateError::Head(2, _))
+    ));
     drop((a, b, witnesses));
 }
 
@@ -296,7 +339,10 @@ fn a_graceful_stop_keeps_every_acknowledged_event() {
                 let (url, lab) = (url.clone(), lab.clone());
                 s.spawn(move || {
                     let c = Client::new(&url);
-                    chunk.iter().map(|&l| c.submit_event(&test_event(reg_key, &lab, l, 30)).unwrap().event).collect::<Vec<_>>()
+                    chunk
+                        .iter()
+                        .map(|&l| c.submit_event(&test_event(reg_key, &lab, l, 30)).unwrap().event)
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();
@@ -304,7 +350,8 @@ fn a_graceful_stop_keeps_every_acknowledged_event() {
     });
     server.stop().unwrap();
     let reg = Registry::open(&db).unwrap();
-    let stored: std::collections::HashSet<[u8; 32]> = reg.stored_events().unwrap().into_iter().map(|e| e.id).collect();
+    let stored: std::collections::HashSet<[u8; 32]> =
+        reg.stored_events().unwrap().into_iter().map(|e| e.id).collect();
     assert_eq!(acked.len(), 40);
     assert!(acked.iter().all(|id| stored.contains(id)), "an acknowledged event is missing");
 }

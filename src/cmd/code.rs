@@ -236,7 +236,9 @@ pub fn run_prove(a: ProveArgs) -> CliResult {
             let client = Client::new(url);
             let file = client.witness(&holder.device_key()).map_err(client_error)?;
             let latest = client.latest_head().map_err(client_error)?;
-            latest.verify(&key, &bundle.policy.digest()).map_err(|e| CliError::bad(format!("{url}: head: {e}")))?;
+            latest
+                .verify(&key, &bundle.policy.digest())
+                .map_err(|e| CliError::bad(format!("{url}: head: {e}")))?;
             (file, url.clone(), Some(vec![latest]))
         }
         (None, None) => return Err(CliError::bad("give --witness FILE or --registry URL")),

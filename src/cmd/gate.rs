@@ -31,7 +31,8 @@ pub fn refresh_heads(
     registry: VerifyingKey,
     policy: Hash,
 ) -> Result<Vec<SignedHead>, CliError> {
-    let cache_path = net.heads_cache.as_ref().ok_or_else(|| CliError::bad("--registry needs --heads-cache FILE"))?;
+    let cache_path =
+        net.heads_cache.as_ref().ok_or_else(|| CliError::bad("--registry needs --heads-cache FILE"))?;
     let trust = GateTrust::new(registry, policy, &net.witness_keys, net.quorum as usize)
         .map_err(|e| CliError::bad(format!("--witness-key: {e}")))?;
     let now = unix_now();
@@ -50,8 +51,10 @@ pub fn refresh_heads(
             if !cache_path.exists() {
                 return Err(e);
             }
-            let cache: Cache = serde_json::from_str(&read_file(cache_path, MAX_JSON_BYTES)?)
-                .map_err(|err| CliError::bad(format!("{}: not a heads cache: {err}", cache_path.display())))?;
+            let cache: Cache =
+                serde_json::from_str(&read_file(cache_path, MAX_JSON_BYTES)?).map_err(|err| {
+                    CliError::bad(format!("{}: not a heads cache: {err}", cache_path.display()))
+                })?;
             let trusted = verify_recent(&trust, &cache.answer, cache.fetched_at)
                 .map_err(|err| CliError::bad(format!("{}: {err}", cache_path.display())))?;
             eprintln!(

@@ -104,12 +104,16 @@ pub fn run(cmd: HolderCmd) -> CliResult {
             write_secret(&out, &h.to_json())?;
             let (cm, pk, id) = (to_hex(&h.commitment), to_hex(&h.pk), to_hex(&h.id_hash));
             let device = hex::encode(h.device_key().verifying_key().as_bytes());
-            emit(json, &json!({ "file": out, "commitment": cm, "pk": pk, "id_hash": id, "device_key": device }), || {
-                format!(
+            emit(
+                json,
+                &json!({ "file": out, "commitment": cm, "pk": pk, "id_hash": id, "device_key": device }),
+                || {
+                    format!(
                     "wrote {}\n  commitment  {cm}\n  device key  {device}\nenrol with: healthcode registry enroll <registry.db> --commitment {cm}\n  or, at a registry service: healthcode operator --url URL --key OPERATOR.key enroll --commitment {cm} --device-key {device}",
                     out.display()
                 )
-            })
+                },
+            )
         }
     }
 }

@@ -83,9 +83,14 @@ pub fn run(a: OperatorArgs) -> CliResult {
             let role = Role::parse(&role).ok_or_else(|| CliError::bad("--role is lab or tracer"))?;
             let from = from.unwrap_or_else(crate::output::unix_now);
             client
-                .add_signer(&key, &AddSigner { name: name.clone(), role, key: signer_key, accredited_from: from })
+                .add_signer(
+                    &key,
+                    &AddSigner { name: name.clone(), role, key: signer_key, accredited_from: from },
+                )
                 .map_err(client_error)?;
-            emit(a.json, &json!({ "accredited": name, "from": from }), || format!("accredited {name} from {from}"))
+            emit(a.json, &json!({ "accredited": name, "from": from }), || {
+                format!("accredited {name} from {from}")
+            })
         }
         OperatorCmd::RevokeSigner { name } => {
             client.revoke_signer(&key, &name).map_err(client_error)?;
@@ -93,15 +98,21 @@ pub fn run(a: OperatorArgs) -> CliResult {
         }
         OperatorCmd::Enroll { commitment, device_key } => {
             let e = client.enrol(&key, &Enrol { commitment, device_key }).map_err(client_error)?;
-            emit(a.json, &e, || format!("enrolled at leaf {} (in the tree from the next publish)", e.leaf_index))
+            emit(a.json, &e, || {
+                format!("enrolled at leaf {} (in the tree from the next publish)", e.leaf_index)
+            })
         }
         OperatorCmd::AddAuditor { name, auditor_key } => {
-            client.add_auditor(&key, &AddAuditor { name: name.clone(), key: auditor_key }).map_err(client_error)?;
+            client
+                .add_auditor(&key, &AddAuditor { name: name.clone(), key: auditor_key })
+                .map_err(client_error)?;
             emit(a.json, &json!({ "auditor": name }), || format!("accredited auditor {name}"))
         }
         OperatorCmd::Publish => {
             let h = client.publish(&key).map_err(client_error)?;
-            emit(a.json, &h, || format!("published epoch {} ({} holders, log size {})", h.epoch, h.holders, h.log_size))
+            emit(a.json, &h, || {
+                format!("published epoch {} ({} holders, log size {})", h.epoch, h.holders, h.log_size)
+            })
         }
     }
 }

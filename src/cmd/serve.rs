@@ -122,11 +122,7 @@ pub fn run_serve(a: ServeArgs) -> CliResult {
         };
         let src = read_file(policy, MAX_POLICY_BYTES)?;
         let reg = Registry::init(&a.db, &src, crate::output::unix_now()).map_err(CliError::bad)?;
-        eprintln!(
-            "created {} — registry key {}",
-            a.db.display(),
-            hex::encode(reg.public_key().as_bytes())
-        );
+        eprintln!("created {} — registry key {}", a.db.display(), hex::encode(reg.public_key().as_bytes()));
     }
     let operator = a
         .operator_key
@@ -153,9 +149,9 @@ pub fn run_serve(a: ServeArgs) -> CliResult {
         request_timeout: Duration::from_secs(a.request_timeout),
     };
     runtime()?.block_on(server::serve(config, shutdown_signal())).map_err(|e| match e {
-        server::ServeError::Registry { .. } | server::ServeError::Listen { .. } | server::ServeError::Tls(_) => {
-            CliError::bad(e)
-        }
+        server::ServeError::Registry { .. }
+        | server::ServeError::Listen { .. }
+        | server::ServeError::Tls(_) => CliError::bad(e),
         other => CliError::fail(other),
     })
 }

@@ -3,13 +3,13 @@
 //! database, only the registry's public key (from `healthcode registry head --json`).
 
 use crate::cmd::operator::client_error;
-use healthcode_service::client::Client;
 use crate::output::{emit, read_file, unix_time, CliError, CliResult};
 use clap::{Args, Subcommand};
 use ed25519_dalek::SigningKey;
 use healthcode_registry::event::key_from_hex;
 use healthcode_registry::log::hash_from_hex;
 use healthcode_registry::{Event, Retraction};
+use healthcode_service::client::Client;
 use healthcode_verifier::input::MAX_JSON_BYTES;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -180,7 +180,11 @@ pub fn run_sign_event(a: SignEventArgs) -> CliResult {
     if let Some(p) = &a.receipt_out {
         crate::output::write_file(p, format!("{json}\n"))?;
     }
-    eprintln!("accepted: event {}, in a signed head by {}", hex::encode(signed.event.id()), receipt.publish_by);
+    eprintln!(
+        "accepted: event {}, in a signed head by {}",
+        hex::encode(signed.event.id()),
+        receipt.publish_by
+    );
     println!("{json}");
     Ok(())
 }

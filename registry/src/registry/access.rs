@@ -44,8 +44,10 @@ impl Registry {
 
     /// Stores the head log's checkpoint of `size` with the cosignatures gathered so far.
     pub fn store_checkpoint(&mut self, size: u64, note: &[u8]) -> Result<()> {
-        self.conn
-            .execute("INSERT OR REPLACE INTO checkpoints (size, note) VALUES (?1, ?2)", params![size as i64, note])?;
+        self.conn.execute(
+            "INSERT OR REPLACE INTO checkpoints (size, note) VALUES (?1, ?2)",
+            params![size as i64, note],
+        )?;
         Ok(())
     }
 
@@ -88,9 +90,8 @@ impl Registry {
     /// Revokes an auditor by name at `now` (logged at the next publish).
     pub fn revoke_auditor(&mut self, name: &str, now: u64) -> Result<AuditorInfo> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let info = auditors(&tx, Some(name))?
-            .pop()
-            .ok_or_else(|| RegistryError::NoSuchAuditor(name.into()))?;
+        let info =
+            auditors(&tx, Some(name))?.pop().ok_or_else(|| RegistryError::NoSuchAuditor(name.into()))?;
         if info.revoked_at.is_some() {
             return Err(Refusal::AuditorRevoked(name.into()).into());
         }
@@ -121,7 +122,12 @@ fn auditors(conn: &Connection, name: Option<&str>) -> Result<Vec<AuditorInfo>> {
         "SELECT key, name, added_at, revoked_at FROM auditors WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
     )?;
     let rows = stmt.query_map([name], |r| {
-        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<i64>>(3)?))
+        Ok((
+            r.get::<_, Vec<u8>>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, Option<i64>>(3)?,
+        ))
     })?;
     rows.map(|row| {
         let (key, name, added, revoked) = row?;

@@ -3,7 +3,7 @@
 //! commit; one per request would cap the service at a few hundred events a second). A submitter
 //! is answered only after the transaction holding its events has committed.
 
-use healthcode_registry::{Registry, RegistryError, Refusal, SignedEvent};
+use healthcode_registry::{Refusal, Registry, RegistryError, SignedEvent};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;

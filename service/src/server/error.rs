@@ -43,10 +43,12 @@ impl From<AuthError> for ApiError {
 impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> Self {
         match &e {
-            RegistryError::Refused(r) => Self { status: status(refusal_status(r)), body: ErrorBody::refusal(r) },
-            RegistryError::NoSuchSigner(_) | RegistryError::NoSuchAuditor(_) | RegistryError::NoSuchEpoch(_) => {
-                Self::new(404, "not_found", e)
+            RegistryError::Refused(r) => {
+                Self { status: status(refusal_status(r)), body: ErrorBody::refusal(r) }
             }
+            RegistryError::NoSuchSigner(_)
+            | RegistryError::NoSuchAuditor(_)
+            | RegistryError::NoSuchEpoch(_) => Self::new(404, "not_found", e),
             RegistryError::NotPublished(_) => Self::new(409, "not_published", e),
             RegistryError::ClockBehind { .. } => Self::new(503, "clock_behind", e),
             _ => Self::internal(e),

@@ -31,7 +31,11 @@ impl Metrics {
         reg.register("events_accepted", "Events and retractions accepted", self.events_accepted.clone());
         reg.register("events_refused", "Events and retractions refused", self.events_refused.clone());
         reg.register("publishes", "Epochs published", self.publishes.clone());
-        reg.register("witness_failures", "Witnesses that did not cosign a checkpoint", self.witness_failures.clone());
+        reg.register(
+            "witness_failures",
+            "Witnesses that did not cosign a checkpoint",
+            self.witness_failures.clone(),
+        );
         reg.register("head_epoch", "Epoch of the latest signed head", self.head_epoch.clone());
         reg.register("queue", "Entries accepted and not yet published", self.queue.clone());
         let mut out = String::new();

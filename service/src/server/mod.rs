@@ -152,7 +152,8 @@ pub async fn serve_on(
         .await
         .map_err(|e| ServeError::Other(e.to_string()))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let timer = config.publish_every.map(|every| tokio::spawn(publisher::run_timer(app.clone(), every, stop_rx)));
+    let timer =
+        config.publish_every.map(|every| tokio::spawn(publisher::run_timer(app.clone(), every, stop_rx)));
     let router = routes::router(app.clone(), config.request_timeout);
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
@@ -185,13 +186,17 @@ pub async fn serve_on(
     Ok(())
 }
 
-fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<axum_server::tls_rustls::RustlsConfig, ServeError> {
+fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<axum_server::tls_rustls::RustlsConfig, ServeError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(cert)
         .and_then(|it| it.collect())
         .map_err(|e| ServeError::Tls(format!("{}: {e}", cert.display())))?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| ServeError::Tls(format!("{}: {e}", key.display())))?;
+    let key =
+        PrivateKeyDer::from_pem_file(key).map_err(|e| ServeError::Tls(format!("{}: {e}", key.display())))?;
     // ring, not aws-lc-rs: no C toolchain build (cmake) on every machine that builds us. rustls
     // marks it deprecated only because ring lacks the post-quantum key exchange.
     #[allow(deprecated)]

@@ -5,7 +5,7 @@
 use super::App;
 use crate::headlog;
 use healthcode_registry::{RegistryError, SignedHead};
-use healthcode_transparency::{add_checkpoint_request, merge_cosignatures};
+use healthcode_transparency::{add_checkpoint_request, merge_cosignatures, TrustPolicy};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,7 +56,7 @@ fn cosign_latest_locked(app: &App) {
     let mut note = if note_size(&current) == Some(size) { current } else { note };
     for i in 0..app.witnesses.len() {
         match ask_witness(app, i, size, &note) {
-            Ok(lines) => match merge_cosignatures(&note, &lines) {
+            Ok(lines) => match merge_checked(app, i, &note, &lines) {
                 Ok(merged) => note = merged,
                 Err(e) => {
                     app.metrics.witness_failures.inc();
@@ -73,6 +73,21 @@ fn cosign_latest_locked(app: &App) {
         tracing::error!(error = %e, "storing the checkpoint");
     }
     *app.checkpoint.write().unwrap_or_else(|p| p.into_inner()) = note;
+}
+
+/// Adds witness `i`'s answer to the note only if it holds a valid cosignature by that witness's
+/// configured key over this very checkpoint: a witness answering junk must not make the served
+/// note one that gates reject.
+fn merge_checked(app: &App, i: usize, note: &[u8], lines: &[u8]) -> Result<Vec<u8>, String> {
+    let merged = merge_cosignatures(note, lines).map_err(|e| e.to_string())?;
+    let one = TrustPolicy::new(
+        &headlog::log_vkey(&app.registry_key),
+        std::slice::from_ref(&app.witnesses[i].vkey),
+        1,
+    )
+    .map_err(|e| format!("configured vkey: {e}"))?;
+    one.verify(&merged).map_err(|e| format!("its answer does not cosign this checkpoint: {e}"))?;
+    Ok(merged)
 }
 
 /// The tree size a checkpoint note states (its second line).
@@ -100,7 +115,8 @@ fn ask_witness(app: &App, i: usize, size: u64, note: &[u8]) -> Result<Vec<u8>, S
         let body = add_checkpoint_request(old, &proof, note);
         let mut resp = agent.post(&url).send(&body[..]).map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
-        let ctype = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let ctype =
+            resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let text = resp.body_mut().with_config().limit(64 * 1024).read_to_vec().map_err(|e| e.to_string())?;
         match status {
             200 => {

@@ -18,7 +18,13 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 /// Who signed this request (signature, freshness and first use checked), or 401.
-fn signer(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> ApiResult<VerifyingKey> {
+fn signer(
+    app: &App,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<VerifyingKey> {
     let h = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let req = SignedRequest {
         key: h(KEY_HEADER),

@@ -25,14 +25,43 @@ use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "healthcode registry", description = "Signed events in, witnesses and signed heads out; see docs/protocol.md"),
-    paths(
-        healthz, openapi, submit_events, submit_retraction, head_latest, head_at, recent_heads, checkpoint, tile,
-        roles::add_signer, roles::revoke_signer, roles::enrol, roles::add_auditor, roles::force_publish,
-        roles::holder_witness, roles::holder_history, roles::auditor_entries
+    info(
+        title = "healthcode registry",
+        description = "Signed events in, witnesses and signed heads out; see docs/protocol.md"
     ),
-    components(schemas(ErrorBody, Verdict, BatchResponse, Health, RecentHeads, ProvenHead,
-        api::AddSigner, api::RevokeSigner, api::Enrol, api::Enrolled, api::AddAuditor, api::Entries))
+    paths(
+        healthz,
+        openapi,
+        submit_events,
+        submit_retraction,
+        head_latest,
+        head_at,
+        recent_heads,
+        checkpoint,
+        tile,
+        roles::add_signer,
+        roles::revoke_signer,
+        roles::enrol,
+        roles::add_auditor,
+        roles::force_publish,
+        roles::holder_witness,
+        roles::holder_history,
+        roles::auditor_entries
+    ),
+    components(schemas(
+        ErrorBody,
+        Verdict,
+        BatchResponse,
+        Health,
+        RecentHeads,
+        ProvenHead,
+        api::AddSigner,
+        api::RevokeSigner,
+        api::Enrol,
+        api::Enrolled,
+        api::AddAuditor,
+        api::Entries
+    ))
 )]
 pub struct ApiDoc;
 
@@ -135,7 +164,11 @@ async fn submit_events(State(app): State<Arc<App>>, body: Bytes) -> ApiResult<Re
         OneOrMany::Many(v) => (v, false),
     };
     if events.is_empty() || events.len() > api::MAX_BATCH {
-        return Err(ApiError::new(422, "batch_size", format!("a batch holds 1 to {} events", api::MAX_BATCH)));
+        return Err(ApiError::new(
+            422,
+            "batch_size",
+            format!("a batch holds 1 to {} events", api::MAX_BATCH),
+        ));
     }
     let ids: Vec<[u8; 32]> = events.iter().map(|e| e.event.id()).collect();
     let verdicts = app.batcher.submit(events).await.map_err(ApiError::internal)?;
@@ -202,7 +235,10 @@ struct RecentQuery {
 /// The latest heads with their inclusion proofs in the head log under the current checkpoint:
 /// what a gate fetches to refresh its trusted heads.
 #[utoipa::path(get, path = "/v1/heads", params(RecentQuery), responses((status = 200, body = RecentHeads), (status = 400, body = ErrorBody)))]
-async fn recent_heads(State(app): State<Arc<App>>, Query(q): Query<RecentQuery>) -> ApiResult<Json<RecentHeads>> {
+async fn recent_heads(
+    State(app): State<Arc<App>>,
+    Query(q): Query<RecentQuery>,
+) -> ApiResult<Json<RecentHeads>> {
     let count = q.count.unwrap_or(16);
     if count == 0 || count > api::MAX_BATCH as u64 {
         return Err(ApiError::new(400, "bad_count", format!("count is 1 to {}", api::MAX_BATCH)));
@@ -230,10 +266,7 @@ async fn recent_heads(State(app): State<Arc<App>>, Query(q): Query<RecentQuery>)
 #[utoipa::path(get, path = "/checkpoint", responses((status = 200, description = "Signed note", content_type = "text/plain")))]
 async fn checkpoint(State(app): State<Arc<App>>) -> Response {
     let note = app.checkpoint.read().unwrap_or_else(|p| p.into_inner()).clone();
-    (
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
-        note,
-    )
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], note)
         .into_response()
 }
 

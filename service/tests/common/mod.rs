@@ -149,7 +149,15 @@ pub fn populate(client: &Client, operator: &SigningKey, holders: usize) -> World
     let from = unix_now() - 3600;
     for (name, role, k) in [("lab-a", Role::Lab, &lab), ("tracer-a", Role::Tracer, &tracer)] {
         client
-            .add_signer(operator, &AddSigner { name: name.into(), role, key: hex::encode(k.verifying_key().as_bytes()), accredited_from: from })
+            .add_signer(
+                operator,
+                &AddSigner {
+                    name: name.into(),
+                    role,
+                    key: hex::encode(k.verifying_key().as_bytes()),
+                    accredited_from: from,
+                },
+            )
             .unwrap();
     }
     let holders = (0..holders)
@@ -166,7 +174,12 @@ pub fn populate(client: &Client, operator: &SigningKey, holders: usize) -> World
     World { lab, tracer, holders }
 }
 
-pub fn test_event(registry: ed25519_dalek::VerifyingKey, lab: &SigningKey, holder: u32, ago: u64) -> SignedEvent {
+pub fn test_event(
+    registry: ed25519_dalek::VerifyingKey,
+    lab: &SigningKey,
+    holder: u32,
+    ago: u64,
+) -> SignedEvent {
     Event {
         registry,
         holder,

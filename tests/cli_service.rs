@@ -1,0 +1,248 @@
+//! The network service from the command line, as the README tells each party to use it: a
+//! witness and a registry service as real processes, the operator's commands, a lab's
+//! `sign-event --submit`, a holder's `prove --registry`, and a gate's `verify --registry` that
+//! keeps working offline from its cache once the registry is gone.
+
+mod common;
+
+use common::{hc, p, run, Outcome};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+/// A child process killed when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn spawn(args: &[&str]) -> Proc {
+    let cmd = hc().get_program().to_owned();
+    let child = std::process::Command::new(cmd)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Proc(child)
+}
+
+fn wait_ready(url: &str) {
+    for _ in 0..400 {
+        if ureq::get(&format!("{url}/healthz")).call().is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("{url} did not come up");
+}
+
+fn ok(args: &[&str]) -> Outcome {
+    let o = run(args);
+    assert_eq!(o.code, 0, "{args:?}: {o:?}");
+    o
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+#[test]
+fn every_party_uses_the_service_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |f: &str| dir.path().join(f);
+    let policy = concat!(env!("CARGO_MANIFEST_DIR"), "/policies/henan-2022.toml");
+
+    let init = ok(&["registry", "init", p(&d("reg.db")), "--policy", policy, "--json"]).json();
+    let (reg_key, log_vkey) =
+        (init["registry"].as_str().unwrap().to_string(), init["head_log_vkey"].as_str().unwrap().to_string());
+    let wvkey = ok(&["witness", "keygen", "--name", "w1.test", "-o", p(&d("w1.key")), "--json"]).json()
+        ["vkey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let op_pk = ok(&["signer", "keygen", "-o", p(&d("op.key")), "--json"]).json()["public_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let lab_pk = ok(&["signer", "keygen", "-o", p(&d("lab.key")), "--json"]).json()["public_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let wurl = format!("http://127.0.0.1:{}", free_port());
+    let _witness = spawn(&[
+        "witness",
+        "serve",
+        "--key",
+        p(&d("w1.key")),
+        "--state",
+        p(&d("w1.state")),
+        "--log",
+        &log_vkey,
+        "--listen",
+        &wurl[7..],
+    ]);
+    wait_ready(&wurl);
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let witness_arg = format!("{wurl}={wvkey}");
+    let registry = spawn(&[
+        "serve",
+        "--db",
+        p(&d("reg.db")),
+        "--listen",
+        &url[7..],
+        "--operator-key",
+        &op_pk,
+        "--witness",
+        &witness_arg,
+    ]);
+    wait_ready(&url);
+
+    // The operator accredits the lab and enrols Alice (her commitment and device key come from
+    // her phone), then publishes.
+    let op_key = d("op.key");
+    let op = |args: &[&str]| {
+        let mut all = vec!["operator", "--url", &url, "--key", p(&op_key), "--json"];
+        all.extend_from_slice(args);
+        ok(&all).json()
+    };
+    op(&[
+        "add-signer",
+        "--name",
+        "lab-a",
+        "--role",
+        "lab",
+        "--signer-key",
+        &lab_pk,
+        "--from",
+        &(now() - 3600).to_string(),
+    ]);
+    let alice = ok(&["holder", "new", "--document", "A1", "-o", p(&d("alice.json")), "--json"]).json();
+    let enrolled = op(&[
+        "enroll",
+        "--commitment",
+        alice["commitment"].as_str().unwrap(),
+        "--device-key",
+        alice["device_key"].as_str().unwrap(),
+    ]);
+    assert_eq!(enrolled["leaf_index"], 0);
+    op(&["publish"]);
+
+    // The lab signs and submits a positive test; the receipt comes back.
+    let t = (now() - 60).to_string();
+    let sub = ok(&[
+        "sign-event",
+        "--key",
+        p(&d("lab.key")),
+        "--registry",
+        &reg_key,
+        "--holder",
+        "0",
+        "--kind",
+        "positive_test",
+        "--time",
+        &t,
+        "--submit",
+        &url,
+        "--receipt-out",
+        p(&d("receipt.json")),
+    ]);
+    assert!(sub.stderr.contains("accepted: event"), "{sub:?}");
+    let receipt: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d("receipt.json")).unwrap()).unwrap();
+    assert_eq!(receipt["registry"], reg_key.as_str());
+    let head = op(&["publish"]);
+    assert_eq!(head["epoch"], 2);
+
+    // Alice proves from her phone: witness and fresh head from the service.
+    ok(&["setup", "--policy", policy, "--out", p(&d("bundle"))]);
+    let proved = ok(&[
+        "prove",
+        "--bundle",
+        p(&d("bundle")),
+        "--holder",
+        p(&d("alice.json")),
+        "--registry",
+        &url,
+        "--registry-key",
+        &reg_key,
+        "--png",
+        p(&d("code.png")),
+        "--json",
+    ])
+    .json();
+    assert_eq!(proved["colour"], "red");
+    assert_eq!(proved["epoch"], 2);
+
+    // The gate refreshes its heads (cosigned by its one trusted witness) and verifies.
+    let gate = |url: &str, cache: &str| {
+        run(&[
+            "verify",
+            "--image",
+            p(&d("code.png")),
+            "--bundle",
+            p(&d("bundle")),
+            "--registry-key",
+            &reg_key,
+            "--registry",
+            url,
+            "--witness-key",
+            &wvkey,
+            "--heads-cache",
+            p(&d(cache)),
+            "--slot",
+            "--json",
+        ])
+    };
+    let online = gate(&url, "cache.json");
+    assert_eq!(online.code, 0, "{online:?}");
+    assert_eq!(online.json()["colour"], "red");
+    assert!(d("cache.json").exists());
+
+    // The registry goes away: the gate works offline from its cache, saying how old it is.
+    drop(registry);
+    let offline = gate(&url, "cache.json");
+    assert_eq!(offline.code, 0, "{offline:?}");
+    assert!(offline.stderr.contains("working offline with the heads fetched"), "{offline:?}");
+    // An edited cache cannot add a head: it is re-verified on load.
+    let cache = std::fs::read_to_string(d("cache.json")).unwrap();
+    std::fs::write(d("edited.json"), cache.replacen("\"epoch\":2", "\"epoch\":3", 1)).unwrap();
+    let edited = gate(&url, "edited.json");
+    assert_eq!(edited.code, 2, "{edited:?}");
+    // No registry and no cache: a network error, exit 3, never a panic.
+    let none = gate(&url, "missing.json");
+    assert_eq!(none.code, 3, "{none:?}");
+    assert!(none.stderr.contains("cannot reach"), "{none:?}");
+    // A gate that trusts another witness refuses the registry's heads.
+    let other = ok(&["witness", "keygen", "--name", "w2.test", "-o", p(&d("w2.key")), "--json"]).json()
+        ["vkey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refused = run(&[
+        "verify",
+        "--image",
+        p(&d("code.png")),
+        "--bundle",
+        p(&d("bundle")),
+        "--registry-key",
+        &reg_key,
+        "--registry",
+        &url,
+        "--witness-key",
+        &other,
+        "--heads-cache",
+        p(&d("cache.json")),
+        "--slot",
+    ]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("quorum") || refused.stderr.contains("cosign"), "{refused:?}");
+}
