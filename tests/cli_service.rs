@@ -184,7 +184,7 @@ fn every_party_uses_the_service_from_the_command_line() {
 
     // The gate refreshes its heads (cosigned by its one trusted witness) and verifies.
     let gate = |url: &str, cache: &str| {
-        run(&[
+        run([
             "verify",
             "--image",
             p(&d("code.png")),
@@ -227,7 +227,7 @@ fn every_party_uses_the_service_from_the_command_line() {
         .as_str()
         .unwrap()
         .to_string();
-    let refused = run(&[
+    let refused = run([
         "verify",
         "--image",
         p(&d("code.png")),

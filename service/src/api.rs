@@ -47,7 +47,7 @@ pub struct ErrorBody {
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     #[schema(value_type = Object)]
-    Accepted(Receipt),
+    Accepted(Box<Receipt>),
     Refused(ErrorBody),
 }
 

@@ -123,8 +123,11 @@ fn hex_array<const N: usize>(s: &str) -> Option<[u8; N]> {
 /// The signatures seen within the freshness window (older ones are refused as stale anyway).
 #[derive(Default)]
 pub struct ReplayGuard {
-    seen: std::sync::Mutex<(HashSet<[u8; 64]>, BTreeMap<u64, Vec<[u8; 64]>>)>,
+    seen: std::sync::Mutex<Seen>,
 }
+
+/// Every signature seen, and the same indexed by request time for forgetting.
+type Seen = (HashSet<[u8; 64]>, BTreeMap<u64, Vec<[u8; 64]>>);
 
 impl ReplayGuard {
     fn first_use(&self, sig: [u8; 64], time: u64, now: u64) -> Result<(), AuthError> {

@@ -190,7 +190,7 @@ async fn submit_events(State(app): State<Arc<App>>, body: Bytes) -> ApiResult<Re
     let results = results
         .into_iter()
         .map(|v| match v {
-            Ok(receipt) => Verdict::Accepted(receipt),
+            Ok(receipt) => Verdict::Accepted(Box::new(receipt)),
             Err(r) => Verdict::Refused(ErrorBody::refusal(&r)),
         })
         .collect();
