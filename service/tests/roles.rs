@@ -355,3 +355,56 @@ fn a_graceful_stop_keeps_every_acknowledged_event() {
     assert_eq!(acked.len(), 40);
     assert!(acked.iter().all(|id| stored.contains(id)), "an acknowledged event is missing");
 }
+
+/// `--tls-cert`/`--tls-key`: the service speaks HTTPS (rustls) and a client that trusts the
+/// certificate reads it; a plain-HTTP request to the TLS port gets no answer it could mistake.
+#[test]
+fn the_service_serves_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _, _) = new_registry(dir.path());
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
+    std::fs::write(&key_pem, cert.key_pair.serialize_pem()).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = healthcode_service::server::ServeConfig {
+        db,
+        listen: listener.local_addr().unwrap(),
+        tls: Some((cert_pem, key_pem)),
+        publish_every: None,
+        operator: None,
+        witnesses: vec![],
+        request_timeout: std::time::Duration::from_secs(10),
+    };
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        tokio::runtime::Runtime::new().unwrap().block_on(healthcode_service::server::serve_on(
+            config,
+            listener,
+            async {
+                let _ = rx.await;
+            },
+        ))
+    });
+    let root = ureq::tls::Certificate::from_der(cert.cert.der()).to_owned();
+    let tls =
+        ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::new_with_certs(&[root])).build();
+    let agent: ureq::Agent = ureq::Agent::config_builder().tls_config(tls).build().into();
+    let url = format!("https://localhost:{port}/v1/heads/latest");
+    let mut body = None;
+    for _ in 0..200 {
+        if let Ok(mut r) = agent.get(&url).call() {
+            body = Some(r.body_mut().read_to_string().unwrap());
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let head: healthcode_registry::SignedHead = serde_json::from_str(&body.expect("HTTPS answered")).unwrap();
+    assert_eq!(head.epoch, 0);
+    // The default client trusts only public roots: a self-signed service is refused, not trusted.
+    assert!(Client::new(&format!("https://localhost:{port}")).latest_head().unwrap_err().is_network());
+    assert!(ureq::get(&format!("http://localhost:{port}/healthz")).call().is_err());
+    let _ = stop.send(());
+    server.join().unwrap().unwrap();
+}
