@@ -29,6 +29,7 @@ pub struct OperatorArgs {
 pub enum OperatorCmd {
     /// Accredit a lab or a tracer.
     AddSigner {
+        /// The signer's name, unique in the registry (e.g. `lab-henan-3`).
         #[arg(long)]
         name: String,
         /// `lab` (test results) or `tracer` (contacts).
@@ -43,18 +44,22 @@ pub enum OperatorCmd {
     },
     /// Revoke a signer by name: its later submissions are refused.
     RevokeSigner {
+        /// The signer's name, as accredited.
         #[arg(long)]
         name: String,
     },
     /// Enrol a holder: her commitment and device key, both printed by `healthcode holder new`.
     Enroll {
+        /// The holder's commitment (0x-hex), from `healthcode holder new` on her device.
         #[arg(long)]
         commitment: String,
+        /// Her device key (64 hex digits), printed beside it: it authenticates her reads.
         #[arg(long)]
         device_key: String,
     },
     /// Accredit an auditor, who may then read the full log entries.
     AddAuditor {
+        /// The auditor's name (e.g. the audit office), unique in the registry.
         #[arg(long)]
         name: String,
         /// The auditor's public key (64 hex digits).

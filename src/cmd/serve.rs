@@ -76,6 +76,7 @@ pub enum WitnessCmd {
         /// printed by `healthcode registry init` (`head_log_vkey`) and by `healthcode serve`.
         #[arg(long = "log", value_name = "VKEY", required = true)]
         logs: Vec<String>,
+        /// Address and port to listen on (registries POST to /add-checkpoint).
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: SocketAddr,
     },
