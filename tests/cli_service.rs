@@ -207,6 +207,35 @@ fn every_party_uses_the_service_from_the_command_line() {
     assert_eq!(online.json()["colour"], "red");
     assert!(d("cache.json").exists());
 
+    // An accredited auditor replays the whole record from the service; anyone else is refused.
+    let aud_pk = ok(&["signer", "keygen", "-o", p(&d("aud.key")), "--json"]).json()["public_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    op(&["add-auditor", "--name", "audit-office", "--auditor-key", &aud_pk]);
+    op(&["publish"]);
+    let audit = |key: &str| {
+        run([
+            "audit",
+            "registry",
+            "--url",
+            &url,
+            "--auditor-key",
+            p(&d(key)),
+            "--policy",
+            policy,
+            "--registry-key",
+            &reg_key,
+            "--json",
+        ])
+    };
+    let clean = audit("aud.key");
+    assert_eq!(clean.code, 0, "{clean:?}");
+    assert_eq!(clean.json()["clean"], true, "{clean:?}");
+    let stranger = audit("lab.key");
+    assert_eq!(stranger.code, 2, "{stranger:?}");
+    assert!(stranger.stderr.contains("not an accredited auditor"), "{stranger:?}");
+
     // The registry goes away: the gate works offline from its cache, saying how old it is.
     drop(registry);
     let offline = gate(&url, "cache.json");

@@ -11,7 +11,7 @@ use crate::api::{
 use crate::auth;
 use ed25519_dalek::SigningKey;
 use healthcode_registry::receipt::Receipt;
-use healthcode_registry::{History, SignedEvent, SignedHead, SignedRetraction, WitnessFile};
+use healthcode_registry::{History, LogExport, SignedEvent, SignedHead, SignedRetraction, WitnessFile};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
@@ -159,6 +159,11 @@ impl Client {
         self.call("GET", &format!("{}?count={count}", path::HEADS), None, None)
     }
 
+    /// The heads of epochs `from..from + count` (fewer at the end of the log), with proofs.
+    pub fn heads_from(&self, from: u64, count: u64) -> Result<RecentHeads, ClientError> {
+        self.call("GET", &format!("{}?from={from}&count={count}", path::HEADS), None, None)
+    }
+
     // ---- a holder's device ---------------------------------------------------------------------
 
     pub fn witness(&self, device: &SigningKey) -> Result<WitnessFile, ClientError> {
@@ -200,6 +205,39 @@ impl Client {
             None,
             Some(auditor),
         )
+    }
+}
+
+impl Client {
+    /// The whole record an accredited auditor replays: every head and every log entry up to
+    /// the latest head, fetched a page at a time.
+    pub fn fetch_record(&self, auditor: &SigningKey) -> Result<LogExport, ClientError> {
+        let page = MAX_BATCH as u64;
+        let mut heads: Vec<SignedHead> = Vec::new();
+        loop {
+            let got = self.heads_from(heads.len() as u64, page)?;
+            let n = got.heads.len();
+            heads.extend(got.heads.into_iter().map(|p| p.head));
+            if n == 0 || heads.len() as u64 >= got.checkpoint_size {
+                break;
+            }
+        }
+        let size = heads.last().map_or(0, |h| h.log_size);
+        let mut entries = Vec::new();
+        while (entries.len() as u64) < size {
+            let got = self.entries(auditor, entries.len() as u64, page.min(size - entries.len() as u64))?;
+            if got.entries.is_empty() {
+                break;
+            }
+            for e in got.entries {
+                let bytes = hex::decode(&e).map_err(|err| ClientError::Garbage {
+                    url: format!("{}{}", self.base, path::AUDITOR_ENTRIES),
+                    why: format!("an entry is not hex: {err}"),
+                })?;
+                entries.push(bytes);
+            }
+        }
+        Ok(LogExport { heads, entries })
     }
 }
 

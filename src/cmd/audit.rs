@@ -1,12 +1,14 @@
 //! `healthcode audit circuit | registry`: the auditor's checks, from public artefacts only.
 //! Exit 0 clean, 1 findings, 2 bad input.
 
+use crate::cmd::operator::client_error;
 use crate::output::{emit, read_bytes, read_file, CliError, CliResult};
 use clap::Subcommand;
 use healthcode_auditor::{circuit, registry, Report};
 use healthcode_circuits::policy::Policy;
 use healthcode_registry::event::key_from_hex;
 use healthcode_registry::receipt::Evidence;
+use healthcode_service::client::Client;
 use healthcode_verifier::input::{MAX_EXPORT_BYTES, MAX_JSON_BYTES, MAX_POLICY_BYTES, MAX_PTAU_BYTES};
 use std::path::{Path, PathBuf};
 
@@ -49,22 +51,31 @@ pub enum AuditCmd {
             long = "db",
             alias = "dir",
             value_name = "REGISTRY_DB",
-            required_unless_present = "export",
-            conflicts_with = "export"
+            required_unless_present_any = ["export", "url"],
+            conflicts_with_all = ["export", "url"]
         )]
         db: Option<PathBuf>,
         /// The registry's public export (no database or registry secret needed).
-        #[arg(long, value_name = "EXPORT", requires_all = ["policy", "registry_key"])]
+        #[arg(long, value_name = "EXPORT", requires_all = ["policy", "registry_key"], conflicts_with = "url")]
         export: Option<PathBuf>,
-        /// With `--export`: the published policy file every head must name.
-        #[arg(long, requires = "export")]
+        /// A registry service's URL: fetch every head and, with --auditor-key (an accredited
+        /// auditor's key file), every log entry, and replay them like an export.
+        #[arg(long, requires_all = ["policy", "registry_key", "auditor_key"])]
+        url: Option<String>,
+        /// With `--url`: your auditor key file (`healthcode signer keygen`), accredited by the
+        /// registry operator (`healthcode operator … add-auditor`).
+        #[arg(long, requires = "url")]
+        auditor_key: Option<PathBuf>,
+        /// With `--export` or `--url`: the published policy file every head must name.
+        #[arg(long)]
         policy: Option<PathBuf>,
-        /// With `--export`: the registry's Ed25519 public key (hex) every head must be signed by.
-        #[arg(long, requires = "export")]
+        /// With `--export` or `--url`: the registry's Ed25519 public key (hex) every head must be
+        /// signed by.
+        #[arg(long)]
         registry_key: Option<String>,
-        /// With `--export`: evidence of a withheld event (`healthcode receipt check`): a receipt
+        /// With `--export` or `--url`: evidence of a withheld event (`healthcode receipt check`): a receipt
         /// and a signed head issued after its deadline that lacks the event. Repeatable.
-        #[arg(long, requires = "export")]
+        #[arg(long)]
         evidence: Vec<PathBuf>,
         /// Print one JSON object instead of text.
         #[arg(long)]
@@ -119,34 +130,39 @@ pub fn run(cmd: AuditCmd) -> CliResult {
             let report = report.map_err(CliError::BadInput)?;
             finish(json, &report, String::new)
         }
-        AuditCmd::Registry { db, export, policy, registry_key, evidence, json } => {
-            let report = match (db, export, policy, registry_key) {
-                (Some(db), None, _, _) => return audit_db(&db, json),
-                (None, Some(export), Some(policy), Some(key)) => {
-                    let policy_text = read_file(&policy, MAX_POLICY_BYTES)?;
-                    let policy = Policy::parse(&policy_text)
-                        .map_err(|e| CliError::bad(format!("{}: {e}", policy.display())))?;
-                    let key =
-                        key_from_hex(&key).map_err(|e| CliError::bad(format!("--registry-key: {e}")))?;
-                    let text = read_file(&export, MAX_EXPORT_BYTES)?;
-                    let mut report = registry::audit_export(&text, &policy, &key)
-                        .map_err(|e| CliError::bad(format!("{}: {e}", export.display())))?;
-                    if !evidence.is_empty() {
-                        let mut items = Vec::new();
-                        for path in &evidence {
-                            let e: Evidence = serde_json::from_str(&read_file(path, MAX_JSON_BYTES)?)
-                                .map_err(|e| {
-                                    CliError::bad(format!("{}: not evidence: {e}", path.display()))
-                                })?;
-                            items.push((path.display().to_string(), e));
-                        }
-                        registry::check_evidence(&mut report, &text, &key, &items)
-                            .map_err(CliError::BadInput)?;
-                    }
-                    report
-                }
-                _ => return Err(CliError::bad("give --db, or --export with --policy and --registry-key")),
+        AuditCmd::Registry { db, export, url, auditor_key, policy, registry_key, evidence, json } => {
+            if let Some(db) = db {
+                return audit_db(&db, json);
+            }
+            let (Some(policy), Some(key)) = (policy, registry_key) else {
+                return Err(CliError::bad(
+                    "give --db, or --export (or --url with --auditor-key) with --policy and --registry-key",
+                ));
             };
+            let (source, text) = match (export, url, auditor_key) {
+                (Some(export), _, _) => (export.display().to_string(), read_file(&export, MAX_EXPORT_BYTES)?),
+                (None, Some(url), Some(auditor)) => {
+                    let auditor = crate::cmd::sign_event::load_key(&auditor)?;
+                    let record = Client::new(&url).fetch_record(&auditor).map_err(client_error)?;
+                    (url, record.to_json())
+                }
+                _ => return Err(CliError::bad("give --db, --export, or --url with --auditor-key")),
+            };
+            let policy_text = read_file(&policy, MAX_POLICY_BYTES)?;
+            let policy = Policy::parse(&policy_text)
+                .map_err(|e| CliError::bad(format!("{}: {e}", policy.display())))?;
+            let key = key_from_hex(&key).map_err(|e| CliError::bad(format!("--registry-key: {e}")))?;
+            let mut report = registry::audit_export(&text, &policy, &key)
+                .map_err(|e| CliError::bad(format!("{source}: {e}")))?;
+            if !evidence.is_empty() {
+                let mut items = Vec::new();
+                for path in &evidence {
+                    let e: Evidence = serde_json::from_str(&read_file(path, MAX_JSON_BYTES)?)
+                        .map_err(|e| CliError::bad(format!("{}: not evidence: {e}", path.display())))?;
+                    items.push((path.display().to_string(), e));
+                }
+                registry::check_evidence(&mut report, &text, &key, &items).map_err(CliError::BadInput)?;
+            }
             finish(json, &report, || registry::counts_table(&report))
         }
     }

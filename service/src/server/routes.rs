@@ -228,12 +228,14 @@ async fn head_at(State(app): State<Arc<App>>, Path(epoch): Path<String>) -> ApiR
 
 #[derive(Deserialize, utoipa::IntoParams)]
 struct RecentQuery {
-    /// How many of the latest heads (1 to 1000, default 16).
+    /// How many heads (1 to 1000, default 16): the latest ones, or from `from` on.
     count: Option<u64>,
+    /// The first epoch to return (default: the latest `count`): how auditors page through all.
+    from: Option<u64>,
 }
 
-/// The latest heads with their inclusion proofs in the head log under the current checkpoint:
-/// what a gate fetches to refresh its trusted heads.
+/// Heads with their inclusion proofs in the head log under the current checkpoint: the latest
+/// ones (what a gate fetches to refresh its trusted heads) or a page from an epoch on.
 #[utoipa::path(get, path = "/v1/heads", params(RecentQuery), responses((status = 200, body = RecentHeads), (status = 400, body = ErrorBody)))]
 async fn recent_heads(
     State(app): State<Arc<App>>,
@@ -248,7 +250,8 @@ async fn recent_heads(
         let log = app.head_log.read().unwrap_or_else(|p| p.into_inner());
         let size = publisher::note_size(&checkpoint).unwrap_or(0);
         let mut heads = Vec::new();
-        for epoch in size.saturating_sub(count)..size {
+        let first = q.from.unwrap_or(size.saturating_sub(count));
+        for epoch in first..first.saturating_add(count).min(size) {
             let head = app.registry().head_at(epoch)?;
             let proof = log.inclusion_proof(epoch, size).map_err(ApiError::internal)?;
             heads.push(ProvenHead { head, proof: proof.iter().map(hex::encode).collect() });
