@@ -22,6 +22,8 @@ pub struct Explanation {
     pub because: Option<String>,
     /// The events the firing rule reads, in the policy's event order.
     pub events: Vec<EventTime>,
+    /// The time the colour is claimed at (unix seconds): event times are shown relative to it.
+    pub now: u64,
 }
 
 fn collect(e: &Expr, out: &mut Vec<usize>) {
@@ -43,8 +45,8 @@ fn collect(e: &Expr, out: &mut Vec<usize>) {
 }
 
 impl Explanation {
-    /// `state` must be the one `verdict` was evaluated on.
-    pub fn new(policy: &Policy, verdict: &Verdict, state: &[u64]) -> Self {
+    /// `state` must be the one `verdict` was evaluated on, at `now`.
+    pub fn new(policy: &Policy, verdict: &Verdict, state: &[u64], now: u64) -> Self {
         let mut idx = Vec::new();
         if let Some(rule) = verdict.rule.and_then(|i| policy.rules.get(i)) {
             collect(&rule.when, &mut idx);
@@ -55,7 +57,7 @@ impl Explanation {
             .into_iter()
             .filter_map(|i| Some(EventTime { kind: policy.events.get(i)?.clone(), time: *state.get(i)? }))
             .collect();
-        Self { colour: verdict.colour, rule: verdict.rule, because: verdict.because.clone(), events }
+        Self { colour: verdict.colour, rule: verdict.rule, because: verdict.because.clone(), events, now }
     }
 }
 
@@ -79,7 +81,7 @@ impl fmt::Display for Explanation {
             if e.time == 0 {
                 writeln!(f, "  {}: never", e.kind)?;
             } else {
-                writeln!(f, "  {}: at {} (Unix seconds)", e.kind, e.time)?;
+                writeln!(f, "  {}: {}", e.kind, healthcode_verifier::when::human(e.time, self.now))?;
             }
         }
         Ok(())

@@ -68,7 +68,7 @@ pub enum ProveError {
 /// The colour `witness` gets at `now` and why, without proving (what a holder's app shows).
 pub fn explain(policy: &Policy, witness: &Witness, now: u64) -> Result<(Verdict, Explanation), ProveError> {
     let verdict = evaluate(policy, &witness.state, now)?;
-    let explanation = Explanation::new(policy, &verdict, &witness.state);
+    let explanation = Explanation::new(policy, &verdict, &witness.state, now);
     Ok((verdict, explanation))
 }
 

@@ -286,7 +286,7 @@ pub fn run_prove(a: ProveArgs) -> CliResult {
         write_file(p, format!("{text}\n"))?;
     }
     if let Some(p) = &a.png {
-        write_file(p, qr.to_png())?;
+        write_file(p, qr.to_coloured_png(proved.explanation.colour, &healthcode_verifier::when::local(now)))?;
     }
     if let Some(p) = &a.svg {
         write_file(p, qr.to_svg())?;

@@ -315,7 +315,7 @@ fn prove(
     let ms = started.elapsed().as_millis();
     let text = proved.payload.to_text().map_err(fail)?;
     let qr = HealthQr::new(&proved.payload).map_err(fail)?;
-    let png = qr.to_png();
+    let png = qr.to_coloured_png(proved.explanation.colour, &healthcode_verifier::when::local(now));
     write_file(&dir.join(format!("{stem}.code.txt")), format!("{text}\n"))?;
     write_file(&dir.join(format!("{stem}.png")), &png)?;
     print!(

@@ -10,6 +10,7 @@ use healthcode_prover::Explanation;
 use healthcode_registry::history::from_public_record;
 use healthcode_registry::{HolderFile, LogExport};
 use healthcode_verifier::input::{MAX_EXPORT_BYTES, MAX_JSON_BYTES, MAX_POLICY_BYTES};
+use healthcode_verifier::when;
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -69,7 +70,7 @@ pub fn run(cmd: HolderCmd) -> CliResult {
             let now = now.unwrap_or_else(unix_now);
             let times: Vec<u64> = policy.events.iter().map(|k| r.state[k]).collect();
             let verdict = evaluate(&policy, &times, now).map_err(CliError::fail)?;
-            let why = Explanation::new(&policy, &verdict, &times);
+            let why = Explanation::new(&policy, &verdict, &times, now);
             let out = json!({
                 "leaf_index": r.leaf_index, "epoch": r.head.epoch, "state": r.state, "events": r.events,
                 "colour": verdict.colour, "rule": verdict.rule, "because": verdict.because, "now": now,
@@ -81,12 +82,12 @@ pub fn run(cmd: HolderCmd) -> CliResult {
                 )];
                 for e in &r.events {
                     lines.push(format!(
-                        "  {} at {} signed by {} (key {}), accepted at {}, log entry {} (inclusion proof checked){}{}",
+                        "  {} at {} signed by {} (key {}), accepted {}, log entry {} (inclusion proof checked){}{}",
                         e.kind,
-                        e.time,
+                        when::human(e.time, now),
                         e.signer.as_deref().map_or("an UNKNOWN signer".to_string(), |n| format!("`{n}`")),
                         e.signer_key,
-                        e.accepted_at,
+                        when::local(e.accepted_at),
                         e.inclusion.index,
                         e.retracted_at_entry.map(|i| format!(", RETRACTED at entry {i}")).unwrap_or_default(),
                         e.finding.as_deref().map(|f| format!(", AUDIT FINDING: {f}")).unwrap_or_default(),

@@ -218,9 +218,9 @@ fn open(db: &Path) -> Result<Registry, CliError> {
 
 fn head_text(h: &SignedHead) -> String {
     format!(
-        "epoch {}  issued_at {}\n  root      {}\n  holders   {}\n  log       {} entries, root {}\n  registry  {}\n  policy    {}",
+        "epoch {}  issued {}\n  root      {}\n  holders   {}\n  log       {} entries, root {}\n  registry  {}\n  policy    {}",
         h.epoch,
-        h.issued_at,
+        healthcode_verifier::when::human(h.issued_at, now()),
         to_hex(&h.root),
         h.holders,
         h.log_size,

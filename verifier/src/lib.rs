@@ -19,6 +19,7 @@ pub mod keycheck;
 pub mod keyfile;
 pub mod payload;
 pub mod qr;
+pub mod when;
 
 pub use bundle::{BundleError, Manifest, VerifierBundle};
 pub use checkpoint::{

@@ -5,7 +5,8 @@
 //! enough to scan from a phone screen.
 
 use crate::payload::{Payload, PayloadError};
-use image::{ImageFormat, ImageReader, Limits, Luma};
+use healthcode_circuits::policy::Colour;
+use image::{ImageFormat, ImageReader, Limits, Luma, Rgb, RgbImage};
 use qrcode::{render::svg, render::unicode, EcLevel, QrCode, Version};
 use std::io::Cursor;
 
@@ -15,6 +16,72 @@ pub const MAX_VERSION: i16 = 10;
 pub const EC_LEVEL: EcLevel = EcLevel::M;
 /// Pixels per module in PNG renderings (a 57-module code with its quiet zone is 520 px wide).
 pub const PNG_MODULE_PIXELS: u32 = 8;
+/// Modules of white around the code (the QR standard's quiet zone).
+const QUIET_ZONE: u32 = 4;
+/// The coloured frame around the quiet zone, in pixels.
+const FRAME_PIXELS: u32 = 24;
+/// Glyph cells are 8×8; the colour's name is drawn at 6×, the time at 3×.
+const GLYPH: u32 = 8;
+const NAME_SCALE: u32 = 6;
+const CAPTION_SCALE: u32 = 3;
+const TEXT_GAP: u32 = 16;
+const WHITE: [u8; 3] = [255, 255, 255];
+
+/// How a colour is drawn: its bright tone (frame and band), the dark shade of the modules (dark
+/// enough to read as black to a QR reader), the text colour on the band, and its name.
+struct Style {
+    bright: [u8; 3],
+    dark: [u8; 3],
+    text: [u8; 3],
+    name: &'static str,
+}
+
+impl Style {
+    fn of(colour: Colour) -> Self {
+        match colour {
+            Colour::Green => {
+                Style { bright: [0x1e, 0x9e, 0x4a], dark: [0x06, 0x4d, 0x21], text: WHITE, name: "GREEN" }
+            }
+            Colour::Yellow => Style {
+                bright: [0xf5, 0xc8, 0x00],
+                dark: [0x5c, 0x45, 0x00],
+                text: [0, 0, 0],
+                name: "YELLOW",
+            },
+            Colour::Red => {
+                Style { bright: [0xd6, 0x28, 0x28], dark: [0x7a, 0x0a, 0x0a], text: WHITE, name: "RED" }
+            }
+        }
+    }
+}
+
+/// Draws `text` centred on row `top` at `scale`× the 8×8 glyphs; characters without a glyph are
+/// skipped, and text wider than the image is cut at its edges.
+fn draw_text(img: &mut RgbImage, text: &str, top: u32, scale: u32, colour: [u8; 3]) {
+    use font8x8::UnicodeFonts;
+    let glyphs: Vec<[u8; 8]> = text.chars().filter_map(|c| font8x8::BASIC_FONTS.get(c)).collect();
+    let width = glyphs.len() as u32 * GLYPH * scale;
+    let left = img.width().saturating_sub(width) / 2;
+    for (i, g) in glyphs.iter().enumerate() {
+        for (row, bits) in g.iter().enumerate() {
+            for col in 0..8u32 {
+                if bits & (1 << col) == 0 {
+                    continue;
+                }
+                for dy in 0..scale {
+                    for dx in 0..scale {
+                        let x = left + (i as u32 * GLYPH + col) * scale + dx;
+                        let y = top + row as u32 * scale + dy;
+                        if x < img.width() && y < img.height() {
+                            img.put_pixel(x, y, Rgb(colour));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Largest image side accepted when reading: larger inputs are refused before decoding.
 pub const MAX_IMAGE_SIDE: u32 = 8192;
 /// How long finding the QR code in one image may take. A health code's own PNG reads in
@@ -74,6 +141,44 @@ impl HealthQr {
     pub fn to_png(&self) -> Vec<u8> {
         let img =
             self.code.render::<Luma<u8>>().module_dimensions(PNG_MODULE_PIXELS, PNG_MODULE_PIXELS).build();
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, ImageFormat::Png).expect("encoding a PNG into memory cannot fail");
+        out.into_inner()
+    }
+
+    /// The code as a person sees it: the modules in a dark shade of its colour on white, framed
+    /// in the colour itself, with the colour's name and `caption` (its time) under it. Still a QR
+    /// code every reader decodes: the dark shades stay far below the white in luminance, and the
+    /// quiet zone is kept white.
+    pub fn to_coloured_png(&self, colour: Colour, caption: &str) -> Vec<u8> {
+        let style = Style::of(colour);
+        let m = PNG_MODULE_PIXELS;
+        let side = (self.code.width() as u32 + 2 * QUIET_ZONE) * m;
+        let (frame, name_scale, caption_scale) = (FRAME_PIXELS, NAME_SCALE, CAPTION_SCALE);
+        let band = GLYPH * name_scale + GLYPH * caption_scale + 3 * TEXT_GAP;
+        let (w, h) = (side + 2 * frame, side + 2 * frame + band);
+        let mut img = RgbImage::from_pixel(w, h, Rgb(style.bright));
+        for y in 0..side {
+            for x in 0..side {
+                img.put_pixel(frame + x, frame + y, Rgb(WHITE));
+            }
+        }
+        let modules = self.code.to_colors();
+        let width = self.code.width();
+        for (i, c) in modules.iter().enumerate() {
+            if *c == qrcode::Color::Dark {
+                let (mx, my) = ((i % width) as u32 + QUIET_ZONE, (i / width) as u32 + QUIET_ZONE);
+                for dy in 0..m {
+                    for dx in 0..m {
+                        img.put_pixel(frame + mx * m + dx, frame + my * m + dy, Rgb(style.dark));
+                    }
+                }
+            }
+        }
+        let name = style.name;
+        let top = side + 2 * frame;
+        draw_text(&mut img, name, top + TEXT_GAP, name_scale, style.text);
+        draw_text(&mut img, caption, top + 2 * TEXT_GAP + GLYPH * name_scale, caption_scale, style.text);
         let mut out = Cursor::new(Vec::new());
         img.write_to(&mut out, ImageFormat::Png).expect("encoding a PNG into memory cannot fail");
         out.into_inner()

@@ -5,6 +5,7 @@ use ark_bn254::{Fq, Fq2, Fr, G1Affine, G2Affine};
 use ark_ec::AffineRepr;
 use ark_ff::{BigInteger, PrimeField};
 use ark_serialize::CanonicalSerialize;
+use healthcode_circuits::policy::Colour;
 use healthcode_prover::fixtures::Fixture;
 use healthcode_verifier::payload::{Payload, PayloadError, PROOF_BYTES, TEXT_PREFIX};
 use healthcode_verifier::qr::{self, HealthQr, QrError, MAX_VERSION};
@@ -249,6 +250,27 @@ fn qr_codes_fit_version_10_and_round_trip_through_images() {
         assert!(qr.to_svg().starts_with("<?xml"));
         let term = qr.to_terminal();
         assert_eq!(term.lines().count(), (qr.width() + 8).div_ceil(2));
+    }
+    // As a person sees it: in each colour, with its name and time under it, and still read.
+    for (p, colour) in [plain, bound, &big_epoch].into_iter().zip(Colour::ALL) {
+        let png = HealthQr::new(p).unwrap().to_coloured_png(colour, "2026-12-06 08:26 CST");
+        assert_eq!(&qr::decode_image(&png).unwrap(), p, "{colour:?}");
+        let img = image::load_from_memory(&png).unwrap().to_rgb8();
+        // The frame is the colour: a corner pixel is its bright tone, and the tones differ.
+        let corner = img.get_pixel(2, 2).0;
+        let expect = match colour {
+            Colour::Green => [0x1e, 0x9e, 0x4a],
+            Colour::Yellow => [0xf5, 0xc8, 0x00],
+            Colour::Red => [0xd6, 0x28, 0x28],
+        };
+        assert_eq!(corner, expect, "{colour:?}");
+        // The caption band under the code holds text pixels (the name and the time).
+        let band_top = img.width();
+        let text_pixels = (band_top..img.height())
+            .flat_map(|y| (0..img.width()).map(move |x| (x, y)))
+            .filter(|&(x, y)| img.get_pixel(x, y).0 != expect)
+            .count();
+        assert!(text_pixels > 2000, "{colour:?}: {text_pixels} text pixels");
     }
     println!(
         "QR versions: plain {}, bound {}",
