@@ -3,13 +3,14 @@
 //! ```text
 //! cargo run --release -p healthcode-service --example load -- [--events N] [--batch B]
 //!     [--witness-fetches N] [--reads N] [--concurrency C] [--batch-concurrency C] [--holders H] [--acks FILE]
-//!     [--max-seconds S] [--url URL [--operator-secret HEX]]
+//!     [--max-seconds S] [--publish-every S] [--url URL [--operator-secret HEX]]
 //! ```
 //!
-//! Without `--url` it starts its own server (same process, its own runtime) on a new registry in
-//! a temporary directory. It measures, each phase with `--concurrency` keep-alive connections
-//! (batches: `--batch-concurrency`):
-//! single-event POSTs, batches of `--batch` events, holders' signed witness fetches, and public
+//! Without `--url` it starts its own server (same process, its own runtime; `--publish-every`
+//! for its timer) on a new registry in a temporary directory; with `--url` the server must take
+//! the operator key of `--operator-secret` (default 32 bytes of 0x01). It measures, each phase
+//! with `--concurrency` keep-alive connections (batches: `--batch-concurrency`): single-event
+//! POSTs, batches of `--batch` events, holders' signed witness fetches, and public
 //! checkpoint/tile reads — requests per second, events per second, latency p50/p99 — and prints
 //! the machine's load average (`/proc/loadavg`) around each phase. Events and signed requests
 //! are made before a phase starts, so signing is not measured. Every event must be accepted;
@@ -46,13 +47,14 @@ struct Args {
     holders: usize,
     acks: Option<std::path::PathBuf>,
     max_seconds: u64,
+    publish_every: Option<u64>,
     url: Option<String>,
     operator_secret: [u8; 32],
 }
 
 const USAGE: &str =
     "usage: load [--events N] [--batch B] [--witness-fetches N] [--reads N] [--concurrency C] \
-[--batch-concurrency C] [--holders H] [--acks FILE] [--max-seconds S] [--url URL [--operator-secret HEX]]";
+[--batch-concurrency C] [--holders H] [--acks FILE] [--max-seconds S] [--publish-every S] [--url URL [--operator-secret HEX]]";
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
@@ -65,6 +67,7 @@ fn parse_args() -> Result<Args, String> {
         holders: 100,
         acks: None,
         max_seconds: 110,
+        publish_every: None,
         url: None,
         operator_secret: [1; 32],
     };
@@ -82,6 +85,7 @@ fn parse_args() -> Result<Args, String> {
             "--holders" => a.holders = num(value()?)?.max(1),
             "--acks" => a.acks = Some(value()?.into()),
             "--max-seconds" => a.max_seconds = num(value()?)?.clamp(5, 600) as u64,
+            "--publish-every" => a.publish_every = Some(num(value()?)?.clamp(1, 3600) as u64),
             "--url" => a.url = Some(value()?.trim_end_matches('/').to_string()),
             "--operator-secret" => {
                 let v = value()?;
@@ -365,7 +369,7 @@ impl Drop for OwnServer {
     }
 }
 
-fn start_own(operator: &SigningKey) -> Result<(String, OwnServer), String> {
+fn start_own(operator: &SigningKey, publish_every: Option<u64>) -> Result<(String, OwnServer), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let db = dir.path().join("registry.db");
     Registry::init(&db, POLICY, unix_now() - 10).map_err(|e| e.to_string())?;
@@ -373,7 +377,7 @@ fn start_own(operator: &SigningKey) -> Result<(String, OwnServer), String> {
         db,
         listen: "127.0.0.1:0".parse().expect("an address"),
         tls: None,
-        publish_every: None,
+        publish_every: publish_every.map(Duration::from_secs),
         operator: Some(operator.verifying_key()),
         witnesses: vec![],
         request_timeout: Duration::from_secs(30),
@@ -433,7 +437,7 @@ fn run(args: &Args, deadline: Instant) -> Result<(), String> {
     let (url, _own) = match &args.url {
         Some(u) => (u.clone(), None),
         None => {
-            let (u, s) = start_own(&operator)?;
+            let (u, s) = start_own(&operator, args.publish_every)?;
             println!("started a server in this process at {u} (temporary registry)");
             (u, Some(s))
         }

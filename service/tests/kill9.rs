@@ -31,7 +31,7 @@ const CHILD_ADDR: &str = "HEALTHCODE_KILL9_CHILD_ADDR";
 const ROUNDS: usize = 10;
 const SUBMITTERS: usize = 4;
 const HOLDERS: usize = 8;
-const DEFAULT_SEED: u64 = 0x6b69_6c6c_39;
+const DEFAULT_SEED: u64 = 20_261_206;
 
 /// The server process of [`acknowledged_events_survive_kill_9`]; returns at once in a normal run.
 #[test]
