@@ -25,6 +25,7 @@ pub use head::SignedHead;
 pub use history::{History, InclusionProof};
 pub use holder::HolderFile;
 pub use registry::{
-    AuditorInfo, ConsistencyProof, PublishHooks, PublishStep, Refusal, Registry, RegistryError, SignerInfo,
+    AuditorInfo, CheckedEvent, ConsistencyProof, PublishHooks, PublishStep, Refusal, Registry, RegistryError,
+    SignerInfo,
 };
 pub use witness::WitnessFile;

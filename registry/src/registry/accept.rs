@@ -3,6 +3,39 @@
 
 use super::*;
 
+/// The registry's receipt key and its promised merge delay (the policy's `max_merge_delay`).
+#[derive(Clone)]
+pub struct ReceiptSigner {
+    key: SigningKey,
+    max_merge_delay: u64,
+}
+
+impl ReceiptSigner {
+    /// The receipt of `event` accepted at `accepted_at`: published by `accepted_at + max_merge_delay`.
+    pub fn sign(&self, event: Hash, accepted_at: u64) -> Receipt {
+        Receipt::sign(&self.key, event, accepted_at, accepted_at.saturating_add(self.max_merge_delay))
+    }
+}
+
+/// A signed event with the outcome of its signature check. Only [`CheckedEvent::check`] makes
+/// one, so a caller cannot claim a signature was checked when it was not.
+#[derive(Clone, Debug)]
+pub struct CheckedEvent {
+    event: SignedEvent,
+    signature_ok: bool,
+}
+
+impl CheckedEvent {
+    pub fn check(event: SignedEvent) -> Self {
+        let signature_ok = event.verify();
+        Self { event, signature_ok }
+    }
+
+    pub fn event(&self) -> &SignedEvent {
+        &self.event
+    }
+}
+
 /// An accredited signer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignerInfo {
@@ -139,12 +172,23 @@ impl Registry {
         events: &[SignedEvent],
         now: u64,
     ) -> Result<Vec<std::result::Result<Hash, Refusal>>> {
-        let sig_ok = parallel_map(events, |e| e.verify());
+        let checked = parallel_map(events, |e| CheckedEvent::check(e.clone()));
+        self.submit_checked(&checked, now)
+    }
+
+    /// [`Registry::submit_batch`] for events whose signatures were checked already (by the
+    /// service's request handlers, in parallel and outside the registry's lock).
+    pub fn submit_checked(
+        &mut self,
+        events: &[CheckedEvent],
+        now: u64,
+    ) -> Result<Vec<std::result::Result<Hash, Refusal>>> {
         let me = self.key.verifying_key();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut out = Vec::with_capacity(events.len());
         let mut signers = HashMap::new();
-        for (ev, ok) in events.iter().zip(sig_ok) {
+        for CheckedEvent { event: ev, signature_ok: ok } in events {
+            let ok = *ok;
             let verdict = check_event(&tx, &self.policy, &me, &mut signers, ev, ok, now)?;
             if let Ok(id) = &verdict {
                 let e = &ev.event;
@@ -205,7 +249,12 @@ impl Registry {
     /// The receipt for an event accepted at `accepted_at`: signed by the registry key, promising
     /// a signed head that includes it by `accepted_at + max_merge_delay` (the policy's).
     pub fn receipt(&self, event: Hash, accepted_at: u64) -> Receipt {
-        Receipt::sign(&self.key, event, accepted_at, accepted_at.saturating_add(self.policy.max_merge_delay))
+        self.receipt_signer().sign(event, accepted_at)
+    }
+
+    /// What signs receipts, for a service that signs them without holding the registry.
+    pub fn receipt_signer(&self) -> ReceiptSigner {
+        ReceiptSigner { key: self.key.clone(), max_merge_delay: self.policy.max_merge_delay }
     }
 
     /// The receipt of an event accepted earlier, again: the same receipt (Ed25519 signatures are

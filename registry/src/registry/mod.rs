@@ -15,7 +15,7 @@ mod access;
 mod publish;
 mod query;
 
-pub use accept::SignerInfo;
+pub use accept::{CheckedEvent, ReceiptSigner, SignerInfo};
 pub use access::AuditorInfo;
 pub use publish::{PublishHooks, PublishStep, MAX_AHEAD};
 pub use query::{ConsistencyProof, StoredEvent};

@@ -66,6 +66,7 @@ pub struct App {
     pub replay: ReplayGuard,
     pub metrics: metrics::Metrics,
     pub now: fn() -> u64,
+    receipts: healthcode_registry::registry::ReceiptSigner,
 }
 
 pub fn unix_now() -> u64 {
@@ -77,6 +78,11 @@ impl App {
     /// consistent: every change is one SQLite transaction).
     pub fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The receipt of an accepted event, signed without the registry's lock.
+    pub fn receipt(&self, event: [u8; 32], accepted_at: u64) -> healthcode_registry::receipt::Receipt {
+        self.receipts.sign(event, accepted_at)
     }
 }
 
@@ -99,6 +105,7 @@ pub fn open(config: &ServeConfig) -> Result<(Arc<App>, std::thread::JoinHandle<(
     let registry = Registry::open(&config.db).map_err(reg_err)?;
     let registry_key = registry.public_key();
     let log_key = headlog::log_key(registry.signing_key());
+    let receipts = registry.receipt_signer();
     let mut log = TiledLog::new(log_key.origin());
     headlog::extend(&mut log, &registry.heads().map_err(reg_err)?).map_err(ServeError::Other)?;
     let checkpoint = match registry.latest_checkpoint().map_err(reg_err)? {
@@ -121,6 +128,7 @@ pub fn open(config: &ServeConfig) -> Result<(Arc<App>, std::thread::JoinHandle<(
         replay: ReplayGuard::default(),
         metrics: metrics::Metrics::default(),
         now: unix_now,
+        receipts,
     };
     Ok((Arc::new(app), writer))
 }
