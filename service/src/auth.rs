@@ -114,6 +114,15 @@ pub struct ReplayGuard {
 }
 
 impl ReplayGuard {
+    /// How many signatures it remembers.
+    pub fn len(&self) -> usize {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     fn first_use(&self, sig: [u8; 64], time: u64, now: u64) -> Result<(), AuthError> {
         let mut guard = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         let (seen, by_time) = &mut *guard;
@@ -183,5 +192,23 @@ mod tests {
         // Gone stale: forgotten (the freshness check refuses it before the guard is asked).
         g.first_use([2; 64], 300, 300).unwrap();
         assert!(g.seen.lock().unwrap().0.len() == 1);
+    }
+
+    /// Finding 4: `now` is read before the guard's lock is taken, so two requests can reach the
+    /// guard with their clocks out of order (a second boundary, or the system clock stepped
+    /// back). The later one forgets a signature the earlier one then accepts as new.
+    #[test]
+    fn a_replay_is_refused_even_when_requests_reach_the_guard_out_of_clock_order() {
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let other = SigningKey::from_bytes(&[10; 32]);
+        let g = ReplayGuard::default();
+        let h = sign(&key, "GET", "/v1/holder/witness", 1000, b"");
+        assert!(headers(&h).verify("GET", "/v1/holder/witness", b"", 1000, &g).is_ok());
+        // Any request handled at 1000 + MAX_SKEW + 1 purges what was signed at 1000 ...
+        let o = sign(&other, "GET", "/v1/holder/witness", 1000 + MAX_SKEW + 1, b"");
+        assert!(headers(&o).verify("GET", "/v1/holder/witness", b"", 1000 + MAX_SKEW + 1, &g).is_ok());
+        // ... while a replay that read the clock a moment earlier (still within the window).
+        let replay = headers(&h).verify("GET", "/v1/holder/witness", b"", 1000 + MAX_SKEW, &g);
+        assert!(replay.is_err(), "the captured request was accepted a second time");
     }
 }
