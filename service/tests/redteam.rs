@@ -274,3 +274,34 @@ impl TapMkdir for std::path::PathBuf {
         self
     }
 }
+
+/// Finding 6: the listener had no timer, so hyper's header read timeout never fired and the
+/// request timeout only starts once the headers are in. A client that sends its headers a byte
+/// at a time (or stops half-way) holds a connection and its task forever: a few thousand such
+/// connections exhaust the server's file descriptors (slowloris).
+#[test]
+fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use std::io::{Read as _, Write as _};
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _, _) = new_registry(dir.path());
+    let server = start_registry_with(ServeConfig {
+        db,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: None,
+        publish_every: None,
+        operator: Some(key(1).verifying_key()),
+        witnesses: vec![],
+        request_timeout: Duration::from_secs(1),
+    });
+    let mut s = std::net::TcpStream::connect(server.url.trim_start_matches("http://")).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 512];
+    let got = s.read(&mut buf);
+    assert!(
+        matches!(got, Ok(_)),
+        "the half-sent request still holds its connection after {:?}: {got:?}",
+        started.elapsed()
+    );
+}
