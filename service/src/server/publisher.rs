@@ -5,7 +5,8 @@
 use super::App;
 use crate::headlog;
 use healthcode_registry::{RegistryError, SignedHead};
-use healthcode_transparency::{add_checkpoint_request, merge_cosignatures};
+use healthcode_transparency::{add_checkpoint_request, merge_cosignatures, CosignatureVerifier};
+use signed_note::Verifier as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,7 +56,9 @@ fn cosign_latest_locked(app: &App) {
     let current = app.checkpoint.read().unwrap_or_else(|p| p.into_inner()).clone();
     let mut note = if note_size(&current) == Some(size) { current } else { note };
     for i in 0..app.witnesses.len() {
-        match ask_witness(app, i, size, &note) {
+        let answer = ask_witness(app, i, size, &note)
+            .and_then(|lines| own_cosignature(&app.witnesses[i].vkey, &note, &lines));
+        match answer {
             Ok(lines) => match merge_cosignatures(&note, &lines) {
                 Ok(merged) => note = merged,
                 Err(e) => {
@@ -73,6 +76,26 @@ fn cosign_latest_locked(app: &App) {
         tracing::error!(error = %e, "storing the checkpoint");
     }
     *app.checkpoint.write().unwrap_or_else(|p| p.into_inner()) = note;
+}
+
+/// The line of a witness's answer that is its own valid cosignature of `note`'s text, under the
+/// vkey it is configured with; anything else it sent is dropped. Merging lines unchecked would
+/// let one witness (or whoever is on the link to it) put a forged line under another witness's
+/// name into the served note, which every gate then refuses whole, or fill the note's signature
+/// slots so that the other witnesses' cosignatures no longer fit.
+pub fn own_cosignature(vkey: &str, note: &[u8], answer: &[u8]) -> Result<Vec<u8>, String> {
+    let verifier = CosignatureVerifier::new(vkey).map_err(|e| format!("its configured vkey: {e}"))?;
+    let parsed = signed_note::Note::from_bytes(note).map_err(|e| format!("our own checkpoint: {e}"))?;
+    answer
+        .split(|&b| b == b'\n')
+        .filter_map(|line| signed_note::Signature::from_bytes(line).ok())
+        .find(|sig| {
+            sig.name() == verifier.name()
+                && sig.id() == verifier.key_id()
+                && verifier.verify(parsed.text(), sig.signature())
+        })
+        .map(|sig| sig.to_bytes())
+        .ok_or_else(|| "its answer holds no valid cosignature by its configured key".into())
 }
 
 /// The tree size a checkpoint note states (its second line).
