@@ -70,7 +70,10 @@ pub struct SignedRequest<'a> {
 }
 
 impl SignedRequest<'_> {
-    /// Checks the signature over `method`, `path_and_query` and `body` at `now`; returns the signer.
+    /// Checks the signature over `method`, `path_and_query` and `body` at `now` and records it as
+    /// used; returns the signer. Handlers that must first ask whether the signer may act at all
+    /// use [`SignedRequest::check`] then [`Verified::first_use`], so that requests signed by
+    /// strangers' keys (anyone can make one) are never remembered.
     pub fn verify(
         &self,
         method: &str,
@@ -79,6 +82,17 @@ impl SignedRequest<'_> {
         now: u64,
         replay: &ReplayGuard,
     ) -> Result<VerifyingKey, AuthError> {
+        self.check(method, path_and_query, body, now)?.first_use(replay, now)
+    }
+
+    /// Checks the signature and its freshness, without recording it as used.
+    pub fn check(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+        now: u64,
+    ) -> Result<Verified, AuthError> {
         let (Some(key), Some(time), Some(nonce), Some(sig)) = (self.key, self.time, self.nonce, self.signature)
         else {
             return Err(AuthError::Missing);
@@ -95,8 +109,24 @@ impl SignedRequest<'_> {
         }
         key.verify_strict(&signing_bytes(method, path_and_query, time, nonce, body), &Signature::from_bytes(&sig))
             .map_err(|_| AuthError::BadSignature)?;
-        replay.first_use(sig, time, now)?;
-        Ok(key)
+        Ok(Verified { key, sig, time })
+    }
+}
+
+/// A request whose signature verified and is fresh, not yet recorded as used.
+#[must_use = "a verified request must still be checked for first use"]
+pub struct Verified {
+    pub key: VerifyingKey,
+    sig: [u8; 64],
+    time: u64,
+}
+
+impl Verified {
+    /// Records the signature as used, once the signer is known to be allowed: the signer, or
+    /// [`AuthError::Replayed`] the second time.
+    pub fn first_use(self, replay: &ReplayGuard, now: u64) -> Result<VerifyingKey, AuthError> {
+        replay.first_use(self.sig, self.time, now)?;
+        Ok(self.key)
     }
 }
 
@@ -110,13 +140,22 @@ fn hex_array<const N: usize>(s: &str) -> Option<[u8; N]> {
 /// The signatures seen within the freshness window (older ones are refused as stale anyway).
 #[derive(Default)]
 pub struct ReplayGuard {
-    seen: std::sync::Mutex<(HashSet<[u8; 64]>, BTreeMap<u64, Vec<[u8; 64]>>)>,
+    seen: std::sync::Mutex<Seen>,
+}
+
+#[derive(Default)]
+struct Seen {
+    sigs: HashSet<[u8; 64]>,
+    by_time: BTreeMap<u64, Vec<[u8; 64]>>,
+    /// The latest clock reading any request brought: requests read the clock before they take
+    /// the lock, so they can arrive out of order (and the system clock can step back).
+    latest: u64,
 }
 
 impl ReplayGuard {
     /// How many signatures it remembers.
     pub fn len(&self) -> usize {
-        self.seen.lock().unwrap_or_else(|p| p.into_inner()).0.len()
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).sigs.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -125,21 +164,27 @@ impl ReplayGuard {
 
     fn first_use(&self, sig: [u8; 64], time: u64, now: u64) -> Result<(), AuthError> {
         let mut guard = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        let (seen, by_time) = &mut *guard;
-        // Forget signatures that can no longer pass the freshness check.
-        let horizon = now.saturating_sub(MAX_SKEW);
-        while let Some((&t, _)) = by_time.first_key_value() {
+        let seen = &mut *guard;
+        seen.latest = seen.latest.max(now);
+        // Freshness again, under the lock and against the latest clock seen: a signature older
+        // than this horizon may have been forgotten already, so it is refused here.
+        let horizon = seen.latest.saturating_sub(MAX_SKEW);
+        if time < horizon {
+            return Err(AuthError::Stale { time, now: seen.latest });
+        }
+        // Forget signatures that can no longer pass that check.
+        while let Some((&t, _)) = seen.by_time.first_key_value() {
             if t >= horizon {
                 break;
             }
-            for s in by_time.remove(&t).unwrap_or_default() {
-                seen.remove(&s);
+            for s in seen.by_time.remove(&t).unwrap_or_default() {
+                seen.sigs.remove(&s);
             }
         }
-        if !seen.insert(sig) {
+        if !seen.sigs.insert(sig) {
             return Err(AuthError::Replayed);
         }
-        by_time.entry(time).or_default().push(sig);
+        seen.by_time.entry(time).or_default().push(sig);
         Ok(())
     }
 }
@@ -191,7 +236,7 @@ mod tests {
         assert_eq!(g.first_use([1; 64], 100, 100 + MAX_SKEW), Err(AuthError::Replayed));
         // Gone stale: forgotten (the freshness check refuses it before the guard is asked).
         g.first_use([2; 64], 300, 300).unwrap();
-        assert!(g.seen.lock().unwrap().0.len() == 1);
+        assert!(g.len() == 1);
     }
 
     /// Finding 4: `now` is read before the guard's lock is taken, so two requests can reach the
