@@ -18,6 +18,8 @@ use std::sync::{Arc, Mutex};
 
 /// Largest add-checkpoint body read (tlog-witness requests are a few KiB).
 const MAX_REQUEST: usize = 64 * 1024;
+/// How long a client may take to send a request's headers before the connection is closed.
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A witness key file: its name (the key name in its cosignatures) and Ed25519 secret.
 #[derive(Serialize, Deserialize)]

@@ -508,3 +508,113 @@ fn a_gate_refuses_a_rolled_back_answer() {
         new.heads.len()
     );
 }
+
+/// A log of `n` entries whose contents depend on `fork`, and its signed checkpoint.
+fn forked_log(
+    log_key: &healthcode_transparency::LogKey,
+    n: u64,
+    fork: &str,
+) -> healthcode_transparency::TiledLog {
+    let mut log = healthcode_transparency::TiledLog::new(log_key.origin());
+    for i in 0..n {
+        log.push(format!("{fork} {i}").into_bytes());
+    }
+    log
+}
+
+fn add_checkpoint(url: &str, body: &[u8]) -> u16 {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    agent.post(format!("{url}{}", path::ADD_CHECKPOINT)).send(body).unwrap().status().as_u16()
+}
+
+/// The witness cosigns one view only: two forks of the same size sent concurrently, many times,
+/// get exactly one cosignature between them; after a restart on the same state the other fork
+/// is still refused, from either old size.
+#[test]
+fn a_witness_cosigns_one_view_under_concurrency_and_restart() {
+    use healthcode_transparency::{add_checkpoint_request, LogKey};
+    let dir = tempfile::tempdir().unwrap();
+    let log_key = LogKey::new("example.org/redteam-log", key(5));
+    let (a, b) = (forked_log(&log_key, 3, "a"), forked_log(&log_key, 3, "b"));
+    let body_a = add_checkpoint_request(0, &[], &a.checkpoint(&log_key));
+    let body_b = add_checkpoint_request(0, &[], &b.checkpoint(&log_key));
+    let kf = healthcode_service::witness::WitnessKeyFile::generate("w.example");
+    let state = dir.path().join("w.state");
+    let w = start_witness_with(&kf, &state, &log_key.vkey());
+    let oks: Vec<(bool, u16)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..32)
+            .map(|i| {
+                let (url, body) = (w.server.url.clone(), if i % 2 == 0 { &body_a } else { &body_b });
+                s.spawn(move || (i % 2 == 0, add_checkpoint(&url, body)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let winners: Vec<&(bool, u16)> = oks.iter().filter(|(_, st)| *st == 200).collect();
+    assert_eq!(winners.len(), 1, "cosignatures: {oks:?}");
+    let a_won = winners[0].0;
+    assert!(oks.iter().all(|(_, st)| *st == 200 || *st == 409), "{oks:?}");
+    drop(w);
+
+    // Restarted on the same state: the loser is refused whatever old size it claims.
+    let w = start_witness_with(&kf, &state, &log_key.vkey());
+    let (winner, loser) = if a_won { (&a, &b) } else { (&b, &a) };
+    let loser_cp = loser.checkpoint(&log_key);
+    assert_eq!(add_checkpoint(&w.server.url, &add_checkpoint_request(0, &[], &loser_cp)), 409);
+    assert_eq!(add_checkpoint(&w.server.url, &add_checkpoint_request(3, &[], &loser_cp)), 422);
+    // A bigger loser-fork checkpoint with a proof from the winner's tree does not verify either.
+    let mut bigger = forked_log(&log_key, 3, if a_won { "b" } else { "a" });
+    bigger.push(b"x".to_vec());
+    let proof = winner.consistency_proof(0, 3).unwrap(); // empty: any proof the registry likes
+    let forged = add_checkpoint_request(3, &proof, &bigger.checkpoint(&log_key));
+    assert_eq!(add_checkpoint(&w.server.url, &forged), 422);
+    let honest_proof = bigger.consistency_proof(3, 4).unwrap();
+    let lying = add_checkpoint_request(3, &honest_proof, &bigger.checkpoint(&log_key));
+    assert_eq!(add_checkpoint(&w.server.url, &lying), 422, "a proof from the loser's own tree");
+}
+
+/// Finding 6 for the witness: `witness serve` used `axum::serve`, which sets no hyper timer,
+/// so the witness too kept a half-sent request's connection open forever.
+#[test]
+fn a_witness_cuts_off_a_client_that_never_finishes_its_headers() {
+    use std::io::{Read as _, Write as _};
+    let dir = tempfile::tempdir().unwrap();
+    let kf = healthcode_service::witness::WitnessKeyFile::generate("w.example");
+    let log_vkey = healthcode_transparency::LogKey::new("example.org/l", key(5)).vkey();
+    let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let config = healthcode_service::witness::WitnessConfig {
+        listen: addr,
+        state: dir.path().join("w.state"),
+        logs: vec![log_vkey],
+    };
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let cosigner = kf.cosigner().unwrap();
+    let thread = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(
+            healthcode_service::witness::serve(config, cosigner, async {
+                let _ = rx.await;
+            }),
+        )
+    });
+    let mut s = None;
+    for _ in 0..200 {
+        if let Ok(c) = std::net::TcpStream::connect(addr) {
+            s = Some(c);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let mut s = s.expect("the witness did not come up");
+    s.write_all(b"POST /add-checkpoint HTTP/1.1\r\nHost: x\r\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(healthcode_service::witness::HEADER_TIMEOUT.as_secs() + 5)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let got = s.read(&mut [0u8; 512]);
+    assert!(
+        got.is_ok(),
+        "the half-sent request still holds its connection after {:?}: {got:?}",
+        started.elapsed()
+    );
+    let _ = stop.send(());
+    thread.join().unwrap().unwrap();
+}
