@@ -618,3 +618,111 @@ fn a_witness_cuts_off_a_client_that_never_finishes_its_headers() {
     let _ = stop.send(());
     thread.join().unwrap().unwrap();
 }
+
+/// Enrolment racing: the same device key (or the same commitment) enrolled from many
+/// connections at once is registered exactly once; the others get 409, never a 500.
+#[test]
+fn concurrent_enrolments_register_a_device_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _, _) = new_registry(dir.path());
+    let operator = key(1);
+    let server = start_registry(&db, &operator, vec![]);
+    let device = hex::encode(key(60).verifying_key().as_bytes());
+    let shared = healthcode_registry::HolderFile::generate("SHARED");
+    let statuses: Vec<(u16, u16)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                let (url, op, device, shared) = (server.url.clone(), &operator, device.clone(), &shared);
+                s.spawn(move || {
+                    let c = Client::new(&url);
+                    let status = |r: Result<_, healthcode_service::client::ClientError>| match r {
+                        Ok(_) => 201,
+                        Err(healthcode_service::client::ClientError::Refused { status, .. }) => status,
+                        Err(e) => panic!("{e}"),
+                    };
+                    let own = healthcode_registry::HolderFile::generate(&format!("D{i}"));
+                    let same_device = Enrol {
+                        commitment: healthcode_circuits::field::to_hex(&own.commitment),
+                        device_key: device,
+                    };
+                    let same_commitment = Enrol {
+                        commitment: healthcode_circuits::field::to_hex(&shared.commitment),
+                        device_key: hex::encode(key(100 + i as u8).verifying_key().as_bytes()),
+                    };
+                    (status(c.enrol(op, &same_device)), status(c.enrol(op, &same_commitment)))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for pick in [|p: &(u16, u16)| p.0, |p: &(u16, u16)| p.1] {
+        let got: Vec<u16> = statuses.iter().map(pick).collect();
+        assert_eq!(got.iter().filter(|&&s| s == 201).count(), 1, "{got:?}");
+        assert!(got.iter().all(|&s| s == 201 || s == 409), "{got:?}");
+    }
+}
+
+/// What a malicious registry (or the network) can do to a heads answer under the gate's quorum:
+/// the same witness's cosignature twice, one witness's cosignature under another's name, a
+/// cosignature of another checkpoint, a size that disagrees with the note, a head at the index
+/// of another epoch. All refused.
+#[test]
+fn a_gate_counts_only_real_distinct_cosignatures_of_this_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, reg_key, log_vkey) = new_registry(dir.path());
+    let kf1 = healthcode_service::witness::WitnessKeyFile::generate("w1.example");
+    let kf2 = healthcode_service::witness::WitnessKeyFile::generate("w2.example");
+    let w1 = start_witness_with(&kf1, &dir.path().join("w1.state"), &log_vkey);
+    let operator = key(1);
+    // Only w1 is asked to cosign; the gate wants w1 AND w2.
+    let server = start_registry(&db, &operator, vec![w1.config.clone()]);
+    let client = Client::new(&server.url);
+    populate(&client, &operator, 1);
+    client.publish(&operator).unwrap();
+    let old_answer = client.recent_heads(16).unwrap();
+    client.publish(&operator).unwrap();
+    let answer = client.recent_heads(16).unwrap();
+    let vkeys = vec![kf1.vkey.clone(), kf2.vkey.clone()];
+    let strict = GateTrust::new(reg_key, policy_digest(), &vkeys, 2).unwrap();
+    let lenient = GateTrust::new(reg_key, policy_digest(), &vkeys, 1).unwrap();
+    assert!(verify_recent(&lenient, &answer, unix_now()).is_ok());
+    assert!(verify_recent(&strict, &answer, unix_now()).is_err());
+    let w1_line = answer.checkpoint.lines().find(|l| l.starts_with("— w1.example ")).unwrap().to_string();
+    let with = |extra: &str| {
+        let mut a = answer.clone();
+        a.checkpoint.push_str(extra);
+        a.checkpoint.push('\n');
+        a
+    };
+    // w1's line twice.
+    assert!(verify_recent(&strict, &with(&w1_line), unix_now()).is_err());
+    // w1's signature bytes under w2's name and key ID.
+    let v2 = Vkey::parse(&kf2.vkey).unwrap();
+    let sig = BASE64.decode(w1_line.rsplit(' ').next().unwrap()).unwrap();
+    let mut renamed = v2.id.to_be_bytes().to_vec();
+    renamed.extend_from_slice(&sig[4..]);
+    let renamed = format!("— {} {}", v2.name, BASE64.encode(renamed));
+    assert!(verify_recent(&strict, &with(&renamed), unix_now()).is_err());
+    assert!(verify_recent(&lenient, &with(&renamed), unix_now()).is_err(), "a bad line under a trusted name");
+    // w2's real cosignature, but of the previous checkpoint.
+    let old_text = old_answer.checkpoint.split("\n\n").next().unwrap().to_string() + "\n";
+    let w2_old = kf2.cosigner().unwrap().cosign(old_text.as_bytes(), unix_now()).unwrap();
+    let w2_old = String::from_utf8(w2_old).unwrap();
+    assert!(verify_recent(&strict, &with(w2_old.trim_end()), unix_now()).is_err());
+    // w2's real cosignature of this checkpoint does make the quorum (the control).
+    let text = answer.checkpoint.split("\n\n").next().unwrap().to_string() + "\n";
+    let w2_now =
+        String::from_utf8(kf2.cosigner().unwrap().cosign(text.as_bytes(), unix_now()).unwrap()).unwrap();
+    assert!(verify_recent(&strict, &with(w2_now.trim_end()), unix_now()).is_ok());
+    // A size in the answer that is not the note's.
+    let mut sized = answer.clone();
+    sized.checkpoint_size += 1;
+    assert!(matches!(verify_recent(&lenient, &sized, unix_now()), Err(GateError::SizeMismatch { .. })));
+    // Each head's proof swapped with its neighbour's (a head at another index).
+    let mut swapped = answer.clone();
+    let n = swapped.heads.len();
+    let p = swapped.heads[n - 1].proof.clone();
+    swapped.heads[n - 1].proof = swapped.heads[n - 2].proof.clone();
+    swapped.heads[n - 2].proof = p;
+    assert!(verify_recent(&lenient, &swapped, unix_now()).is_err());
+}
