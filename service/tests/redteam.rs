@@ -726,3 +726,34 @@ fn a_gate_counts_only_real_distinct_cosignatures_of_this_checkpoint() {
     swapped.heads[n - 2].proof = p;
     assert!(verify_recent(&lenient, &swapped, unix_now()).is_err());
 }
+
+/// Finding 8: `POST /v1/events` handed every event to the writer, which checks signatures inside
+/// the registry's one lock (`submit_batch`). Anyone can send 1000 badly signed events per
+/// request: a thousand Ed25519 verifications each, under the lock every other request (holder
+/// witnesses, heads, publishes, real submissions) waits for. A badly signed event must be
+/// refused without touching the registry's lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn badly_signed_events_are_refused_without_the_registry_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _operator) = in_process(dir.path());
+    let lab = key(11);
+    let mut ev = test_event(app.registry_key, &lab, 0, 60);
+    ev.event.time -= 1; // the signature no longer matches
+    let body = serde_json::to_vec(&vec![ev; 1000]).unwrap();
+    // Someone else holds the registry for a while (a long commit, a publish).
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let holder = {
+        let app = app.clone();
+        std::thread::spawn(move || {
+            let _reg = app.registry();
+            held_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_secs(3));
+        })
+    };
+    held_rx.recv().unwrap();
+    let answered =
+        tokio::time::timeout(Duration::from_millis(1500), call(&app, "POST", path::EVENTS, &body, None))
+            .await;
+    assert_eq!(answered, Ok(200), "junk waited for the registry's lock");
+    holder.join().unwrap();
+}
