@@ -137,13 +137,43 @@ async fn submit_events(State(app): State<Arc<App>>, body: Bytes) -> ApiResult<Re
     if events.is_empty() || events.len() > api::MAX_BATCH {
         return Err(ApiError::new(422, "batch_size", format!("a batch holds 1 to {} events", api::MAX_BATCH)));
     }
-    let ids: Vec<[u8; 32]> = events.iter().map(|e| e.event.id()).collect();
-    let verdicts = app.batcher.submit(events).await.map_err(ApiError::internal)?;
-    let results: Vec<Result<Receipt, Refusal>> = blocking(&app, move |app| {
-        let reg = app.registry();
-        Ok(verdicts.into_iter().zip(ids).map(|((v, at), id)| v.map(|_| reg.receipt(id, at))).collect())
+    // Signatures are checked here, off the registry's lock: badly signed events (anyone can
+    // send a thousand per request) never reach the writer, which checks the rest again inside
+    // its transaction and would otherwise make every other request wait for these.
+    let me = app.registry_key;
+    let (events, early) = tokio::task::spawn_blocking(move || {
+        let early: Vec<Option<Refusal>> = events.iter().map(|e| signature_refusal(e, &me)).collect();
+        (events, early)
     })
-    .await?;
+    .await
+    .map_err(ApiError::internal)?;
+    let ids: Vec<[u8; 32]> = events.iter().map(|e| e.event.id()).collect();
+    let well_signed: Vec<SignedEvent> =
+        events.into_iter().zip(&early).filter(|(_, r)| r.is_none()).map(|(e, _)| e).collect();
+    let mut written = if well_signed.is_empty() {
+        Vec::new()
+    } else {
+        app.batcher.submit(well_signed).await.map_err(ApiError::internal)?
+    }
+    .into_iter();
+    let verdicts: Vec<_> = early
+        .into_iter()
+        .map(|r| match r {
+            Some(r) => Ok((Err(r), 0)),
+            None => written.next().ok_or("the writer answered fewer verdicts than events"),
+        })
+        .collect::<Result<_, _>>()
+        .map_err(ApiError::internal)?;
+    let results: Vec<Result<Receipt, Refusal>> = if verdicts.iter().any(|(v, _)| v.is_ok()) {
+        blocking(&app, move |app| {
+            let reg = app.registry();
+            Ok(verdicts.into_iter().zip(ids).map(|((v, at), id)| v.map(|_| reg.receipt(id, at))).collect())
+        })
+        .await?
+    } else {
+        // All refused: no receipt to sign, no reason to wait for the registry.
+        verdicts.into_iter().filter_map(|(v, _)| v.err()).map(Err).collect()
+    };
     let accepted = results.iter().filter(|r| r.is_ok()).count() as u64;
     app.metrics.events_accepted.inc_by(accepted);
     app.metrics.events_refused.inc_by(results.len() as u64 - accepted);
@@ -162,6 +192,18 @@ async fn submit_events(State(app): State<Arc<App>>, body: Bytes) -> ApiResult<Re
         })
         .collect();
     Ok(Json(BatchResponse { results }).into_response())
+}
+
+/// The refusal the registry would give `e` before anything else (wrong registry, bad
+/// signature), if any: what can be checked without the registry's lock.
+fn signature_refusal(e: &SignedEvent, registry: &ed25519_dalek::VerifyingKey) -> Option<Refusal> {
+    if e.event.registry != *registry {
+        Some(Refusal::WrongRegistry)
+    } else if !e.verify() {
+        Some(Refusal::BadSignature)
+    } else {
+        None
+    }
 }
 
 /// Submit a signed retraction of the signer's own event.
