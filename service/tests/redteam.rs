@@ -757,3 +757,31 @@ async fn badly_signed_events_are_refused_without_the_registry_lock() {
     assert_eq!(answered, Ok(200), "junk waited for the registry's lock");
     holder.join().unwrap();
 }
+
+/// Finding 9: the client sent a holder's signed read over plain `http://` to any host. Her
+/// witness carries her state (the time of each event kind, so her colour) and her history her
+/// events: a passive eavesdropper on the path learns her health status. The same holds for an
+/// auditor's full log entries. These reads must refuse clear text except to loopback.
+#[test]
+fn private_reads_refuse_clear_text_to_a_remote_host() {
+    let device = key(3);
+    for url in
+        ["http://registry.example.invalid", "HTTP://user@192.0.2.1:80/prefix", "http://[2001:db8::1]:8"]
+    {
+        let remote = Client::new(url);
+        for (what, e) in [
+            ("witness", remote.witness(&device).map(|_| ()).unwrap_err()),
+            ("history", remote.history(&device).map(|_| ()).unwrap_err()),
+            ("entries", remote.entries(&device, 0, 1).map(|_| ()).unwrap_err()),
+        ] {
+            assert!(!e.is_network() && e.to_string().contains("https"), "{what} to {url} in clear text: {e}");
+        }
+    }
+    // https to a remote host, and plain http to loopback, are attempted (and unreachable here).
+    let e = Client::new("https://registry.example.invalid").witness(&device).map(|_| ()).unwrap_err();
+    assert!(e.is_network(), "{e}");
+    for local in ["http://127.0.0.1:1", "http://localhost:1", "http://[::1]:1"] {
+        let e = Client::new(local).witness(&device).map(|_| ()).unwrap_err();
+        assert!(e.is_network(), "{local}: {e}");
+    }
+}
