@@ -785,3 +785,23 @@ fn private_reads_refuse_clear_text_to_a_remote_host() {
         assert!(e.is_network(), "{local}: {e}");
     }
 }
+
+/// With finding 1 fixed the witness vkeys are what cosignatures are checked against: a
+/// misconfigured one must stop the service at start, not silently drop every cosignature.
+#[test]
+fn a_bad_witness_vkey_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _, log_vkey) = new_registry(dir.path());
+    for vkey in ["nonsense".to_string(), log_vkey] {
+        let config = ServeConfig {
+            db: db.clone(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            tls: None,
+            publish_every: None,
+            operator: None,
+            witnesses: vec![WitnessConfig { url: "http://127.0.0.1:1".into(), vkey: vkey.clone() }],
+            request_timeout: Duration::from_secs(10),
+        };
+        assert!(server::open(&config).is_err(), "started with witness vkey {vkey:?}");
+    }
+}

@@ -97,6 +97,11 @@ pub enum ServeError {
 /// the stored checkpoint reused if it is current). Returns the state and the writer thread.
 pub fn open(config: &ServeConfig) -> Result<(Arc<App>, std::thread::JoinHandle<()>), ServeError> {
     let reg_err = |source| ServeError::Registry { path: config.db.display().to_string(), source };
+    // Each witness's answers are checked against its vkey: a wrong one would drop them all.
+    for w in &config.witnesses {
+        healthcode_transparency::CosignatureVerifier::new(&w.vkey)
+            .map_err(|e| ServeError::Other(format!("witness {}: {e}", w.url)))?;
+    }
     let registry = Registry::open(&config.db).map_err(reg_err)?;
     let registry_key = registry.public_key();
     let log_key = headlog::log_key(registry.signing_key());
