@@ -79,7 +79,10 @@ pub struct SignedRequest<'a> {
 }
 
 impl SignedRequest<'_> {
-    /// Checks the signature over `method`, `path_and_query` and `body` at `now`; returns the signer.
+    /// Checks the signature over `method`, `path_and_query` and `body` at `now` and records it as
+    /// used; returns the signer. Handlers that must first ask whether the signer may act at all
+    /// use [`SignedRequest::check`] then [`Verified::first_use`], so that requests signed by
+    /// strangers' keys (anyone can make one) are never remembered.
     pub fn verify(
         &self,
         method: &str,
@@ -88,6 +91,17 @@ impl SignedRequest<'_> {
         now: u64,
         replay: &ReplayGuard,
     ) -> Result<VerifyingKey, AuthError> {
+        self.check(method, path_and_query, body, now)?.first_use(replay, now)
+    }
+
+    /// Checks the signature and its freshness, without recording it as used.
+    pub fn check(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+        now: u64,
+    ) -> Result<Verified, AuthError> {
         let (Some(key), Some(time), Some(nonce), Some(sig)) =
             (self.key, self.time, self.nonce, self.signature)
         else {
@@ -108,8 +122,24 @@ impl SignedRequest<'_> {
             &Signature::from_bytes(&sig),
         )
         .map_err(|_| AuthError::BadSignature)?;
-        replay.first_use(sig, time, now)?;
-        Ok(key)
+        Ok(Verified { key, sig, time })
+    }
+}
+
+/// A request whose signature verified and is fresh, not yet recorded as used.
+#[must_use = "a verified request must still be checked for first use"]
+pub struct Verified {
+    pub key: VerifyingKey,
+    sig: [u8; 64],
+    time: u64,
+}
+
+impl Verified {
+    /// Records the signature as used, once the signer is known to be allowed: the signer, or
+    /// [`AuthError::Replayed`] the second time.
+    pub fn first_use(self, replay: &ReplayGuard, now: u64) -> Result<VerifyingKey, AuthError> {
+        replay.first_use(self.sig, self.time, now)?;
+        Ok(self.key)
     }
 }
 
@@ -126,27 +156,48 @@ pub struct ReplayGuard {
     seen: std::sync::Mutex<Seen>,
 }
 
-/// Every signature seen, and the same indexed by request time for forgetting.
-type Seen = (HashSet<[u8; 64]>, BTreeMap<u64, Vec<[u8; 64]>>);
+#[derive(Default)]
+struct Seen {
+    sigs: HashSet<[u8; 64]>,
+    by_time: BTreeMap<u64, Vec<[u8; 64]>>,
+    /// The latest clock reading any request brought: requests read the clock before they take
+    /// the lock, so they can arrive out of order (and the system clock can step back).
+    latest: u64,
+}
 
 impl ReplayGuard {
+    /// How many signatures it remembers.
+    pub fn len(&self) -> usize {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).sigs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     fn first_use(&self, sig: [u8; 64], time: u64, now: u64) -> Result<(), AuthError> {
         let mut guard = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        let (seen, by_time) = &mut *guard;
-        // Forget signatures that can no longer pass the freshness check.
-        let horizon = now.saturating_sub(MAX_SKEW);
-        while let Some((&t, _)) = by_time.first_key_value() {
+        let seen = &mut *guard;
+        seen.latest = seen.latest.max(now);
+        // Freshness again, under the lock and against the latest clock seen: a signature older
+        // than this horizon may have been forgotten already, so it is refused here.
+        let horizon = seen.latest.saturating_sub(MAX_SKEW);
+        if time < horizon {
+            return Err(AuthError::Stale { time, now: seen.latest });
+        }
+        // Forget signatures that can no longer pass that check.
+        while let Some((&t, _)) = seen.by_time.first_key_value() {
             if t >= horizon {
                 break;
             }
-            for s in by_time.remove(&t).unwrap_or_default() {
-                seen.remove(&s);
+            for s in seen.by_time.remove(&t).unwrap_or_default() {
+                seen.sigs.remove(&s);
             }
         }
-        if !seen.insert(sig) {
+        if !seen.sigs.insert(sig) {
             return Err(AuthError::Replayed);
         }
-        by_time.entry(time).or_default().push(sig);
+        seen.by_time.entry(time).or_default().push(sig);
         Ok(())
     }
 }
@@ -224,6 +275,24 @@ mod tests {
         assert_eq!(g.first_use([1; 64], 100, 100 + MAX_SKEW), Err(AuthError::Replayed));
         // Gone stale: forgotten (the freshness check refuses it before the guard is asked).
         g.first_use([2; 64], 300, 300).unwrap();
-        assert!(g.seen.lock().unwrap().0.len() == 1);
+        assert!(g.len() == 1);
+    }
+
+    /// Finding 4: `now` is read before the guard's lock is taken, so two requests can reach the
+    /// guard with their clocks out of order (a second boundary, or the system clock stepped
+    /// back). The later one forgets a signature the earlier one then accepts as new.
+    #[test]
+    fn a_replay_is_refused_even_when_requests_reach_the_guard_out_of_clock_order() {
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let other = SigningKey::from_bytes(&[10; 32]);
+        let g = ReplayGuard::default();
+        let h = sign(&key, "GET", "/v1/holder/witness", 1000, b"");
+        assert!(headers(&h).verify("GET", "/v1/holder/witness", b"", 1000, &g).is_ok());
+        // Any request handled at 1000 + MAX_SKEW + 1 purges what was signed at 1000 ...
+        let o = sign(&other, "GET", "/v1/holder/witness", 1000 + MAX_SKEW + 1, b"");
+        assert!(headers(&o).verify("GET", "/v1/holder/witness", b"", 1000 + MAX_SKEW + 1, &g).is_ok());
+        // ... while a replay that read the clock a moment earlier (still within the window).
+        let replay = headers(&h).verify("GET", "/v1/holder/witness", b"", 1000 + MAX_SKEW, &g);
+        assert!(replay.is_err(), "the captured request was accepted a second time");
     }
 }

@@ -29,12 +29,14 @@ pub enum ClientError {
     Refused { url: String, status: u16, body: ErrorBody },
     #[error("{url} answered something that is not a registry service's answer ({why})")]
     Garbage { url: String, why: String },
+    #[error("refusing to send {what} in clear text to {url}: use an https:// URL")]
+    ClearText { url: String, what: &'static str },
 }
 
 impl ClientError {
     /// Whether the request never got a protocol answer (network, timeout, garbage).
     pub fn is_network(&self) -> bool {
-        !matches!(self, ClientError::Refused { .. })
+        !matches!(self, ClientError::Refused { .. } | ClientError::ClearText { .. })
     }
 }
 
@@ -56,6 +58,27 @@ impl Client {
 
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// Refuses a read whose answer is private (a holder's witness or history: her colour; an
+    /// auditor's log entries: everyone's events) over plain HTTP, except to this machine.
+    fn private(&self, what: &'static str) -> Result<(), ClientError> {
+        if self.base.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) {
+            return Ok(());
+        }
+        let rest = self.base.split_once("://").map_or(self.base.as_str(), |(_, r)| r);
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let host = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+        };
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if loopback {
+            return Ok(());
+        }
+        Err(ClientError::ClearText { url: self.base.clone(), what })
     }
 
     fn send(
@@ -167,10 +190,12 @@ impl Client {
     // ---- a holder's device ---------------------------------------------------------------------
 
     pub fn witness(&self, device: &SigningKey) -> Result<WitnessFile, ClientError> {
+        self.private("a holder's witness")?;
         self.call("GET", path::HOLDER_WITNESS, None, Some(device))
     }
 
     pub fn history(&self, device: &SigningKey) -> Result<History, ClientError> {
+        self.private("a holder's history")?;
         self.call("GET", path::HOLDER_HISTORY, None, Some(device))
     }
 
@@ -199,6 +224,7 @@ impl Client {
     // ---- auditors -----------------------------------------------------------------------------
 
     pub fn entries(&self, auditor: &SigningKey, start: u64, count: u64) -> Result<Entries, ClientError> {
+        self.private("an auditor's log entries")?;
         self.call(
             "GET",
             &format!("{}?start={start}&count={count}", path::AUDITOR_ENTRIES),

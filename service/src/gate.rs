@@ -51,6 +51,8 @@ pub enum GateError {
     Head(u64, String),
     #[error("no heads in the answer")]
     Empty,
+    #[error("the answer leaves out heads the checkpoint holds: {0}")]
+    Incomplete(String),
 }
 
 /// Checks an answer of `GET /v1/heads` and returns the heads it proves, newest last.
@@ -82,5 +84,17 @@ pub fn verify_recent(trust: &GateTrust, answer: &RecentHeads, now: u64) -> Resul
     }
     heads.sort_by_key(|h| h.epoch);
     heads.dedup_by_key(|h| h.epoch);
+    // The checkpoint says how many heads exist. An answer is not signed as a whole, so whoever
+    // can touch it (or the gate's cache file) could drop the newest heads and blind the gate's
+    // superseded-head check: insist on the newest one, and no gap before it.
+    let newest = heads.last().map_or(0, |h| h.epoch);
+    if newest + 1 != cp.size {
+        let why = format!("its newest head is epoch {newest}, the checkpoint holds {}", cp.size);
+        return Err(GateError::Incomplete(why));
+    }
+    if let Some(w) = heads.windows(2).find(|w| w[1].epoch != w[0].epoch + 1) {
+        let why = format!("epochs {} to {} are missing", w[0].epoch + 1, w[1].epoch - 1);
+        return Err(GateError::Incomplete(why));
+    }
     Ok(TrustedHeads { checkpoint: answer.checkpoint.clone(), heads, fetched_at: now })
 }

@@ -18,6 +18,8 @@ use std::sync::{Arc, Mutex};
 
 /// Largest add-checkpoint body read (tlog-witness requests are a few KiB).
 const MAX_REQUEST: usize = 64 * 1024;
+/// How long a client may take to send a request's headers before the connection is closed.
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A witness key file: its name (the key name in its cosignatures) and Ed25519 secret.
 #[derive(Serialize, Deserialize)]
@@ -103,9 +105,20 @@ pub async fn serve(
 ) -> Result<(), String> {
     let witness =
         open(&config.state, key, &config.logs).map_err(|e| format!("{}: {e}", config.state.display()))?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
+    let listener = std::net::TcpListener::bind(config.listen)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     tracing::info!(addr = %listener.local_addr().map_err(|e| e.to_string())?, "witness listening");
-    axum::serve(listener, router(witness)).with_graceful_shutdown(shutdown).await.map_err(|e| e.to_string())
+    // Not `axum::serve`: it sets no hyper timer, so a client trickling its headers (slowloris)
+    // would hold its connection forever.
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    let mut server = axum_server::from_tcp(listener).handle(handle);
+    let timer = hyper_util::rt::TokioTimer::new();
+    server.http_builder().http1().timer(timer).header_read_timeout(HEADER_TIMEOUT);
+    server.serve(router(witness).into_make_service()).await.map_err(|e| e.to_string())
 }

@@ -34,6 +34,10 @@ impl CheckedEvent {
     pub fn event(&self) -> &SignedEvent {
         &self.event
     }
+
+    pub fn signature_ok(&self) -> bool {
+        self.signature_ok
+    }
 }
 
 /// An accredited signer.

@@ -20,6 +20,7 @@ use crate::headlog;
 use ed25519_dalek::VerifyingKey;
 use healthcode_registry::{Registry, RegistryError};
 use healthcode_transparency::{LogKey, TiledLog};
+use hyper_util::rt::TokioTimer;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -102,6 +103,11 @@ pub enum ServeError {
 /// the stored checkpoint reused if it is current). Returns the state and the writer thread.
 pub fn open(config: &ServeConfig) -> Result<(Arc<App>, std::thread::JoinHandle<()>), ServeError> {
     let reg_err = |source| ServeError::Registry { path: config.db.display().to_string(), source };
+    // Each witness's answers are checked against its vkey: a wrong one would drop them all.
+    for w in &config.witnesses {
+        healthcode_transparency::CosignatureVerifier::new(&w.vkey)
+            .map_err(|e| ServeError::Other(format!("witness {}: {e}", w.url)))?;
+    }
     let registry = Registry::open(&config.db).map_err(reg_err)?;
     let registry_key = registry.public_key();
     let log_key = headlog::log_key(registry.signing_key());
@@ -179,9 +185,21 @@ pub async fn serve_on(
         head_log_vkey = %headlog::log_vkey(&app.registry_key),
         "registry service listening"
     );
+    // Without a timer hyper's header read timeout never fires, and the request timeout starts
+    // only once the headers are in: a client trickling its headers (slowloris) would hold its
+    // connection and task forever.
+    let header_timeout = config.request_timeout;
     let served = match tls {
-        Some(tls) => axum_server::from_tcp_rustls(listener, tls).handle(handle).serve(service).await,
-        None => axum_server::from_tcp(listener).handle(handle).serve(service).await,
+        Some(tls) => {
+            let mut server = axum_server::from_tcp_rustls(listener, tls).handle(handle);
+            server.http_builder().http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
+            server.serve(service).await
+        }
+        None => {
+            let mut server = axum_server::from_tcp(listener).handle(handle);
+            server.http_builder().http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
+            server.serve(service).await
+        }
     };
     served.map_err(|e| ServeError::Other(format!("server: {e}")))?;
     // The publish in flight (if any) completes before the process ends.

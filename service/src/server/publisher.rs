@@ -5,7 +5,8 @@
 use super::App;
 use crate::headlog;
 use healthcode_registry::{RegistryError, SignedHead};
-use healthcode_transparency::{add_checkpoint_request, merge_cosignatures, TrustPolicy};
+use healthcode_transparency::{add_checkpoint_request, merge_cosignatures, CosignatureVerifier};
+use signed_note::Verifier as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,8 +56,10 @@ fn cosign_latest_locked(app: &App) {
     let current = app.checkpoint.read().unwrap_or_else(|p| p.into_inner()).clone();
     let mut note = if note_size(&current) == Some(size) { current } else { note };
     for i in 0..app.witnesses.len() {
-        match ask_witness(app, i, size, &note) {
-            Ok(lines) => match merge_checked(app, i, &note, &lines) {
+        let answer = ask_witness(app, i, size, &note)
+            .and_then(|lines| own_cosignature(&app.witnesses[i].vkey, &note, &lines));
+        match answer {
+            Ok(lines) => match merge_cosignatures(&note, &lines) {
                 Ok(merged) => note = merged,
                 Err(e) => {
                     app.metrics.witness_failures.inc();
@@ -75,19 +78,24 @@ fn cosign_latest_locked(app: &App) {
     *app.checkpoint.write().unwrap_or_else(|p| p.into_inner()) = note;
 }
 
-/// Adds witness `i`'s answer to the note only if it holds a valid cosignature by that witness's
-/// configured key over this very checkpoint: a witness answering junk must not make the served
-/// note one that gates reject.
-fn merge_checked(app: &App, i: usize, note: &[u8], lines: &[u8]) -> Result<Vec<u8>, String> {
-    let merged = merge_cosignatures(note, lines).map_err(|e| e.to_string())?;
-    let one = TrustPolicy::new(
-        &headlog::log_vkey(&app.registry_key),
-        std::slice::from_ref(&app.witnesses[i].vkey),
-        1,
-    )
-    .map_err(|e| format!("configured vkey: {e}"))?;
-    one.verify(&merged).map_err(|e| format!("its answer does not cosign this checkpoint: {e}"))?;
-    Ok(merged)
+/// The line of a witness's answer that is its own valid cosignature of `note`'s text, under the
+/// vkey it is configured with; anything else it sent is dropped. Merging lines unchecked would
+/// let one witness (or whoever is on the link to it) put a forged line under another witness's
+/// name into the served note, which every gate then refuses whole, or fill the note's signature
+/// slots so that the other witnesses' cosignatures no longer fit.
+pub fn own_cosignature(vkey: &str, note: &[u8], answer: &[u8]) -> Result<Vec<u8>, String> {
+    let verifier = CosignatureVerifier::new(vkey).map_err(|e| format!("its configured vkey: {e}"))?;
+    let parsed = signed_note::Note::from_bytes(note).map_err(|e| format!("our own checkpoint: {e}"))?;
+    answer
+        .split(|&b| b == b'\n')
+        .filter_map(|line| signed_note::Signature::from_bytes(line).ok())
+        .find(|sig| {
+            sig.name() == verifier.name()
+                && sig.id() == verifier.key_id()
+                && verifier.verify(parsed.text(), sig.signature())
+        })
+        .map(|sig| sig.to_bytes())
+        .ok_or_else(|| "its answer holds no valid cosignature by its configured key".into())
 }
 
 /// The tree size a checkpoint note states (its second line).

@@ -5,7 +5,7 @@ use super::error::{ApiError, ApiResult};
 use super::routes::{blocking, parse, publish_now};
 use super::App;
 use crate::api::{self, AddAuditor, AddSigner, Enrol, Enrolled, Entries, ErrorBody, RevokeSigner};
-use crate::auth::{SignedRequest, KEY_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIME_HEADER};
+use crate::auth::{SignedRequest, Verified, KEY_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIME_HEADER};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -17,14 +17,10 @@ use healthcode_registry::{History, SignedHead, WitnessFile};
 use serde::Deserialize;
 use std::sync::Arc;
 
-/// Who signed this request (signature, freshness and first use checked), or 401.
-fn signer(
-    app: &App,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> ApiResult<VerifyingKey> {
+/// Who signed this request (signature and freshness checked), or 401. Not yet recorded as used:
+/// the handler does that with [`first_use`] once the signer is known to be allowed, so that
+/// requests signed by strangers' keys never fill the replay guard.
+fn signer(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> ApiResult<Verified> {
     let h = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let req = SignedRequest {
         key: h(KEY_HEADER),
@@ -33,14 +29,19 @@ fn signer(
         signature: h(SIGNATURE_HEADER),
     };
     let pq = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    Ok(req.verify(method.as_str(), pq, body, (app.now)(), &app.replay)?)
+    Ok(req.check(method.as_str(), pq, body, (app.now)())?)
+}
+
+/// Records an authorised request as used: 401 if it was used before.
+fn first_use(app: &App, v: Verified) -> ApiResult<VerifyingKey> {
+    Ok(v.first_use(&app.replay, (app.now)())?)
 }
 
 /// The operator's signature, or 401/403.
 fn operator(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> ApiResult<()> {
-    let key = signer(app, method, uri, headers, body)?;
+    let v = signer(app, method, uri, headers, body)?;
     match app.operator {
-        Some(op) if op == key => Ok(()),
+        Some(op) if op == v.key => first_use(app, v).map(|_| ()),
         Some(_) => Err(ApiError::forbidden("this request is not signed by the operator's key")),
         None => Err(ApiError::forbidden("this registry service was started without an operator key")),
     }
@@ -165,9 +166,10 @@ pub async fn holder_witness(
     uri: Uri,
     headers: HeaderMap,
 ) -> ApiResult<Json<WitnessFile>> {
-    let key = signer(&app, &method, &uri, &headers, b"")?;
+    let v = signer(&app, &method, &uri, &headers, b"")?;
     blocking(&app, move |app| {
-        let leaf = holder(app, &key)?;
+        let leaf = holder(app, &v.key)?;
+        first_use(app, v)?;
         let mut reg = app.registry();
         reg.refresh()?;
         Ok(Json(reg.witness(leaf)?))
@@ -184,9 +186,10 @@ pub async fn holder_history(
     uri: Uri,
     headers: HeaderMap,
 ) -> ApiResult<Json<History>> {
-    let key = signer(&app, &method, &uri, &headers, b"")?;
+    let v = signer(&app, &method, &uri, &headers, b"")?;
     blocking(&app, move |app| {
-        let leaf = holder(app, &key)?;
+        let leaf = holder(app, &v.key)?;
+        first_use(app, v)?;
         Ok(Json(app.registry().history(leaf)?))
     })
     .await
@@ -210,15 +213,16 @@ pub async fn auditor_entries(
     headers: HeaderMap,
     Query(q): Query<EntriesQuery>,
 ) -> ApiResult<Json<Entries>> {
-    let key = signer(&app, &method, &uri, &headers, b"")?;
+    let v = signer(&app, &method, &uri, &headers, b"")?;
     if q.count == 0 || q.count > api::MAX_BATCH as u64 {
         return Err(ApiError::new(400, "bad_count", format!("count is 1 to {}", api::MAX_BATCH)));
     }
     blocking(&app, move |app| {
         let reg = app.registry();
-        if !reg.is_active_auditor(&key)? {
+        if !reg.is_active_auditor(&v.key)? {
             return Err(ApiError::forbidden("this key is not an accredited auditor"));
         }
+        first_use(app, v)?;
         let size = reg.head()?.log_size;
         let end = q.start.saturating_add(q.count).min(size);
         let entries = if q.start >= end { Vec::new() } else { reg.log_entries(q.start, end)? };

@@ -174,7 +174,8 @@ async fn submit_events(State(app): State<Arc<App>>, body: Bytes) -> ApiResult<Re
         ));
     }
     // Signatures are checked here, on the request's worker, so that many connections check in
-    // parallel and the registry's writer only applies the acceptance rules.
+    // parallel; badly signed events (anyone can send a thousand per request) are refused here and
+    // never wait for the registry's writer, which applies the acceptance rules to the rest.
     let checked = if events.len() > INLINE_CHECKS {
         tokio::task::spawn_blocking(move || events.into_iter().map(CheckedEvent::check).collect())
             .await
@@ -183,7 +184,24 @@ async fn submit_events(State(app): State<Arc<App>>, body: Bytes) -> ApiResult<Re
         events.into_iter().map(CheckedEvent::check).collect::<Vec<_>>()
     };
     let ids: Vec<[u8; 32]> = checked.iter().map(|e| e.event().event.id()).collect();
-    let verdicts = app.batcher.submit(checked).await.map_err(ApiError::internal)?;
+    let me = app.registry_key;
+    let early: Vec<Option<Refusal>> = checked.iter().map(|e| signature_refusal(e, &me)).collect();
+    let well_signed: Vec<CheckedEvent> =
+        checked.into_iter().zip(&early).filter(|(_, r)| r.is_none()).map(|(e, _)| e).collect();
+    let mut written = if well_signed.is_empty() {
+        Vec::new()
+    } else {
+        app.batcher.submit(well_signed).await.map_err(ApiError::internal)?
+    }
+    .into_iter();
+    let verdicts: Vec<_> = early
+        .into_iter()
+        .map(|r| match r {
+            Some(r) => Ok((Err(r), 0)),
+            None => written.next().ok_or("the writer answered fewer verdicts than events"),
+        })
+        .collect::<Result<_, _>>()
+        .map_err(ApiError::internal)?;
     // Receipts are signed without the registry's lock.
     let results: Vec<Result<Receipt, Refusal>> =
         verdicts.into_iter().zip(ids).map(|((v, at), id)| v.map(|_| app.receipt(id, at))).collect();
@@ -205,6 +223,19 @@ async fn submit_events(State(app): State<Arc<App>>, body: Bytes) -> ApiResult<Re
         })
         .collect();
     Ok(Json(BatchResponse { results }).into_response())
+}
+
+/// The refusal the registry would give `e` before anything else (wrong registry, bad
+/// signature), if any: what can be checked without the registry's lock.
+/// The refusal the writer would give first for a badly signed event (same order as its checks).
+fn signature_refusal(e: &CheckedEvent, registry: &ed25519_dalek::VerifyingKey) -> Option<Refusal> {
+    if e.event().event.registry != *registry {
+        Some(Refusal::WrongRegistry)
+    } else if !e.signature_ok() {
+        Some(Refusal::BadSignature)
+    } else {
+        None
+    }
 }
 
 /// Submit a signed retraction of the signer's own event.
