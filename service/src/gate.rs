@@ -12,6 +12,12 @@ use healthcode_registry::SignedHead;
 use healthcode_transparency::{verify_inclusion, TrustPolicy, VerifiedCheckpoint};
 use serde::{Deserialize, Serialize};
 
+/// How old a witness's cosignature may be for the gate to count it. The registry has its
+/// checkpoint cosigned at every publish and asks again well within this ([`crate::server::publisher`]).
+pub const MAX_COSIGNATURE_AGE: u64 = 3600;
+/// How far in the gate's future a cosignature may be dated (clock differences).
+pub const MAX_CLOCK_SKEW: u64 = 300;
+
 /// A gate's trust configuration for one registry.
 pub struct GateTrust {
     pub registry: VerifyingKey,
@@ -49,6 +55,8 @@ pub enum GateError {
     SizeMismatch { claimed: u64, actual: u64 },
     #[error("head of epoch {0}: {1}")]
     Head(u64, String),
+    #[error("only {fresh} of the {needed} cosignatures needed are from the last hour: an old answer (replayed?) or witnesses not reached")]
+    StaleCosignatures { fresh: usize, needed: usize },
     #[error("no heads in the answer")]
     Empty,
     #[error("the answer leaves out heads the checkpoint holds: {0}")]
@@ -61,6 +69,18 @@ pub fn verify_recent(trust: &GateTrust, answer: &RecentHeads, now: u64) -> Resul
         .witnesses
         .verify(answer.checkpoint.as_bytes())
         .map_err(|e| GateError::Checkpoint(e.to_string()))?;
+    // Cosignatures say when the witnesses saw this checkpoint: an old answer replayed later (to
+    // hide newer heads) carries old cosignatures, so the quorum counts only recent ones.
+    let fresh = cp
+        .cosigners
+        .iter()
+        .filter(|(_, t)| {
+            t.saturating_add(MAX_COSIGNATURE_AGE) >= now && *t <= now.saturating_add(MAX_CLOCK_SKEW)
+        })
+        .count();
+    if fresh < trust.witnesses.quorum() {
+        return Err(GateError::StaleCosignatures { fresh, needed: trust.witnesses.quorum() });
+    }
     if cp.size != answer.checkpoint_size {
         return Err(GateError::SizeMismatch { claimed: answer.checkpoint_size, actual: cp.size });
     }

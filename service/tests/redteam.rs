@@ -484,7 +484,6 @@ fn each_submitter_gets_its_own_verdicts() {
 /// never learns of the newer head, and its superseded-head check cannot fire. Only the heads'
 /// own age (`max_root_age`) bounds this.
 #[test]
-#[ignore = "finding 7: no freshness or rollback check on the cosigned checkpoint (needs gate state)"]
 fn a_gate_refuses_a_rolled_back_answer() {
     let dir = tempfile::tempdir().unwrap();
     let (db, reg_key, log_vkey) = new_registry(dir.path());
@@ -811,7 +810,6 @@ fn a_bad_witness_vkey_is_refused_at_start() {
 /// next publish (none at all without `--publish-every`): every gate with a quorum that needs it
 /// stays on its stale cache, though the witness came back long ago.
 #[test]
-#[ignore = "finding 10: no retry of missing cosignatures between publishes"]
 fn a_witness_that_comes_back_gets_asked_again() {
     let dir = tempfile::tempdir().unwrap();
     let (db, reg_key, log_vkey) = new_registry(dir.path());

@@ -408,3 +408,37 @@ fn the_service_serves_https() {
     let _ = stop.send(());
     server.join().unwrap().unwrap();
 }
+
+/// Gates count only cosignatures from the last hour, so a registry that publishes rarely asks its
+/// witnesses for fresh ones: the refreshed checkpoint carries one, newer, cosignature per witness.
+#[test]
+fn cosignatures_are_refreshed_for_gates() {
+    use healthcode_service::server::{self, publisher};
+    let dir = tempfile::tempdir().unwrap();
+    let (db, reg_key, log_vkey) = new_registry(dir.path());
+    let w = start_witness("w.example", &dir.path().join("w.state"), &log_vkey);
+    let config = healthcode_service::server::ServeConfig {
+        db,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: None,
+        publish_every: None,
+        operator: None,
+        witnesses: vec![w.config.clone()],
+        request_timeout: std::time::Duration::from_secs(10),
+    };
+    let (app, _writer) = server::open(&config).unwrap();
+    let trust =
+        healthcode_transparency::TrustPolicy::new(&healthcode_service::headlog::log_vkey(&reg_key), &[w.vkey.clone()], 1)
+            .unwrap();
+    let cosigned_at = |app: &server::App| {
+        let note = app.checkpoint.read().unwrap().clone();
+        assert_eq!(String::from_utf8_lossy(&note).matches("— w.example ").count(), 1, "one line per witness");
+        trust.verify(&note).unwrap().cosigners[0].1
+    };
+    publisher::cosign_latest(&app);
+    let first = cosigned_at(&app);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    publisher::refresh_cosignatures(&app);
+    let second = cosigned_at(&app);
+    assert!(second > first, "the cosignature was not renewed ({first} → {second})");
+}

@@ -166,8 +166,11 @@ pub async fn serve_on(
         .await
         .map_err(|e| ServeError::Other(e.to_string()))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let timer =
-        config.publish_every.map(|every| tokio::spawn(publisher::run_timer(app.clone(), every, stop_rx)));
+    let timer = config
+        .publish_every
+        .map(|every| tokio::spawn(publisher::run_timer(app.clone(), every, stop_rx.clone())));
+    let retries = (!config.witnesses.is_empty())
+        .then(|| tokio::spawn(publisher::run_cosign_retries(app.clone(), stop_rx)));
     let router = routes::router(app.clone(), config.request_timeout);
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
@@ -203,8 +206,8 @@ pub async fn serve_on(
     };
     served.map_err(|e| ServeError::Other(format!("server: {e}")))?;
     // The publish in flight (if any) completes before the process ends.
-    if let Some(t) = timer {
-        let _ = t.await;
+    for task in [timer, retries].into_iter().flatten() {
+        let _ = task.await;
     }
     drop(app);
     let _ = tokio::task::spawn_blocking(move || writer.join()).await;

@@ -39,6 +39,20 @@ pub fn cosign_latest(app: &App) {
 }
 
 fn cosign_latest_locked(app: &App) {
+    cosign_locked(app, false);
+}
+
+/// Asks every witness again for a fresh cosignature of the current checkpoint, starting from a
+/// note with only the registry's signature: gates count only cosignatures from the last hour
+/// ([`crate::gate::MAX_COSIGNATURE_AGE`]), and a registry that publishes rarely must keep its
+/// checkpoint's cosignatures recent.
+pub fn refresh_cosignatures(app: &App) {
+    let _one_at_a_time = app.publishing.lock().unwrap_or_else(|p| p.into_inner());
+    app.witness_sizes.lock().unwrap_or_else(|p| p.into_inner()).iter_mut().for_each(|s| *s = 0);
+    cosign_locked(app, true);
+}
+
+fn cosign_locked(app: &App, from_scratch: bool) {
     let heads = match app.registry().heads() {
         Ok(h) => h,
         Err(e) => return tracing::error!(error = %e, "reading heads for the head log"),
@@ -54,8 +68,13 @@ fn cosign_latest_locked(app: &App) {
         app.metrics.head_epoch.set(h.epoch as i64);
     }
     let current = app.checkpoint.read().unwrap_or_else(|p| p.into_inner()).clone();
-    let mut note = if note_size(&current) == Some(size) { current } else { note };
+    let mut note = if note_size(&current) == Some(size) && !from_scratch { current } else { note };
     for i in 0..app.witnesses.len() {
+        if app.witness_sizes.lock().unwrap_or_else(|p| p.into_inner())[i] == size
+            && note_size(&note) == Some(size)
+        {
+            continue; // its cosignature of this size is in the note already
+        }
         let answer = ask_witness(app, i, size, &note)
             .and_then(|lines| own_cosignature(&app.witnesses[i].vkey, &note, &lines));
         match answer {
@@ -145,6 +164,37 @@ fn ask_witness(app: &App, i: usize, size: u64, note: &[u8]) -> Result<Vec<u8>, S
         }
     }
     Err("the witness kept reporting another size".into())
+}
+
+/// How often witnesses whose cosignature the current checkpoint lacks are asked again (one that
+/// was down at a publish must not leave gates without a quorum until the next publish).
+pub const COSIGN_RETRY: Duration = Duration::from_secs(10);
+/// How often every witness is asked for a fresh cosignature of the current checkpoint, well
+/// within the hour gates accept one for (publishes also refresh them).
+pub const COSIGN_REFRESH: Duration = Duration::from_secs(15 * 60);
+
+/// Asks the witnesses that have not cosigned the current checkpoint again, every
+/// [`COSIGN_RETRY`], and all of them every [`COSIGN_REFRESH`], until `stop` turns true.
+pub async fn run_cosign_retries(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(COSIGN_RETRY);
+    tick.tick().await;
+    let mut last_full = std::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let size = app.head_log.read().unwrap_or_else(|p| p.into_inner()).size();
+        let missing = app.witness_sizes.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|&s| s < size);
+        let stale = last_full.elapsed() >= COSIGN_REFRESH;
+        let a = app.clone();
+        if stale {
+            last_full = std::time::Instant::now();
+            let _ = tokio::task::spawn_blocking(move || refresh_cosignatures(&a)).await;
+        } else if missing {
+            let _ = tokio::task::spawn_blocking(move || cosign_latest(&a)).await;
+        }
+    }
 }
 
 /// Publishes every `every` until `stop` turns true; a publish in flight always completes.
