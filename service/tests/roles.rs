@@ -427,9 +427,12 @@ fn cosignatures_are_refreshed_for_gates() {
         request_timeout: std::time::Duration::from_secs(10),
     };
     let (app, _writer) = server::open(&config).unwrap();
-    let trust =
-        healthcode_transparency::TrustPolicy::new(&healthcode_service::headlog::log_vkey(&reg_key), &[w.vkey.clone()], 1)
-            .unwrap();
+    let trust = healthcode_transparency::TrustPolicy::new(
+        &healthcode_service::headlog::log_vkey(&reg_key),
+        &[w.vkey.clone()],
+        1,
+    )
+    .unwrap();
     let cosigned_at = |app: &server::App| {
         let note = app.checkpoint.read().unwrap().clone();
         assert_eq!(String::from_utf8_lossy(&note).matches("— w.example ").count(), 1, "one line per witness");

@@ -36,35 +36,61 @@ pub fn refresh_heads(
     let trust = GateTrust::new(registry, policy, &net.witness_keys, net.quorum as usize)
         .map_err(|e| CliError::bad(format!("--witness-key: {e}")))?;
     let now = unix_now();
-    let fresh = Client::new(url).recent_heads(HEADS_KEPT).map_err(client_error).and_then(|answer| {
-        verify_recent(&trust, &answer, now)
-            .map(|t| (t, answer))
-            .map_err(|e| CliError::fail(format!("{url}: refusing its heads: {e}")))
-    });
-    match fresh {
-        Ok((trusted, answer)) => {
-            let cache = Cache { fetched_at: now, answer };
-            write_file(cache_path, serde_json::to_vec(&cache).map_err(CliError::fail)?)?;
-            Ok(trusted.heads)
-        }
-        Err(e) => {
-            if !cache_path.exists() {
-                return Err(e);
-            }
+    // The cache is re-verified whenever it is read, so editing the file cannot add a head.
+    let cached = match cache_path.exists() {
+        false => None,
+        true => {
             let cache: Cache =
                 serde_json::from_str(&read_file(cache_path, MAX_JSON_BYTES)?).map_err(|err| {
                     CliError::bad(format!("{}: not a heads cache: {err}", cache_path.display()))
                 })?;
             let trusted = verify_recent(&trust, &cache.answer, cache.fetched_at)
                 .map_err(|err| CliError::bad(format!("{}: {err}", cache_path.display())))?;
+            Some((cache.fetched_at, trusted.heads))
+        }
+    };
+    let answer = match Client::new(url).recent_heads(HEADS_KEPT) {
+        Ok(answer) => answer,
+        // Only an unreachable registry sends the gate offline; a refusal or a bad answer is not
+        // something to paper over with older heads.
+        Err(e) if e.is_network() => {
+            let Some((fetched_at, heads)) = cached else { return Err(client_error(e)) };
             eprintln!(
                 "warning: {e}\n  working offline with the heads fetched {} ago (newest: epoch {})",
-                age(now.saturating_sub(cache.fetched_at)),
-                trusted.heads.last().map_or(0, |h| h.epoch)
+                age(now.saturating_sub(fetched_at)),
+                heads.last().map_or(0, |h| h.epoch)
             );
-            Ok(trusted.heads)
+            return Ok(heads);
+        }
+        Err(e) => return Err(client_error(e)),
+    };
+    let trusted = verify_recent(&trust, &answer, now)
+        .map_err(|e| CliError::fail(format!("{url}: refusing its heads: {e}")))?;
+    if let Some((_, known)) = &cached {
+        let (newest, fresh) = (known.last(), trusted.heads.last());
+        if let (Some(k), Some(f)) = (newest, fresh) {
+            if f.epoch < k.epoch {
+                return Err(CliError::fail(format!(
+                    "{url}: refusing its heads: its newest is epoch {}, but this gate already trusts epoch {} \
+                     (a rolled-back answer)",
+                    f.epoch, k.epoch
+                )));
+            }
+            if let Some(same) = trusted.heads.iter().find(|h| h.epoch == k.epoch) {
+                if same != k {
+                    return Err(CliError::fail(format!(
+                        "{url}: two different signed heads for epoch {}: the registry shows different \
+                         parties different views; keep {} as evidence",
+                        k.epoch,
+                        cache_path.display()
+                    )));
+                }
+            }
         }
     }
+    let cache = Cache { fetched_at: now, answer };
+    write_file(cache_path, serde_json::to_vec(&cache).map_err(CliError::fail)?)?;
+    Ok(trusted.heads)
 }
 
 fn age(seconds: u64) -> String {
