@@ -606,8 +606,14 @@ fn run(args: &Args, deadline: Instant) -> Result<(), String> {
     let witness_reqs: Vec<Vec<u8>> = (0..args.witness_fetches)
         .map(|i| {
             let (device, _) = &holders[i % holders.len()];
-            let headers =
-                healthcode_service::auth::sign(device, "GET", path::HOLDER_WITNESS, unix_now(), b"");
+            let headers = healthcode_service::auth::sign(
+                &registry_key,
+                device,
+                "GET",
+                path::HOLDER_WITNESS,
+                unix_now(),
+                b"",
+            );
             get(path::HOLDER_WITNESS, &headers)
         })
         .collect();

@@ -23,10 +23,23 @@ pub const SIGNATURE_HEADER: &str = "x-healthcode-signature";
 pub const MAX_SKEW: u64 = 120;
 
 /// The bytes a request signature covers.
-pub fn signing_bytes(method: &str, path_and_query: &str, time: u64, nonce: &str, body: &[u8]) -> Vec<u8> {
+pub fn signing_bytes(
+    registry: &VerifyingKey,
+    method: &str,
+    path_and_query: &str,
+    time: u64,
+    nonce: &str,
+    body: &[u8],
+) -> Vec<u8> {
     let mut b = REQUEST_DOMAIN.to_vec();
-    for part in [method.as_bytes(), path_and_query.as_bytes(), time.to_string().as_bytes(), nonce.as_bytes()]
-    {
+    let registry = hex::encode(registry.as_bytes());
+    for part in [
+        registry.as_bytes(),
+        method.as_bytes(),
+        path_and_query.as_bytes(),
+        time.to_string().as_bytes(),
+        nonce.as_bytes(),
+    ] {
         b.extend_from_slice(part);
         b.push(b'\n');
     }
@@ -34,8 +47,10 @@ pub fn signing_bytes(method: &str, path_and_query: &str, time: u64, nonce: &str,
     b
 }
 
-/// The header values for a request signed by `key` at `time`.
+/// The header values for a request to the registry whose key is `registry`, signed by `key` at
+/// `time`.
 pub fn sign(
+    registry: &VerifyingKey,
     key: &SigningKey,
     method: &str,
     path_and_query: &str,
@@ -45,7 +60,7 @@ pub fn sign(
     let mut nonce = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
     let nonce = hex::encode(nonce);
-    let sig = key.sign(&signing_bytes(method, path_and_query, time, &nonce, body));
+    let sig = key.sign(&signing_bytes(registry, method, path_and_query, time, &nonce, body));
     [
         (KEY_HEADER.into(), hex::encode(key.verifying_key().as_bytes())),
         (TIME_HEADER.into(), time.to_string()),
@@ -85,18 +100,20 @@ impl SignedRequest<'_> {
     /// strangers' keys (anyone can make one) are never remembered.
     pub fn verify(
         &self,
+        registry: &VerifyingKey,
         method: &str,
         path_and_query: &str,
         body: &[u8],
         now: u64,
         replay: &ReplayGuard,
     ) -> Result<VerifyingKey, AuthError> {
-        self.check(method, path_and_query, body, now)?.first_use(replay, now)
+        self.check(registry, method, path_and_query, body, now)?.first_use(replay, now)
     }
 
     /// Checks the signature and its freshness, without recording it as used.
     pub fn check(
         &self,
+        registry: &VerifyingKey,
         method: &str,
         path_and_query: &str,
         body: &[u8],
@@ -118,7 +135,7 @@ impl SignedRequest<'_> {
             return Err(AuthError::Stale { time, now });
         }
         key.verify_strict(
-            &signing_bytes(method, path_and_query, time, nonce, body),
+            &signing_bytes(registry, method, path_and_query, time, nonce, body),
             &Signature::from_bytes(&sig),
         )
         .map_err(|_| AuthError::BadSignature)?;
@@ -206,6 +223,10 @@ impl ReplayGuard {
 mod tests {
     use super::*;
 
+    /// The registry the test requests are for.
+    static REG: std::sync::LazyLock<VerifyingKey> =
+        std::sync::LazyLock::new(|| SigningKey::from_bytes(&[42; 32]).verifying_key());
+
     fn headers(h: &[(String, String); 4]) -> SignedRequest<'_> {
         SignedRequest {
             key: Some(&h[0].1),
@@ -219,52 +240,59 @@ mod tests {
     fn a_signed_request_verifies_once_and_only_as_signed() {
         let key = SigningKey::from_bytes(&[7; 32]);
         let guard = ReplayGuard::default();
-        let h = sign(&key, "POST", "/v1/operator/publish", 1000, b"{}");
-        let ok = headers(&h).verify("POST", "/v1/operator/publish", b"{}", 1010, &guard);
+        let h = sign(&REG, &key, "POST", "/v1/operator/publish", 1000, b"{}");
+        let ok = headers(&h).verify(&REG, "POST", "/v1/operator/publish", b"{}", 1010, &guard);
         assert_eq!(ok, Ok(key.verifying_key()));
         // The same request again is a replay.
         assert_eq!(
-            headers(&h).verify("POST", "/v1/operator/publish", b"{}", 1011, &guard),
+            headers(&h).verify(&REG, "POST", "/v1/operator/publish", b"{}", 1011, &guard),
             Err(AuthError::Replayed)
         );
         // Any change to what was signed breaks the signature.
-        let h = sign(&key, "POST", "/v1/operator/publish", 1000, b"{}");
+        let h = sign(&REG, &key, "POST", "/v1/operator/publish", 1000, b"{}");
         let g = ReplayGuard::default();
         for (m, p, b) in [
             ("GET", "/v1/operator/publish", &b"{}"[..]),
             ("POST", "/v1/operator/signers", b"{}"),
             ("POST", "/v1/operator/publish", b"{ }"),
         ] {
-            assert_eq!(headers(&h).verify(m, p, b, 1000, &g), Err(AuthError::BadSignature), "{m} {p}");
+            assert_eq!(headers(&h).verify(&REG, m, p, b, 1000, &g), Err(AuthError::BadSignature), "{m} {p}");
         }
         // Outside the window either way.
         assert!(matches!(
-            headers(&h).verify("POST", "/v1/operator/publish", b"{}", 1000 + MAX_SKEW + 1, &g),
+            headers(&h).verify(&REG, "POST", "/v1/operator/publish", b"{}", 1000 + MAX_SKEW + 1, &g),
             Err(AuthError::Stale { .. })
         ));
         assert!(matches!(
-            headers(&h).verify("POST", "/v1/operator/publish", b"{}", 1000 - MAX_SKEW - 1, &g),
+            headers(&h).verify(&REG, "POST", "/v1/operator/publish", b"{}", 1000 - MAX_SKEW - 1, &g),
             Err(AuthError::Stale { .. })
         ));
         // Missing or malformed headers.
         let none = SignedRequest { key: None, time: None, nonce: None, signature: None };
-        assert_eq!(none.verify("GET", "/", b"", 0, &g), Err(AuthError::Missing));
+        assert_eq!(none.verify(&REG, "GET", "/", b"", 0, &g), Err(AuthError::Missing));
         let bad = SignedRequest {
             key: Some("zz"),
             time: Some("1"),
             nonce: Some(&h[2].1),
             signature: Some(&h[3].1),
         };
-        assert_eq!(bad.verify("GET", "/", b"", 1, &g), Err(AuthError::Malformed(KEY_HEADER)));
+        assert_eq!(bad.verify(&REG, "GET", "/", b"", 1, &g), Err(AuthError::Malformed(KEY_HEADER)));
         // Another nonce is another request: the signature no longer verifies.
         let swapped = SignedRequest { nonce: Some("00000000000000000000000000000000"), ..headers(&h) };
         assert_eq!(
-            swapped.verify("POST", "/v1/operator/publish", b"{}", 1000, &g),
+            swapped.verify(&REG, "POST", "/v1/operator/publish", b"{}", 1000, &g),
+            Err(AuthError::BadSignature)
+        );
+        // A request signed for another registry does not verify here.
+        let other_registry = SigningKey::from_bytes(&[43; 32]).verifying_key();
+        let elsewhere = sign(&other_registry, &key, "POST", "/v1/operator/publish", 1000, b"{}");
+        assert_eq!(
+            headers(&elsewhere).verify(&REG, "POST", "/v1/operator/publish", b"{}", 1000, &g),
             Err(AuthError::BadSignature)
         );
         // The same request signed twice in one second is two requests, both accepted.
-        let again = sign(&key, "POST", "/v1/operator/publish", 1000, b"{}");
-        assert!(headers(&again).verify("POST", "/v1/operator/publish", b"{}", 1000, &g).is_ok());
+        let again = sign(&REG, &key, "POST", "/v1/operator/publish", 1000, b"{}");
+        assert!(headers(&again).verify(&REG, "POST", "/v1/operator/publish", b"{}", 1000, &g).is_ok());
     }
 
     #[test]
@@ -286,13 +314,13 @@ mod tests {
         let key = SigningKey::from_bytes(&[9; 32]);
         let other = SigningKey::from_bytes(&[10; 32]);
         let g = ReplayGuard::default();
-        let h = sign(&key, "GET", "/v1/holder/witness", 1000, b"");
-        assert!(headers(&h).verify("GET", "/v1/holder/witness", b"", 1000, &g).is_ok());
+        let h = sign(&REG, &key, "GET", "/v1/holder/witness", 1000, b"");
+        assert!(headers(&h).verify(&REG, "GET", "/v1/holder/witness", b"", 1000, &g).is_ok());
         // Any request handled at 1000 + MAX_SKEW + 1 purges what was signed at 1000 ...
-        let o = sign(&other, "GET", "/v1/holder/witness", 1000 + MAX_SKEW + 1, b"");
-        assert!(headers(&o).verify("GET", "/v1/holder/witness", b"", 1000 + MAX_SKEW + 1, &g).is_ok());
+        let o = sign(&REG, &other, "GET", "/v1/holder/witness", 1000 + MAX_SKEW + 1, b"");
+        assert!(headers(&o).verify(&REG, "GET", "/v1/holder/witness", b"", 1000 + MAX_SKEW + 1, &g).is_ok());
         // ... while a replay that read the clock a moment earlier (still within the window).
-        let replay = headers(&h).verify("GET", "/v1/holder/witness", b"", 1000 + MAX_SKEW, &g);
+        let replay = headers(&h).verify(&REG, "GET", "/v1/holder/witness", b"", 1000 + MAX_SKEW, &g);
         assert!(replay.is_err(), "the captured request was accepted a second time");
     }
 }

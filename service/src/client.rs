@@ -43,6 +43,9 @@ impl ClientError {
 pub struct Client {
     base: String,
     agent: ureq::Agent,
+    /// The registry's key, which every signed request names (fetched from its latest head the
+    /// first time one is signed, unless given: a wrong key only makes the registry refuse).
+    registry: std::sync::OnceLock<ed25519_dalek::VerifyingKey>,
 }
 
 impl Client {
@@ -53,7 +56,22 @@ impl Client {
             .http_status_as_error(false)
             .build()
             .into();
-        Self { base: base_url.trim_end_matches('/').to_string(), agent }
+        Self { base: base_url.trim_end_matches('/').to_string(), agent, registry: std::sync::OnceLock::new() }
+    }
+
+    /// A client that signs its requests for the registry `key` (known out of band) without asking.
+    pub fn for_registry(base_url: &str, key: ed25519_dalek::VerifyingKey) -> Self {
+        let c = Self::new(base_url);
+        let _ = c.registry.set(key);
+        c
+    }
+
+    fn registry_key(&self) -> Result<ed25519_dalek::VerifyingKey, ClientError> {
+        if let Some(k) = self.registry.get() {
+            return Ok(*k);
+        }
+        let key = self.latest_head()?.registry;
+        Ok(*self.registry.get_or_init(|| key))
     }
 
     pub fn base(&self) -> &str {
@@ -92,7 +110,15 @@ impl Client {
         let unreachable = |e: ureq::Error| ClientError::Unreachable { url: url.clone(), why: e.to_string() };
         let mut headers = Vec::new();
         if let Some(key) = signer {
-            headers.extend(auth::sign(key, method, pq, crate::server::unix_now(), body.unwrap_or(b"")));
+            let registry = self.registry_key()?;
+            headers.extend(auth::sign(
+                &registry,
+                key,
+                method,
+                pq,
+                crate::server::unix_now(),
+                body.unwrap_or(b""),
+            ));
         }
         let mut resp = match (method, body) {
             ("GET", _) => {

@@ -157,7 +157,7 @@ async fn call(
     use tower::ServiceExt as _;
     let mut req = axum::http::Request::builder().method(method).uri(pq);
     if let Some(k) = signer {
-        for (name, value) in auth::sign(k, method, pq, unix_now(), body) {
+        for (name, value) in auth::sign(&app.registry_key, k, method, pq, unix_now(), body) {
             req = req.header(name, value);
         }
     }
@@ -200,7 +200,7 @@ async fn strangers_cannot_fill_the_replay_guard() {
 #[test]
 fn authorised_requests_replay_only_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (db, _, _) = new_registry(dir.path());
+    let (db, reg_key, _) = new_registry(dir.path());
     let operator = key(1);
     let server = start_registry(&db, &operator, vec![]);
     let client = Client::new(&server.url);
@@ -208,7 +208,7 @@ fn authorised_requests_replay_only_once() {
     client.publish(&operator).unwrap();
     let device = world.holders[0].0.device_key();
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let h = auth::sign(&device, "GET", path::HOLDER_WITNESS, unix_now(), b"");
+    let h = auth::sign(&reg_key, &device, "GET", path::HOLDER_WITNESS, unix_now(), b"");
     let get = |h: &[(String, String); 4]| {
         let mut r = agent.get(format!("{}{}", server.url, path::HOLDER_WITNESS));
         for (k, v) in h {
@@ -225,7 +225,7 @@ fn authorised_requests_replay_only_once() {
     }
     assert_eq!(r.call().unwrap().status().as_u16(), 401);
     // A percent-encoded spelling of the signed path neither verifies nor routes elsewhere.
-    let h = auth::sign(&device, "GET", "/v1/holder/%77itness", unix_now(), b"");
+    let h = auth::sign(&reg_key, &device, "GET", "/v1/holder/%77itness", unix_now(), b"");
     let mut r = agent.get(format!("{}/v1/holder/%77itness", server.url));
     for (k, v) in &h {
         r = r.header(k, v);
@@ -238,10 +238,9 @@ fn authorised_requests_replay_only_once() {
 /// a proxy) replay it to the other within the 120 s window: enrolments, accreditations and
 /// forced publishes the operator never meant for it.
 #[test]
-#[ignore = "finding 5: signed requests are not bound to one registry (sign the registry key or origin too)"]
 fn a_request_signed_for_one_registry_is_refused_by_another() {
     let dir = tempfile::tempdir().unwrap();
-    let (db_a, _, _) = new_registry(&dir.path().join("a").tap_mkdir());
+    let (db_a, reg_key, _) = new_registry(&dir.path().join("a").tap_mkdir());
     let (db_b, _, _) = new_registry(&dir.path().join("b").tap_mkdir());
     let operator = key(1);
     let a = start_registry(&db_a, &operator, vec![]);
@@ -253,7 +252,7 @@ fn a_request_signed_for_one_registry_is_refused_by_another() {
         device_key: hex::encode(key(77).verifying_key().as_bytes()),
     };
     let body = serde_json::to_vec(&enrol).unwrap();
-    let h = auth::sign(&operator, "POST", path::OPERATOR_HOLDERS, unix_now(), &body);
+    let h = auth::sign(&reg_key, &operator, "POST", path::OPERATOR_HOLDERS, unix_now(), &body);
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let post = |url: &str| {
         let mut r =
@@ -396,7 +395,7 @@ fn odd_requests_are_refused_without_a_server_error() {
     }
     // A signed request replayed with its headers spelled differently (upper-case hex, "+time",
     // upper-case header names): the same signature, so still a replay.
-    let h = auth::sign(&operator, "POST", path::OPERATOR_PUBLISH, unix_now(), b"");
+    let h = auth::sign(&reg_key, &operator, "POST", path::OPERATOR_PUBLISH, unix_now(), b"");
     let (s, _) = raw("POST", &format!("{u}{}", path::OPERATOR_PUBLISH), b"", &as_headers(&h));
     assert_eq!(s, 200);
     let respelled: Vec<(&str, String)> = vec![
@@ -411,7 +410,7 @@ fn odd_requests_are_refused_without_a_server_error() {
     let huge = vec![(auth::KEY_HEADER, "a".repeat(60_000))];
     let (s, text) = raw("POST", &format!("{u}{}", path::OPERATOR_PUBLISH), b"", &huge);
     assert!((400..500).contains(&s), "huge header: {s} {text}");
-    let h = auth::sign(&operator, "POST", path::OPERATOR_PUBLISH, unix_now(), b"");
+    let h = auth::sign(&reg_key, &operator, "POST", path::OPERATOR_PUBLISH, unix_now(), b"");
     let mut dup = as_headers(&h);
     dup.push((auth::SIGNATURE_HEADER, "00".repeat(64)));
     let (s, _) = raw("POST", &format!("{u}{}", path::OPERATOR_PUBLISH), b"", &dup);
@@ -419,7 +418,7 @@ fn odd_requests_are_refused_without_a_server_error() {
     // The auditor's edge values.
     for q in ["start=18446744073709551615&count=1000", "start=0&count=0", "start=0&count=1001", "count=1"] {
         let pq = format!("{}?{q}", path::AUDITOR_ENTRIES);
-        let h = auth::sign(&auditor, "GET", &pq, unix_now(), b"");
+        let h = auth::sign(&reg_key, &auditor, "GET", &pq, unix_now(), b"");
         let (s, text) = raw("GET", &format!("{u}{pq}"), b"", &as_headers(&h));
         assert!(s < 500, "{pq}: {s} {text}");
     }

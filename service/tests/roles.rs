@@ -169,14 +169,14 @@ fn every_refusal_has_its_status_and_reason() {
     assert_eq!(refused(client.publish(&intruder).unwrap_err()), (403, "forbidden".into()));
     let url = format!("{}{}", server.url, path::OPERATOR_PUBLISH);
     assert_eq!(raw("POST", &url, b"", &[]), (401, "unauthenticated".into()));
-    let signed = auth::sign(&operator, "POST", path::OPERATOR_PUBLISH, unix_now(), b"");
+    let signed = auth::sign(&reg_key, &operator, "POST", path::OPERATOR_PUBLISH, unix_now(), b"");
     assert_eq!(raw("POST", &url, b"", &signed).0, 200);
     assert_eq!(raw("POST", &url, b"", &signed), (401, "unauthenticated".into()), "a replay");
-    let stale = auth::sign(&operator, "POST", path::OPERATOR_PUBLISH, unix_now() - 3600, b"");
+    let stale = auth::sign(&reg_key, &operator, "POST", path::OPERATOR_PUBLISH, unix_now() - 3600, b"");
     assert_eq!(raw("POST", &url, b"", &stale), (401, "unauthenticated".into()));
     let signers_url = format!("{}{}", server.url, path::OPERATOR_SIGNERS);
     let body = br#"{"name":"x","role":"lab","key":"00","accredited_from":0}"#;
-    let other = auth::sign(&operator, "POST", path::OPERATOR_SIGNERS, unix_now(), b"{}");
+    let other = auth::sign(&reg_key, &operator, "POST", path::OPERATOR_SIGNERS, unix_now(), b"{}");
     assert_eq!(raw("POST", &signers_url, body, &other), (401, "unauthenticated".into()));
 
     // A holder's witness: only a registered device; an operator or lab key is no holder.
@@ -187,7 +187,8 @@ fn every_refusal_has_its_status_and_reason() {
         (401, "unauthenticated".into())
     );
     // A witness request signed for one path cannot be used for another.
-    let sig = auth::sign(&world.holders[0].0.device_key(), "GET", path::HOLDER_WITNESS, unix_now(), b"");
+    let sig =
+        auth::sign(&reg_key, &world.holders[0].0.device_key(), "GET", path::HOLDER_WITNESS, unix_now(), b"");
     assert_eq!(raw("GET", &format!("{}{}", server.url, path::HOLDER_HISTORY), b"", &sig).0, 401);
     // Full entries: auditors only.
     assert_eq!(refused(client.entries(&operator, 0, 10).unwrap_err()), (403, "forbidden".into()));

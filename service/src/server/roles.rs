@@ -29,7 +29,7 @@ fn signer(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8
         signature: h(SIGNATURE_HEADER),
     };
     let pq = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    Ok(req.check(method.as_str(), pq, body, (app.now)())?)
+    Ok(req.check(&app.registry_key, method.as_str(), pq, body, (app.now)())?)
 }
 
 /// Records an authorised request as used: 401 if it was used before.
