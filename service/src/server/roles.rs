@@ -47,6 +47,23 @@ fn operator(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[
     }
 }
 
+/// The body of a request the operator signed (signature, freshness, operator key and first use
+/// checked before the handler runs, so no handler can forget to).
+pub struct OperatorSigned(pub Bytes);
+
+impl axum::extract::FromRequest<Arc<App>> for OperatorSigned {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, app: &Arc<App>) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(body, api::MAX_BODY).await.map_err(|_| {
+            ApiError::new(413, "too_large", format!("a request body is at most {} bytes", api::MAX_BODY))
+        })?;
+        operator(app, &parts.method, &parts.uri, &parts.headers, &body)?;
+        Ok(Self(body))
+    }
+}
+
 fn key_arg(hex: &str, what: &str) -> ApiResult<VerifyingKey> {
     key_from_hex(hex).map_err(|e| ApiError::new(422, "bad_key", format!("{what}: {e}")))
 }
@@ -56,12 +73,8 @@ fn key_arg(hex: &str, what: &str) -> ApiResult<VerifyingKey> {
     responses((status = 201, description = "Accredited"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn add_signer(
     State(app): State<Arc<App>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    OperatorSigned(body): OperatorSigned,
 ) -> ApiResult<Response> {
-    operator(&app, &method, &uri, &headers, &body)?;
     let a: AddSigner = parse(&body)?;
     let key = key_arg(&a.key, "key")?;
     blocking(&app, move |app| {
@@ -76,12 +89,8 @@ pub async fn add_signer(
     responses((status = 200, description = "Revoked"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke_signer(
     State(app): State<Arc<App>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    OperatorSigned(body): OperatorSigned,
 ) -> ApiResult<Response> {
-    operator(&app, &method, &uri, &headers, &body)?;
     let a: RevokeSigner = parse(&body)?;
     blocking(&app, move |app| {
         let info = app.registry().revoke_signer(&a.name, (app.now)())?;
@@ -93,14 +102,7 @@ pub async fn revoke_signer(
 /// Enrol a holder with her commitment and device key (operator).
 #[utoipa::path(post, path = "/v1/operator/holders", request_body = Enrol,
     responses((status = 201, body = Enrolled), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn enrol(
-    State(app): State<Arc<App>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
-    operator(&app, &method, &uri, &headers, &body)?;
+pub async fn enrol(State(app): State<Arc<App>>, OperatorSigned(body): OperatorSigned) -> ApiResult<Response> {
     let a: Enrol = parse(&body)?;
     let commitment = healthcode_circuits::field::from_hex(&a.commitment)
         .map_err(|e| ApiError::new(422, "bad_commitment", format!("commitment: {e}")))?;
@@ -121,12 +123,8 @@ pub async fn enrol(
     responses((status = 201, description = "Accredited"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn add_auditor(
     State(app): State<Arc<App>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    OperatorSigned(body): OperatorSigned,
 ) -> ApiResult<Response> {
-    operator(&app, &method, &uri, &headers, &body)?;
     let a: AddAuditor = parse(&body)?;
     let key = key_arg(&a.key, "key")?;
     blocking(&app, move |app| {
@@ -139,14 +137,7 @@ pub async fn add_auditor(
 /// Publish the queue now (operator), without waiting for the timer.
 #[utoipa::path(post, path = "/v1/operator/publish", request_body(content = String, description = "Empty"),
     responses((status = 200, description = "The new signed head"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn force_publish(
-    State(app): State<Arc<App>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Json<SignedHead>> {
-    operator(&app, &method, &uri, &headers, &body)?;
+pub async fn force_publish(State(app): State<Arc<App>>, _: OperatorSigned) -> ApiResult<Json<SignedHead>> {
     Ok(Json(publish_now(&app).await?))
 }
 
