@@ -430,7 +430,7 @@ fn cosignatures_are_refreshed_for_gates() {
     let (app, _writer) = server::open(&config).unwrap();
     let trust = healthcode_transparency::TrustPolicy::new(
         &healthcode_service::headlog::log_vkey(&reg_key),
-        &[w.vkey.clone()],
+        std::slice::from_ref(&w.vkey),
         1,
     )
     .unwrap();
