@@ -237,6 +237,15 @@ fn every_party_uses_the_service_from_the_command_line() {
     assert!(stranger.stderr.contains("not an accredited auditor"), "{stranger:?}");
 
     // The registry goes away: the gate works offline from its cache, saying how old it is.
+    // SIGTERM: the service stops gracefully and exits 0.
+    let mut registry = registry;
+    #[cfg(unix)]
+    {
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(registry.0.id() as i32, libc::SIGTERM) };
+        let status = registry.0.wait().unwrap();
+        assert!(status.success(), "serve after SIGTERM: {status:?}");
+    }
     drop(registry);
     let offline = gate(&url, "cache.json");
     assert_eq!(offline.code, 0, "{offline:?}");
