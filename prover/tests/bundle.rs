@@ -243,6 +243,7 @@ fn debug_output_carries_no_secrets() {
         field::to_hex(&holder.witness.id_hash),
         holder.document_number.clone(),
         (Fixture::NOW - 2 * healthcode_prover::fixtures::DAY).to_string(),
+        healthcode_verifier::when::local(Fixture::NOW - 2 * healthcode_prover::fixtures::DAY),
     ];
     let dir = tempfile::tempdir().unwrap();
     write_fixture_bundle(dir.path());
@@ -259,8 +260,9 @@ fn debug_output_carries_no_secrets() {
             assert!(!s.contains(bare), "{s} leaks {secret}");
         }
     }
-    // The holder's own explanation does show the event time: that is its job.
-    assert!(proved.explanation.to_string().contains(&secrets[3]));
+    // The holder's own explanation does show the event time, as a date and an age: that is its job.
+    let shown = proved.explanation.to_string();
+    assert!(shown.contains(&format!("{} (2 days ago)", secrets[4])), "{shown}");
 }
 
 /// A proving key altered on a few A-query points (the bundle republished with a matching hash)
