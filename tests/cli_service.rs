@@ -161,6 +161,8 @@ fn every_party_uses_the_service_from_the_command_line() {
     assert_eq!(receipt["registry"], reg_key.as_str());
     let head = op(&["publish"]);
     assert_eq!(head["epoch"], 2);
+    // A copy of the registry as of epoch 2, for the rollback attack below.
+    rusqlite::Connection::open(d("reg.db")).unwrap().execute("VACUUM INTO ?1", [p(&d("epoch2.db"))]).unwrap();
 
     // Alice proves from her phone: witness and fresh head from the service.
     ok(&["setup", "--policy", policy, "--out", p(&d("bundle"))]);
@@ -235,6 +237,18 @@ fn every_party_uses_the_service_from_the_command_line() {
     let stranger = audit("lab.key");
     assert_eq!(stranger.code, 2, "{stranger:?}");
     assert!(stranger.stderr.contains("not an accredited auditor"), "{stranger:?}");
+
+    // Rollback: once the gate trusts epoch 3, a registry answering from its epoch-2 copy (its
+    // checkpoint still freshly cosigned) must not make the gate forget epoch 3.
+    assert_eq!(gate(&url, "cache.json").code, 0);
+    let old_url = format!("http://127.0.0.1:{}", free_port());
+    let rolled_back =
+        spawn(&["serve", "--db", p(&d("epoch2.db")), "--listen", &old_url[7..], "--witness", &witness_arg]);
+    wait_ready(&old_url);
+    let refused = gate(&old_url, "cache.json");
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("a rolled-back answer"), "{refused:?}");
+    drop(rolled_back);
 
     // The registry goes away: the gate works offline from its cache, saying how old it is.
     // SIGTERM: the service stops gracefully and exits 0.

@@ -56,8 +56,8 @@ pub fn refresh_heads(
         Err(e) if e.is_network() => {
             let Some((fetched_at, heads)) = cached else { return Err(client_error(e)) };
             eprintln!(
-                "warning: {e}\n  working offline with the heads fetched {} ago (newest: epoch {})",
-                age(now.saturating_sub(fetched_at)),
+                "warning: {e}\n  working offline with the heads fetched {} (newest: epoch {})",
+                healthcode_verifier::when::human(fetched_at, now),
                 heads.last().map_or(0, |h| h.epoch)
             );
             return Ok(heads);
@@ -91,13 +91,4 @@ pub fn refresh_heads(
     let cache = Cache { fetched_at: now, answer };
     write_file(cache_path, serde_json::to_vec(&cache).map_err(CliError::fail)?)?;
     Ok(trusted.heads)
-}
-
-fn age(seconds: u64) -> String {
-    match seconds {
-        s if s < 120 => format!("{s} s"),
-        s if s < 7200 => format!("{} min", s / 60),
-        s if s < 172_800 => format!("{} h", s / 3600),
-        s => format!("{} days", s / 86_400),
-    }
 }
