@@ -250,6 +250,67 @@ fn every_party_uses_the_service_from_the_command_line() {
     assert!(refused.stderr.contains("a rolled-back answer"), "{refused:?}");
     drop(rolled_back);
 
+    // Split view: the epoch-2 copy publishes its own epoch 3 and gets it cosigned by a witness
+    // that never saw the real one. A gate trusting either witness (quorum 1) gets past the
+    // quorum, and must still refuse a second head for the epoch it already trusts.
+    let w2vkey = ok(&["witness", "keygen", "--name", "w2.test", "-o", p(&d("w2.key")), "--json"]).json()
+        ["vkey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let w2url = format!("http://127.0.0.1:{}", free_port());
+    let _w2 = spawn(&[
+        "witness",
+        "serve",
+        "--key",
+        p(&d("w2.key")),
+        "--state",
+        p(&d("w2.state")),
+        "--log",
+        &log_vkey,
+        "--listen",
+        &w2url[7..],
+    ]);
+    wait_ready(&w2url);
+    let fork_url = format!("http://127.0.0.1:{}", free_port());
+    let w2_arg = format!("{w2url}={w2vkey}");
+    let _fork = spawn(&[
+        "serve",
+        "--db",
+        p(&d("epoch2.db")),
+        "--listen",
+        &fork_url[7..],
+        "--operator-key",
+        &op_pk,
+        "--witness",
+        &w2_arg,
+    ]);
+    wait_ready(&fork_url);
+    let forked = ok(&["operator", "--url", &fork_url, "--key", p(&op_key), "--json", "publish"]).json();
+    assert_eq!(forked["epoch"], 3);
+    let split = run([
+        "verify",
+        "--image",
+        p(&d("code.png")),
+        "--bundle",
+        p(&d("bundle")),
+        "--registry-key",
+        &reg_key,
+        "--registry",
+        &fork_url,
+        "--witness-key",
+        &wvkey,
+        "--witness-key",
+        &w2vkey,
+        "--quorum",
+        "1",
+        "--heads-cache",
+        p(&d("cache.json")),
+        "--slot",
+    ]);
+    assert_eq!(split.code, 1, "{split:?}");
+    assert!(split.stderr.contains("two different signed heads for epoch 3"), "{split:?}");
+
     // The registry goes away: the gate works offline from its cache, saying how old it is.
     // SIGTERM: the service stops gracefully and exits 0.
     let mut registry = registry;
@@ -274,7 +335,7 @@ fn every_party_uses_the_service_from_the_command_line() {
     assert_eq!(none.code, 3, "{none:?}");
     assert!(none.stderr.contains("cannot reach"), "{none:?}");
     // A gate that trusts another witness refuses the registry's heads.
-    let other = ok(&["witness", "keygen", "--name", "w2.test", "-o", p(&d("w2.key")), "--json"]).json()
+    let other = ok(&["witness", "keygen", "--name", "w3.test", "-o", p(&d("w3.key")), "--json"]).json()
         ["vkey"]
         .as_str()
         .unwrap()
