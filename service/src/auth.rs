@@ -94,11 +94,11 @@ pub struct SignedRequest<'a> {
 }
 
 impl SignedRequest<'_> {
-    /// Checks the signature over `method`, `path_and_query` and `body` at `now` and records it as
-    /// used; returns the signer. Handlers that must first ask whether the signer may act at all
-    /// use [`SignedRequest::check`] then [`Verified::first_use`], so that requests signed by
-    /// strangers' keys (anyone can make one) are never remembered.
-    pub fn verify(
+    /// [`SignedRequest::check`] then [`Verified::first_use`] in one step, for the tests. Handlers
+    /// call the two apart: they ask whether the signer may act at all in between, so that requests
+    /// signed by strangers' keys (anyone can make one) are never remembered.
+    #[cfg(test)]
+    fn verify(
         &self,
         registry: &VerifyingKey,
         method: &str,
