@@ -451,7 +451,7 @@ impl<'a> Replayer<'a> {
             ));
         }
         match published_at {
-            Some(issued) if at > issued.saturating_add(crate::registry::MAX_AHEAD) => Some(format!(
+            Some(issued) if at > issued.saturating_add(crate::head::MAX_AHEAD) => Some(format!(
                 "{kind} event dated {time} claims acceptance at {at}, after the head that publishes it (issued at {issued})"
             )),
             _ => None,

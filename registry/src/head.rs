@@ -18,6 +18,10 @@ pub const HEAD_DOMAIN: &[u8] = b"healthcode/head/v1\n";
 /// Version of the head's JSON form and signing bytes.
 pub const HEAD_VERSION: u32 = 1;
 
+/// How far ahead of the clock a head's `issued_at` may be pushed to keep the chain strictly
+/// increasing (publishes in quick succession).
+pub const MAX_AHEAD: u64 = 60;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignedHead {

@@ -8,22 +8,27 @@
 //! (auditors).
 
 pub mod audit;
+#[cfg(feature = "db")]
 pub mod db;
 pub mod event;
+#[cfg(feature = "db")]
 pub mod export;
 pub mod head;
 pub mod history;
 pub mod holder;
 pub mod log;
 pub mod receipt;
+#[cfg(feature = "db")]
 pub mod registry;
 pub mod witness;
 
 pub use event::{Entry, EntryBody, Event, Retraction, Role, SignedEvent, SignedRetraction};
+#[cfg(feature = "db")]
 pub use export::LogExport;
 pub use head::SignedHead;
 pub use history::{History, InclusionProof};
 pub use holder::HolderFile;
+#[cfg(feature = "db")]
 pub use registry::{
     AuditorInfo, CheckedEvent, ConsistencyProof, PublishHooks, PublishStep, Refusal, Registry, RegistryError,
     SignerInfo,

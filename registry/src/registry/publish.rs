@@ -33,9 +33,7 @@ pub struct PublishHooks<'a> {
     pub fault: Option<&'a mut dyn FnMut(PublishStep) -> std::result::Result<(), ()>>,
 }
 
-/// How far ahead of the clock a head's `issued_at` may be pushed to keep the chain strictly
-/// increasing (publishes in quick succession).
-pub const MAX_AHEAD: u64 = 60;
+pub use crate::head::MAX_AHEAD;
 
 impl Registry {
     pub fn publish(&mut self, now: u64) -> Result<SignedHead> {

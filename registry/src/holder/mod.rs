@@ -5,6 +5,8 @@
 //! field elements as canonical 32-byte big-endian hex. `pk` and `commitment` are redundant and
 //! checked on load, so a corrupted file is caught before it produces a useless proof.
 
+pub mod backup;
+
 use ark_ff::PrimeField;
 use healthcode_circuits::field::serde_fr;
 use healthcode_circuits::{hashes, Fr};
