@@ -9,11 +9,10 @@
 use ark_bn254::Bn254;
 use ark_groth16::{ProvingKey, VerifyingKey};
 use healthcode_circuits::policy::Policy;
-use healthcode_verifier::bundle::{self, BundleError, Manifest};
+use healthcode_verifier::bundle::{self, BundleError, BundleFiles, Manifest};
 use healthcode_verifier::input::{MAX_PROVING_KEY_BYTES, MAX_SMALL_KEY_BYTES};
 use healthcode_verifier::keyfile;
 use std::fmt;
-use std::path::Path;
 
 /// What a prover needs from a bundle.
 pub struct ProverBundle {
@@ -37,12 +36,12 @@ impl fmt::Debug for ProverBundle {
 impl ProverBundle {
     /// Loads the policy (checked against the manifest's digest) and the proving key (checked
     /// against the manifest's circuit digest and body hash).
-    pub fn load(dir: &Path) -> Result<Self, BundleError> {
+    pub fn load(dir: &(impl BundleFiles + ?Sized)) -> Result<Self, BundleError> {
         Self::load_inner(dir, false)
     }
 
     /// [`ProverBundle::load`], additionally recompiling the policy to check the circuit digest.
-    pub fn load_recompiled(dir: &Path) -> Result<Self, BundleError> {
+    pub fn load_recompiled(dir: &(impl BundleFiles + ?Sized)) -> Result<Self, BundleError> {
         Self::load_inner(dir, true)
     }
 
@@ -52,22 +51,22 @@ impl ProverBundle {
         Ok(crate::Prover::new(&self.policy, &self.proving_key)?.with_verifying_key(&self.verifying_key))
     }
 
-    fn load_inner(dir: &Path, recompile: bool) -> Result<Self, BundleError> {
+    fn load_inner(dir: &(impl BundleFiles + ?Sized), recompile: bool) -> Result<Self, BundleError> {
         let manifest = Manifest::read(dir)?;
         let (policy_text, policy) = bundle::read_policy(dir, &manifest)?;
         if recompile {
             bundle::check_circuit(&policy, &manifest)?;
         }
-        let path = dir.join(&manifest.proving_key.file);
-        let bytes = bundle::read(&path, MAX_PROVING_KEY_BYTES)?;
+        let path = dir.path(&manifest.proving_key.file);
+        let bytes = dir.read(&manifest.proving_key.file, MAX_PROVING_KEY_BYTES)?;
         let proving_key = keyfile::decode_proving_key(
             &bytes,
             &manifest.circuit_digest(),
             Some(&manifest.proving_key_sha256()),
         )
         .map_err(|source| BundleError::Key { path, source })?;
-        let path = dir.join(&manifest.verifying_key.file);
-        let bytes = bundle::read(&path, MAX_SMALL_KEY_BYTES)?;
+        let path = dir.path(&manifest.verifying_key.file);
+        let bytes = dir.read(&manifest.verifying_key.file, MAX_SMALL_KEY_BYTES)?;
         let verifying_key = keyfile::decode_verifying_key(
             &bytes,
             &manifest.circuit_digest(),

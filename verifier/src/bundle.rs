@@ -120,6 +120,60 @@ pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, BundleError> {
         .map_err(|e| BundleError::Io { path: path.to_owned(), message: e.to_string() })
 }
 
+/// Where a bundle's files come from: a directory on disk, or the files a browser fetched
+/// ([`FetchedBundle`]). Every check of a bundle is written once, over this.
+pub trait BundleFiles {
+    /// The file `name` of the bundle, at most `limit` bytes.
+    fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>, BundleError>;
+    /// How the file `name` is called in error messages.
+    fn path(&self, name: &str) -> PathBuf;
+}
+
+impl BundleFiles for Path {
+    fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>, BundleError> {
+        read(&self.join(name), limit)
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.join(name)
+    }
+}
+
+impl BundleFiles for PathBuf {
+    fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>, BundleError> {
+        self.as_path().read(name, limit)
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.join(name)
+    }
+}
+
+/// A bundle's files held in memory (fetched over HTTP by the web pages), named as in the
+/// manifest; `origin` (a URL) names them in errors.
+#[derive(Clone, Debug, Default)]
+pub struct FetchedBundle {
+    pub origin: String,
+    pub files: std::collections::BTreeMap<String, Vec<u8>>,
+}
+
+impl BundleFiles for FetchedBundle {
+    fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>, BundleError> {
+        let bytes = self.files.get(name).ok_or_else(|| BundleError::Io {
+            path: self.path(name),
+            message: "missing from the bundle".into(),
+        })?;
+        if bytes.len() as u64 > limit {
+            return Err(BundleError::Io {
+                path: self.path(name),
+                message: format!("larger than the {limit} bytes allowed"),
+            });
+        }
+        Ok(bytes.clone())
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        PathBuf::from(format!("{}/{name}", self.origin.trim_end_matches('/')))
+    }
+}
+
 /// Parses a 64-digit hex SHA-256.
 pub fn parse_digest(s: &str) -> Option<[u8; 32]> {
     let v = hex::decode(s).ok()?;
@@ -127,9 +181,9 @@ pub fn parse_digest(s: &str) -> Option<[u8; 32]> {
 }
 
 impl Manifest {
-    pub fn read(dir: &Path) -> Result<Self, BundleError> {
-        let path = dir.join(MANIFEST_FILE);
-        let m: Manifest = serde_json::from_slice(&read(&path, MAX_SMALL_KEY_BYTES)?)
+    pub fn read(dir: &(impl BundleFiles + ?Sized)) -> Result<Self, BundleError> {
+        let path = dir.path(MANIFEST_FILE);
+        let m: Manifest = serde_json::from_slice(&dir.read(MANIFEST_FILE, MAX_SMALL_KEY_BYTES)?)
             .map_err(|e| BundleError::Manifest { path: path.clone(), message: e.to_string() })?;
         if m.format != MANIFEST_FORMAT {
             return Err(BundleError::ManifestFormat(m.format));
@@ -169,9 +223,12 @@ impl Manifest {
 }
 
 /// Reads `policy.toml` and checks it against the manifest's policy digest.
-pub fn read_policy(dir: &Path, manifest: &Manifest) -> Result<(String, Policy), BundleError> {
-    let path = dir.join(&manifest.policy.file);
-    let bytes = read(&path, MAX_POLICY_BYTES)?;
+pub fn read_policy(
+    dir: &(impl BundleFiles + ?Sized),
+    manifest: &Manifest,
+) -> Result<(String, Policy), BundleError> {
+    let path = dir.path(&manifest.policy.file);
+    let bytes = dir.read(&manifest.policy.file, MAX_POLICY_BYTES)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| BundleError::Io { path: path.clone(), message: "not UTF-8".into() })?;
     let policy = Policy::parse(&text).map_err(|source| BundleError::Policy { path, source })?;
@@ -205,13 +262,13 @@ pub struct VerifierBundle {
 impl VerifierBundle {
     /// Loads a bundle, recompiling the policy to check the circuit digest, and reads the verifying
     /// key with full point validation; the key must be for that circuit and match the manifest.
-    pub fn load(dir: &Path) -> Result<Self, BundleError> {
+    pub fn load(dir: &(impl BundleFiles + ?Sized)) -> Result<Self, BundleError> {
         let manifest = Manifest::read(dir)?;
         let (_, policy) = read_policy(dir, &manifest)?;
         check_circuit(&policy, &manifest)?;
-        let path = dir.join(&manifest.verifying_key.file);
+        let path = dir.path(&manifest.verifying_key.file);
         let verifying_key = keyfile::decode_verifying_key(
-            &read(&path, MAX_SMALL_KEY_BYTES)?,
+            &dir.read(&manifest.verifying_key.file, MAX_SMALL_KEY_BYTES)?,
             &manifest.circuit_digest(),
             Some(&manifest.verifying_key_sha256()),
         )

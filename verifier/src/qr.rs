@@ -204,14 +204,7 @@ impl HealthQr {
 /// Reads every QR code in a PNG or JPEG image and returns the raw bytes of the first readable one
 /// (byte-exact: `decode_to`, not a UTF-8 string, since the payload is binary).
 pub fn read_image(image_bytes: &[u8]) -> Result<Vec<u8>, QrError> {
-    let mut reader = ImageReader::new(Cursor::new(image_bytes))
-        .with_guessed_format()
-        .map_err(|e| QrError::Image(e.to_string()))?;
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_IMAGE_SIDE);
-    limits.max_image_height = Some(MAX_IMAGE_SIDE);
-    reader.limits(limits);
-    let grey = reader.decode().map_err(|e| QrError::Image(e.to_string()))?.to_luma8();
+    let grey = load_grey(image_bytes)?;
     // The detector runs on a worker so that the caller can stop waiting at the deadline; a worker
     // still busy with a hostile image is abandoned (it ends with the process, or when done).
     let (tx, rx) = std::sync::mpsc::channel();
@@ -222,6 +215,39 @@ pub fn read_image(image_bytes: &[u8]) -> Result<Vec<u8>, QrError> {
         })
         .map_err(|e| QrError::Image(format!("cannot start the QR reader: {e}")))?;
     rx.recv_timeout(READ_DEADLINE).unwrap_or(Err(QrError::TooSlow))
+}
+
+/// Decodes a PNG or JPEG image (at most [`MAX_IMAGE_SIDE`] pixels a side) to greyscale.
+fn load_grey(image_bytes: &[u8]) -> Result<image::GrayImage, QrError> {
+    let mut reader = ImageReader::new(Cursor::new(image_bytes))
+        .with_guessed_format()
+        .map_err(|e| QrError::Image(e.to_string()))?;
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    reader.limits(limits);
+    Ok(reader.decode().map_err(|e| QrError::Image(e.to_string()))?.to_luma8())
+}
+
+/// [`load_grey`] as `(width, height, pixels)`, for [`read_luma`] where there are no threads.
+pub fn load_luma(image_bytes: &[u8]) -> Result<(u32, u32, Vec<u8>), QrError> {
+    let grey = load_grey(image_bytes)?;
+    Ok((grey.width(), grey.height(), grey.into_raw()))
+}
+
+/// Reads the first readable QR code in a greyscale frame (`width × height` bytes, row by row):
+/// a camera frame in the checkpoint's web page. Runs on the caller's thread, which in a
+/// browser is the page's (there is no thread to abandon a hostile frame on; a camera frame is
+/// small, and [`MAX_IMAGE_SIDE`] bounds it).
+pub fn read_luma(width: u32, height: u32, luma: Vec<u8>) -> Result<Vec<u8>, QrError> {
+    if width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE {
+        return Err(QrError::Image(format!(
+            "a {width}×{height} frame is larger than {MAX_IMAGE_SIDE} pixels a side"
+        )));
+    }
+    let grey = image::GrayImage::from_raw(width, height, luma)
+        .ok_or_else(|| QrError::Image(format!("the frame does not hold {width}×{height} pixels")))?;
+    detect_and_decode(grey)
 }
 
 fn detect_and_decode(grey: image::GrayImage) -> Result<Vec<u8>, QrError> {
