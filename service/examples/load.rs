@@ -381,6 +381,7 @@ fn start_own(operator: &SigningKey, publish_every: Option<u64>) -> Result<(Strin
         operator: Some(operator.verifying_key()),
         witnesses: vec![],
         request_timeout: Duration::from_secs(30),
+        web: None,
     };
     let listener = TcpListener::bind(config.listen).map_err(|e| e.to_string())?;
     let url = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);

@@ -3,7 +3,9 @@
 //! the command-line files already use.
 
 use healthcode_registry::receipt::Receipt;
-use healthcode_registry::{Refusal, Role, SignedHead};
+#[cfg(feature = "server")]
+use healthcode_registry::Refusal;
+use healthcode_registry::{Role, SignedHead};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -128,6 +130,7 @@ pub struct Health {
 }
 
 /// A stable code per refusal, for clients that act on it.
+#[cfg(feature = "server")]
 pub fn refusal_code(r: &Refusal) -> &'static str {
     match r {
         Refusal::BadSignature => "bad_signature",
@@ -162,6 +165,7 @@ pub fn refusal_code(r: &Refusal) -> &'static str {
 
 /// The HTTP status of a refusal: the signer is not allowed (403), the thing exists already
 /// (409), or the content is invalid (422).
+#[cfg(feature = "server")]
 pub fn refusal_status(r: &Refusal) -> u16 {
     match r {
         Refusal::BadSignature
@@ -187,6 +191,7 @@ impl ErrorBody {
         Self { error: error.into(), reason: reason.to_string() }
     }
 
+    #[cfg(feature = "server")]
     pub fn refusal(r: &Refusal) -> Self {
         Self::new(refusal_code(r), r)
     }

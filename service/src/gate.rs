@@ -61,6 +61,49 @@ pub enum GateError {
     Empty,
     #[error("the answer leaves out heads the checkpoint holds: {0}")]
     Incomplete(String),
+    #[error(
+        "its newest head is epoch {fresh}, but this gate already trusts epoch {known} (a rolled-back answer)"
+    )]
+    RolledBack { fresh: u64, known: u64 },
+    #[error("two different signed heads for epoch {0}: the registry shows different parties different views; keep the cached heads as evidence")]
+    SplitView(u64),
+}
+
+/// What a gate keeps between runs: the service's answer as received and when it was fetched.
+/// It is re-verified whenever it is read ([`HeadsCache::verify`]), so editing it cannot add a
+/// head; a browser keeps it in IndexedDB, the command line in `--heads-cache`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HeadsCache {
+    pub fetched_at: u64,
+    pub answer: RecentHeads,
+}
+
+impl HeadsCache {
+    /// The heads this cache proves, as they were when it was fetched.
+    pub fn verify(&self, trust: &GateTrust) -> Result<TrustedHeads, GateError> {
+        verify_recent(trust, &self.answer, self.fetched_at)
+    }
+}
+
+/// [`verify_recent`] for a fresh answer, given the heads the gate already trusts (its cache):
+/// an answer whose newest head is older than the newest known (a rollback, hiding newer heads)
+/// or that holds a different head for a known epoch (a split view) is refused.
+pub fn accept_fresh(
+    trust: &GateTrust,
+    answer: &RecentHeads,
+    now: u64,
+    known: Option<&[SignedHead]>,
+) -> Result<TrustedHeads, GateError> {
+    let trusted = verify_recent(trust, answer, now)?;
+    if let (Some(k), Some(f)) = (known.and_then(|k| k.last()), trusted.heads.last()) {
+        if f.epoch < k.epoch {
+            return Err(GateError::RolledBack { fresh: f.epoch, known: k.epoch });
+        }
+        if trusted.heads.iter().any(|h| h.epoch == k.epoch && h != k) {
+            return Err(GateError::SplitView(k.epoch));
+        }
+    }
+    Ok(trusted)
 }
 
 /// Checks an answer of `GET /v1/heads` and returns the heads it proves, newest last.

@@ -9,8 +9,11 @@
 
 pub mod api;
 pub mod auth;
+#[cfg(feature = "client")]
 pub mod client;
 pub mod gate;
 pub mod headlog;
+#[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "server")]
 pub mod witness;

@@ -142,6 +142,7 @@ fn in_process(dir: &std::path::Path) -> (std::sync::Arc<server::App>, ed25519_da
         operator: Some(operator.verifying_key()),
         witnesses: vec![],
         request_timeout: Duration::from_secs(10),
+        web: None,
     };
     let (app, _writer) = server::open(&config).unwrap();
     (app, operator)
@@ -162,7 +163,7 @@ async fn call(
         }
     }
     let req = req.body(axum::body::Body::from(body.to_vec())).unwrap();
-    let router = server::routes::router(app.clone(), Duration::from_secs(10));
+    let router = server::routes::router(app.clone(), Duration::from_secs(10), None);
     router.oneshot(req).await.unwrap().status().as_u16()
 }
 
@@ -294,6 +295,7 @@ fn a_client_that_never_finishes_its_headers_is_cut_off() {
         operator: Some(key(1).verifying_key()),
         witnesses: vec![],
         request_timeout: Duration::from_secs(1),
+        web: None,
     });
     let mut s = std::net::TcpStream::connect(server.url.trim_start_matches("http://")).unwrap();
     s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
@@ -799,6 +801,7 @@ fn a_bad_witness_vkey_is_refused_at_start() {
             operator: None,
             witnesses: vec![WitnessConfig { url: "http://127.0.0.1:1".into(), vkey: vkey.clone() }],
             request_timeout: Duration::from_secs(10),
+            web: None,
         };
         assert!(server::open(&config).is_err(), "started with witness vkey {vkey:?}");
     }

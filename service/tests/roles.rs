@@ -326,6 +326,7 @@ fn a_graceful_stop_keeps_every_acknowledged_event() {
         operator: Some(operator.verifying_key()),
         witnesses: vec![],
         request_timeout: std::time::Duration::from_secs(10),
+        web: None,
     });
     let client = Client::new(&server.url);
     let world = populate(&client, &operator, 40);
@@ -377,6 +378,7 @@ fn the_service_serves_https() {
         operator: None,
         witnesses: vec![],
         request_timeout: std::time::Duration::from_secs(10),
+        web: None,
     };
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let server = std::thread::spawn(move || {
@@ -426,6 +428,7 @@ fn cosignatures_are_refreshed_for_gates() {
         operator: None,
         witnesses: vec![w.config.clone()],
         request_timeout: std::time::Duration::from_secs(10),
+        web: None,
     };
     let (app, _writer) = server::open(&config).unwrap();
     let trust = healthcode_transparency::TrustPolicy::new(

@@ -8,22 +8,12 @@ use crate::output::{read_file, unix_now, write_file, CliError};
 use ed25519_dalek::VerifyingKey;
 use healthcode_registry::log::Hash;
 use healthcode_registry::SignedHead;
-use healthcode_service::api::RecentHeads;
 use healthcode_service::client::Client;
-use healthcode_service::gate::{verify_recent, GateTrust};
+use healthcode_service::gate::{accept_fresh, GateError, GateTrust, HeadsCache};
 use healthcode_verifier::input::MAX_JSON_BYTES;
-use serde::{Deserialize, Serialize};
 
 /// How many of the latest heads a gate keeps (the policy's head_grace needs the latest few).
 const HEADS_KEPT: u64 = 16;
-
-/// The cache file: the service's answer as received (re-verified on every load, so editing the
-/// file cannot add a head) and when it was fetched.
-#[derive(Serialize, Deserialize)]
-struct Cache {
-    fetched_at: u64,
-    answer: RecentHeads,
-}
 
 pub fn refresh_heads(
     url: &str,
@@ -40,11 +30,12 @@ pub fn refresh_heads(
     let cached = match cache_path.exists() {
         false => None,
         true => {
-            let cache: Cache =
+            let cache: HeadsCache =
                 serde_json::from_str(&read_file(cache_path, MAX_JSON_BYTES)?).map_err(|err| {
                     CliError::bad(format!("{}: not a heads cache: {err}", cache_path.display()))
                 })?;
-            let trusted = verify_recent(&trust, &cache.answer, cache.fetched_at)
+            let trusted = cache
+                .verify(&trust)
                 .map_err(|err| CliError::bad(format!("{}: {err}", cache_path.display())))?;
             Some((cache.fetched_at, trusted.heads))
         }
@@ -64,31 +55,12 @@ pub fn refresh_heads(
         }
         Err(e) => return Err(client_error(e)),
     };
-    let trusted = verify_recent(&trust, &answer, now)
-        .map_err(|e| CliError::fail(format!("{url}: refusing its heads: {e}")))?;
-    if let Some((_, known)) = &cached {
-        let (newest, fresh) = (known.last(), trusted.heads.last());
-        if let (Some(k), Some(f)) = (newest, fresh) {
-            if f.epoch < k.epoch {
-                return Err(CliError::fail(format!(
-                    "{url}: refusing its heads: its newest is epoch {}, but this gate already trusts epoch {} \
-                     (a rolled-back answer)",
-                    f.epoch, k.epoch
-                )));
-            }
-            if let Some(same) = trusted.heads.iter().find(|h| h.epoch == k.epoch) {
-                if same != k {
-                    return Err(CliError::fail(format!(
-                        "{url}: two different signed heads for epoch {}: the registry shows different \
-                         parties different views; keep {} as evidence",
-                        k.epoch,
-                        cache_path.display()
-                    )));
-                }
-            }
-        }
-    }
-    let cache = Cache { fetched_at: now, answer };
+    let known = cached.as_ref().map(|(_, heads)| heads.as_slice());
+    let trusted = accept_fresh(&trust, &answer, now, known).map_err(|e| match e {
+        GateError::SplitView(_) => CliError::fail(format!("{url}: {e} (in {})", cache_path.display())),
+        e => CliError::fail(format!("{url}: refusing its heads: {e}")),
+    })?;
+    let cache = HeadsCache { fetched_at: now, answer };
     write_file(cache_path, serde_json::to_vec(&cache).map_err(CliError::fail)?)?;
     Ok(trusted.heads)
 }

@@ -5,6 +5,7 @@ use crate::output::{emit, read_file, CliError, CliResult};
 use clap::{Args, Subcommand};
 use healthcode_registry::event::key_from_hex;
 use healthcode_registry::Registry;
+use healthcode_service::server::web::WebConfig;
 use healthcode_service::server::{self, ServeConfig, WitnessConfig};
 use healthcode_service::witness::{self, WitnessKeyFile};
 use healthcode_verifier::input::{MAX_JSON_BYTES, MAX_POLICY_BYTES};
@@ -47,6 +48,16 @@ pub struct ServeArgs {
     /// Log as JSON lines (for a log collector) instead of text.
     #[arg(long)]
     pub log_json: bool,
+    /// Also serve the web pages built in DIR (`scripts/web-build.sh` makes web/dist): the
+    /// citizen's page at / and the checkpoint's at /gate.html. Needs --bundle.
+    #[arg(long, value_name = "DIR", requires = "bundle")]
+    pub web: Option<PathBuf>,
+    /// The policy bundle (`healthcode setup`) the pages load, served at /bundle/.
+    #[arg(long, value_name = "DIR", requires = "web")]
+    pub bundle: Option<PathBuf>,
+    /// How many of the --witness witnesses the checkpoint page requires (default: a majority).
+    #[arg(long, requires = "web", value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub web_quorum: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -148,6 +159,18 @@ pub fn run_serve(a: ServeArgs) -> CliResult {
         operator,
         witnesses,
         request_timeout: Duration::from_secs(a.request_timeout),
+        web: match (a.web, a.bundle) {
+            (Some(dir), Some(bundle)) => {
+                for (what, d, file) in [("--web", &dir, "index.html"), ("--bundle", &bundle, "manifest.json")]
+                {
+                    if !d.join(file).is_file() {
+                        return Err(CliError::bad(format!("{what} {}: has no {file}", d.display())));
+                    }
+                }
+                Some(WebConfig { dir, bundle, quorum: a.web_quorum.map(|q| q as usize) })
+            }
+            _ => None,
+        },
     };
     runtime()?.block_on(server::serve(config, shutdown_signal())).map_err(|e| match e {
         server::ServeError::Registry { .. }

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod publisher;
 pub mod roles;
 pub mod routes;
+pub mod web;
 
 use crate::auth::ReplayGuard;
 use crate::headlog;
@@ -47,6 +48,8 @@ pub struct ServeConfig {
     pub witnesses: Vec<WitnessConfig>,
     /// How long a request may take before the server answers 408.
     pub request_timeout: Duration,
+    /// The web pages (citizen and checkpoint) to serve beside the API, if any.
+    pub web: Option<web::WebConfig>,
 }
 
 /// Shared state of the running service.
@@ -171,7 +174,7 @@ pub async fn serve_on(
         .map(|every| tokio::spawn(publisher::run_timer(app.clone(), every, stop_rx.clone())));
     let retries = (!config.witnesses.is_empty())
         .then(|| tokio::spawn(publisher::run_cosign_retries(app.clone(), stop_rx)));
-    let router = routes::router(app.clone(), config.request_timeout);
+    let router = routes::router(app.clone(), config.request_timeout, config.web.as_ref());
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
     tokio::spawn(async move {

@@ -65,8 +65,8 @@ use utoipa::OpenApi;
 )]
 pub struct ApiDoc;
 
-pub fn router(app: Arc<App>, timeout: Duration) -> Router {
-    Router::new()
+pub fn router(app: Arc<App>, timeout: Duration, web: Option<&super::web::WebConfig>) -> Router {
+    let routes = Router::new()
         .route(path::HEALTHZ, get(healthz))
         .route(path::METRICS, get(metrics))
         .route(path::OPENAPI, get(openapi))
@@ -86,7 +86,12 @@ pub fn router(app: Arc<App>, timeout: Duration) -> Router {
         .route(path::HOLDER_HISTORY, get(roles::holder_history))
         .route(path::AUDITOR_ENTRIES, get(roles::auditor_entries))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(method_not_allowed);
+    let routes = match web {
+        Some(w) => super::web::add_pages(routes, w, &app),
+        None => routes,
+    };
+    routes
         .layer(middleware::from_fn_with_state(app.clone(), count_requests))
         .layer(DefaultBodyLimit::max(api::MAX_BODY))
         .layer(CompressionLayer::new())
