@@ -1,0 +1,301 @@
+//! The citizen's side: her secret, its backup, her signed requests and her proof.
+
+use crate::{error, to_js, unix};
+use healthcode_prover::{Prover, ProverBundle};
+use healthcode_registry::event::key_from_hex;
+use healthcode_registry::holder::backup;
+use healthcode_registry::{HolderFile, SignedHead, WitnessFile};
+use healthcode_service::api::path;
+use healthcode_verifier::bundle::FetchedBundle;
+use healthcode_verifier::{challenge, superseded, HealthQr, TrustedHead};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+
+fn holder(json: &str) -> Result<HolderFile, JsError> {
+    HolderFile::from_json(json).map_err(|e| error("the secret kept on this device", e))
+}
+
+fn registry_key(hex: &str) -> Result<ed25519_dalek::VerifyingKey, JsError> {
+    key_from_hex(hex).map_err(|e| error("the registry key", e))
+}
+
+/// A fresh holder secret for the identity document `document` (holder file JSON). It stays on
+/// the device: only [`holder_enrolment`]'s values go to the enrolment office.
+#[wasm_bindgen(js_name = newHolder)]
+pub fn new_holder(document: &str) -> Result<String, JsError> {
+    let document = document.trim();
+    if document.is_empty() {
+        return Err(JsError::new("type the number of your identity document"));
+    }
+    Ok(HolderFile::generate(document).to_json())
+}
+
+#[derive(Serialize)]
+struct Enrolment {
+    /// What the registry enrols (hex field element).
+    commitment: String,
+    /// The device key the registry lets fetch this holder's witness (hex Ed25519 key).
+    device_key: String,
+}
+
+/// What the enrolment office needs: the commitment and the device key (no secret).
+#[wasm_bindgen(js_name = holderEnrolment)]
+pub fn holder_enrolment(holder_json: &str) -> Result<JsValue, JsError> {
+    let h = holder(holder_json)?;
+    to_js(&Enrolment {
+        commitment: healthcode_circuits::field::to_hex(&h.commitment),
+        device_key: hex::encode(h.device_key().verifying_key().as_bytes()),
+    })
+}
+
+/// The holder file sealed under a passphrase (see `healthcode_registry::holder::backup`).
+#[wasm_bindgen(js_name = sealBackup)]
+pub fn seal_backup(holder_json: &str, passphrase: &str) -> Result<String, JsError> {
+    backup::seal(&holder(holder_json)?, passphrase).map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// Opens a backup made by [`seal_backup`] (or `healthcode holder backup`): the holder file JSON.
+#[wasm_bindgen(js_name = openBackup)]
+pub fn open_backup(text: &str, passphrase: &str) -> Result<String, JsError> {
+    backup::open(text, passphrase).map(|h| h.to_json()).map_err(|e| error("the backup", e))
+}
+
+/// The headers of the holder's signed `GET /v1/holder/witness` to the registry whose key is
+/// `registry_key`, at `now` (seconds): the device key proves it is her, and names no leaf.
+#[wasm_bindgen(js_name = witnessRequest)]
+pub fn witness_request(holder_json: &str, registry_key_hex: &str, now: f64) -> Result<JsValue, JsError> {
+    let h = holder(holder_json)?;
+    let headers = healthcode_service::auth::sign(
+        &registry_key(registry_key_hex)?,
+        &h.device_key(),
+        "GET",
+        path::HOLDER_WITNESS,
+        unix(now)?,
+        b"",
+    );
+    let map: std::collections::BTreeMap<String, String> = headers.into_iter().collect();
+    to_js(&serde_json::json!({ "path": path::HOLDER_WITNESS, "headers": map }))
+}
+
+/// What to prove (a plain object from JavaScript).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProveOptions {
+    /// The holder file JSON (from IndexedDB).
+    pub holder: String,
+    /// The witness JSON (from the registry service, or a file the holder imported).
+    pub witness: String,
+    /// The registry's public key (hex), as configured, not as the witness says.
+    pub registry_key: String,
+    /// The device clock, seconds.
+    pub now: f64,
+    /// The venue code the checkpoint posted; none: the current five-minute time slot.
+    #[serde(default)]
+    pub venue: Option<String>,
+    /// Bind the code to the identity document, answering the checkpoint's secret `nonce`.
+    #[serde(default)]
+    pub bind: bool,
+    #[serde(default)]
+    pub nonce: Option<String>,
+    /// The registry's latest signed heads (JSON array or one head) if the page has them: proving
+    /// over a witness they supersede beyond the policy's grace is refused, since every
+    /// checkpoint holding them would refuse the code.
+    #[serde(default)]
+    pub latest_heads: Option<String>,
+    /// The line under the QR image: the time, in the viewer's words and time zone.
+    pub caption: String,
+}
+
+#[derive(Serialize)]
+struct EventShown {
+    kind: String,
+    /// Unix seconds, 0 for never (the page shows dates and "2 days ago").
+    time: u64,
+}
+
+#[derive(Serialize)]
+struct ProvedCode {
+    colour: &'static str,
+    /// The firing rule's index and its reason; none: the policy's default colour.
+    rule: Option<usize>,
+    because: Option<String>,
+    events: Vec<EventShown>,
+    now: u64,
+    epoch: u64,
+    /// The code's text form (`HCV1:…`).
+    code: String,
+    /// The coloured QR image (PNG).
+    #[serde(with = "serde_bytes_as_array")]
+    png: Vec<u8>,
+    qr_version: i16,
+    bytes: usize,
+}
+
+mod serde_bytes_as_array {
+    pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+}
+
+self_cell::self_cell!(
+    /// The bundle and the prover prepared from it (its key's queries compacted, the verifying
+    /// key prepared): done once per session, not once per proof.
+    struct Loaded {
+        owner: ProverBundle,
+        #[covariant]
+        dependent: Prover,
+    }
+);
+
+/// A policy bundle loaded for proving: keep it, a proof takes a fraction of a second after.
+#[wasm_bindgen]
+pub struct ProverSession {
+    loaded: Loaded,
+}
+
+#[wasm_bindgen]
+impl ProverSession {
+    /// Loads the bundle's files fetched from `origin` (the proving key is checked against the
+    /// manifest's hash and circuit digest, as on the command line).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        origin: &str,
+        manifest: Vec<u8>,
+        policy: Vec<u8>,
+        proving_key: Vec<u8>,
+        verifying_key: Vec<u8>,
+    ) -> Result<ProverSession, JsError> {
+        let bundle = fetched(origin, manifest, policy, Some(proving_key), verifying_key)?;
+        let bundle = ProverBundle::load(&bundle).map_err(|e| error("the policy bundle", e))?;
+        let loaded = Loaded::try_new(bundle, |b| b.prover()).map_err(|e| error("the proving key", e))?;
+        Ok(Self { loaded })
+    }
+
+    /// The policy's id, version and digest (hex), and its event kinds.
+    #[wasm_bindgen(js_name = policyInfo)]
+    pub fn policy_info(&self) -> Result<JsValue, JsError> {
+        let p = &self.loaded.borrow_owner().policy;
+        to_js(&serde_json::json!({
+            "id": p.id, "version": p.version, "digest": hex::encode(p.digest()),
+            "events": p.events, "max_code_age": p.max_code_age,
+        }))
+    }
+
+    /// Checks a witness file before it is kept (imported by the holder): it must be for this
+    /// registry, this policy and this holder, and open under its signed head.
+    #[wasm_bindgen(js_name = checkWitness)]
+    pub fn check_witness(&self, options: JsValue) -> Result<JsValue, JsError> {
+        #[derive(Deserialize)]
+        struct Check {
+            holder: String,
+            witness: String,
+            registry_key: String,
+        }
+        let o: Check = serde_wasm_bindgen::from_value(options).map_err(|e| error("check options", e))?;
+        let file = WitnessFile::from_json(&o.witness).map_err(|e| error("the record file", e))?;
+        file.statement_witness(
+            &holder(&o.holder)?,
+            &registry_key(&o.registry_key)?,
+            &self.loaded.borrow_owner().policy,
+            false,
+        )
+        .map_err(|e| error("the record file", e))?;
+        to_js(&serde_json::json!({ "epoch": file.head.epoch, "issued_at": file.head.issued_at }))
+    }
+
+    /// Proves the holder's code: the colour the policy gives her signed data, as a QR image,
+    /// its text form and the reason. Refused with a message for her when the witness is not for
+    /// this registry, this policy or this holder, or is stale or superseded.
+    pub fn prove(&self, options: JsValue) -> Result<JsValue, JsError> {
+        let o: ProveOptions =
+            serde_wasm_bindgen::from_value(options).map_err(|e| error("prove options", e))?;
+        let now = unix(o.now)?;
+        let key = registry_key(&o.registry_key)?;
+        let h = holder(&o.holder)?;
+        let file = WitnessFile::from_json(&o.witness).map_err(|e| error("the witness", e))?;
+        let policy = &self.loaded.borrow_owner().policy;
+        if o.bind && o.nonce.is_none() {
+            return Err(JsError::new("binding to your document needs the checkpoint's secret nonce"));
+        }
+        let witness =
+            file.statement_witness(&h, &key, policy, o.bind).map_err(|e| error("the witness", e))?;
+        let head =
+            TrustedHead { epoch: file.head.epoch, issued_at: file.head.issued_at, root: file.head.root };
+        if let Some(text) = &o.latest_heads {
+            let heads = signed_heads(text, &key, &policy.digest())?;
+            let newer: Vec<TrustedHead> = heads.iter().map(trusted).collect();
+            if let Some(n) = superseded(&head, &newer, policy.head_grace, now) {
+                return Err(JsError::new(&format!(
+                    "your witness is from registry epoch {}, and epoch {} replaced it: checkpoints would \
+                     refuse this code. Fetch a fresh witness and try again",
+                    head.epoch, n.epoch
+                )));
+            }
+        }
+        let challenge = match (&o.venue, &o.nonce) {
+            (_, Some(n)) => challenge::nonce(n).map_err(|e| error("the checkpoint's nonce", e))?,
+            (Some(v), None) if !v.trim().is_empty() => challenge::venue(v.trim()),
+            _ => challenge::time_slot(now),
+        };
+        let request = healthcode_prover::ProveRequest { head, now, challenge, bind: o.bind, claim: None };
+        let proved = self
+            .loaded
+            .borrow_dependent()
+            .prove_code(&witness, &request, &mut rand::rngs::OsRng)
+            .map_err(|e| error("proving", e))?;
+        let qr = HealthQr::new(&proved.payload).map_err(|e| error("the QR code", e))?;
+        let e = proved.explanation;
+        to_js(&ProvedCode {
+            colour: e.colour.name(),
+            rule: e.rule,
+            because: e.because,
+            events: e.events.into_iter().map(|x| EventShown { kind: x.kind, time: x.time }).collect(),
+            now,
+            epoch: head.epoch,
+            code: proved.payload.to_text().map_err(|e| error("the code", e))?,
+            png: qr.to_coloured_png(e.colour, &o.caption),
+            qr_version: qr.version(),
+            bytes: proved.payload.encode().map_err(|e| error("the code", e))?.len(),
+        })
+    }
+}
+
+/// The files of a bundle as fetched, named as its manifest names them.
+pub(crate) fn fetched(
+    origin: &str,
+    manifest: Vec<u8>,
+    policy: Vec<u8>,
+    proving_key: Option<Vec<u8>>,
+    verifying_key: Vec<u8>,
+) -> Result<FetchedBundle, JsError> {
+    use healthcode_verifier::bundle::{BundleFiles, Manifest, MANIFEST_FILE};
+    let mut b = FetchedBundle { origin: origin.into(), ..Default::default() };
+    b.files.insert(MANIFEST_FILE.into(), manifest);
+    let m = Manifest::read(&b).map_err(|e| error("the policy bundle", e))?;
+    b.files.insert(m.policy.file.clone(), policy);
+    b.files.insert(m.verifying_key.file.clone(), verifying_key);
+    if let Some(pk) = proving_key {
+        b.files.insert(m.proving_key.file.clone(), pk);
+    }
+    debug_assert!(b.read(MANIFEST_FILE, u64::MAX).is_ok());
+    Ok(b)
+}
+
+pub(crate) fn trusted(h: &SignedHead) -> TrustedHead {
+    TrustedHead { epoch: h.epoch, issued_at: h.issued_at, root: h.root }
+}
+
+/// Signed heads (a JSON array or one head), each checked under the registry key and policy.
+pub(crate) fn signed_heads(
+    text: &str,
+    key: &ed25519_dalek::VerifyingKey,
+    policy: &[u8; 32],
+) -> Result<Vec<SignedHead>, JsError> {
+    let heads: Vec<SignedHead> = serde_json::from_str::<Vec<SignedHead>>(text)
+        .or_else(|_| serde_json::from_str::<SignedHead>(text).map(|h| vec![h]))
+        .map_err(|e| error("the registry heads", e))?;
+    for h in &heads {
+        h.verify(key, policy).map_err(|e| error(&format!("registry head of epoch {}", h.epoch), e))?;
+    }
+    Ok(heads)
+}
