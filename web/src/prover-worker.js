@@ -1,0 +1,45 @@
+// The citizen's prover, off the page's thread: a proof blocks its thread for a fraction of a
+// second (longer on a slow phone), and the page must keep showing progress meanwhile.
+//
+// Messages in:  {id, type: 'load', bundle}  then  {id, type: 'prove', options}
+// Messages out: {id, progress: 'text'} …  then  {id, ok: result}  or  {id, error: 'message'}
+
+import init, { ProverSession } from '../pkg/healthcode_wasm.js';
+
+let ready = null;
+let session = null;
+
+function post(id, msg) {
+  self.postMessage({ id, ...msg });
+}
+
+self.onmessage = async ({ data }) => {
+  const { id, type } = data;
+  try {
+    ready ??= init();
+    const wasm = await ready;
+    if (type === 'load') {
+      post(id, { progress: 'Checking the policy and its keys' });
+      const b = data.bundle;
+      session?.free();
+      session = new ProverSession(b.origin, b.manifest, b.policy, b.provingKey, b.verifyingKey);
+      post(id, { ok: session.policyInfo() });
+    } else if (type === 'prove') {
+      if (!session) throw new Error('the policy is not loaded yet');
+      post(id, { progress: 'Proving your colour' });
+      const t = performance.now();
+      const result = session.prove(data.options);
+      result.prove_ms = Math.round(performance.now() - t);
+      // The module's linear memory never shrinks: its size after a proof is the proof's peak.
+      result.memory_bytes = wasm.memory.buffer.byteLength;
+      post(id, { ok: result });
+    } else if (type === 'check') {
+      if (!session) throw new Error('the policy is not loaded yet');
+      post(id, { ok: session.checkWitness(data.options) });
+    } else {
+      throw new Error(`unknown request ${type}`);
+    }
+  } catch (e) {
+    post(id, { error: (e && e.message) || String(e) });
+  }
+};
