@@ -3,7 +3,9 @@
 use crate::{error, to_js, unix};
 use healthcode_prover::{Prover, ProverBundle};
 use healthcode_registry::event::key_from_hex;
+use healthcode_registry::head::HeadError;
 use healthcode_registry::holder::backup;
+use healthcode_registry::witness::WitnessError;
 use healthcode_registry::{HolderFile, SignedHead, WitnessFile};
 use healthcode_service::api::path;
 use healthcode_verifier::bundle::FetchedBundle;
@@ -13,6 +15,20 @@ use wasm_bindgen::prelude::*;
 
 fn holder(json: &str) -> Result<HolderFile, JsError> {
     HolderFile::from_json(json).map_err(|e| error("the secret kept on this device", e))
+}
+
+/// A record (witness) the page cannot use, said the way its holder reads it.
+fn record_error(what: &str, e: WitnessError) -> JsError {
+    let plain = match &e {
+        WitnessError::Head(HeadError::WrongRegistry) => {
+            "it comes from another registry than the one this app trusts".to_string()
+        }
+        WitnessError::WrongPolicy => "it is for another health-code policy than this app's".to_string(),
+        WitnessError::WrongHolder => "it belongs to another person's secret, not this phone's".to_string(),
+        WitnessError::Json(_) => format!("it is not a health-code record ({e})"),
+        _ => format!("it is damaged or altered ({e})"),
+    };
+    JsError::new(&format!("{what}: {plain}"))
 }
 
 fn registry_key(hex: &str) -> Result<ed25519_dalek::VerifyingKey, JsError> {
@@ -192,14 +208,14 @@ impl ProverSession {
             registry_key: String,
         }
         let o: Check = serde_wasm_bindgen::from_value(options).map_err(|e| error("check options", e))?;
-        let file = WitnessFile::from_json(&o.witness).map_err(|e| error("the record file", e))?;
+        let file = WitnessFile::from_json(&o.witness).map_err(|e| record_error("this record file", e))?;
         file.statement_witness(
             &holder(&o.holder)?,
             &registry_key(&o.registry_key)?,
             &self.loaded.borrow_owner().policy,
             false,
         )
-        .map_err(|e| error("the record file", e))?;
+        .map_err(|e| record_error("this record file", e))?;
         to_js(&serde_json::json!({ "epoch": file.head.epoch, "issued_at": file.head.issued_at }))
     }
 
@@ -212,13 +228,13 @@ impl ProverSession {
         let now = unix(o.now)?;
         let key = registry_key(&o.registry_key)?;
         let h = holder(&o.holder)?;
-        let file = WitnessFile::from_json(&o.witness).map_err(|e| error("the witness", e))?;
+        let file = WitnessFile::from_json(&o.witness).map_err(|e| record_error("your record", e))?;
         let policy = &self.loaded.borrow_owner().policy;
         if o.bind && o.nonce.is_none() {
             return Err(JsError::new("binding to your document needs the checkpoint's secret nonce"));
         }
         let witness =
-            file.statement_witness(&h, &key, policy, o.bind).map_err(|e| error("the witness", e))?;
+            file.statement_witness(&h, &key, policy, o.bind).map_err(|e| record_error("your record", e))?;
         let head =
             TrustedHead { epoch: file.head.epoch, issued_at: file.head.issued_at, root: file.head.root };
         if let Some(text) = &o.latest_heads {

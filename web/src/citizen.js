@@ -163,7 +163,7 @@ function showCode(c) {
   img.src = URL.createObjectURL(new Blob([new Uint8Array(c.png)], { type: 'image/png' }));
   $('#code-time').textContent = `Made ${when(c.now)}`;
   $('#code-because').textContent = c.rule != null && c.because
-    ? `${c.because}.`
+    ? `${c.because.charAt(0).toUpperCase()}${c.because.slice(1)}.`
     : 'No rule of the policy applies to your record: the policy\'s default colour.';
   const list = $('#code-events');
   list.replaceChildren(

@@ -95,6 +95,17 @@ export function ago(unixSeconds, nowSeconds = Date.now() / 1000) {
 
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
 
+/** A duration in words: "7 minutes", "2 hours", "3 days". */
+export function duration(seconds) {
+  const [n, unit] = seconds < 90 ? [seconds, 'second'] : seconds < 5400 ? [Math.round(seconds / 60), 'minute'] : seconds < 129600 ? [Math.round(seconds / 3600), 'hour'] : [Math.round(seconds / 86400), 'day'];
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+
+/** The checkpoint's technical reasons say "425 s": people read "7 minutes". */
+export function humanDurations(text) {
+  return text.replace(/\b(\d+) s\b/g, (_, n) => duration(Number(n)));
+}
+
 // ---- the screen -----------------------------------------------------------------------------
 
 export const $ = (sel) => document.querySelector(sel);
@@ -108,8 +119,8 @@ export function show(name) {
 /** An error for the person: in the page's alert box, in words. */
 export function showError(e, where = '#error') {
   const box = $(where);
-  const message = (e && e.message) || String(e);
-  box.textContent = message.replace(/^Error: /, '');
+  const message = ((e && e.message) || String(e)).replace(/^Error: /, '');
+  box.textContent = message.charAt(0).toUpperCase() + message.slice(1);
   box.hidden = false;
   box.focus?.();
 }

@@ -4,7 +4,7 @@
 // codes and verifies them together.
 
 import init, { Gate, readImage } from '../pkg/healthcode_wasm.js';
-import { $, show, showError, clearError, catchAll, offline, loadConfig, loadBundle, store, when, ago, nowSeconds, readFile } from './common.js';
+import { $, show, showError, clearError, catchAll, offline, loadConfig, loadBundle, store, when, ago, nowSeconds, readFile, humanDurations } from './common.js';
 import { Camera } from './camera.js';
 
 catchAll();
@@ -71,7 +71,7 @@ function showVerdict(v) {
   screen.dataset.colour = v.valid ? v.colour.toLowerCase() : 'invalid';
   $('#verdict').textContent = v.valid ? v.colour.toUpperCase() : 'INVALID';
   $('#reason').textContent = v.valid ? 'Valid health code' : (REASONS[v.reason] || v.reason);
-  $('#detail').textContent = v.valid ? `Checked ${when(nowSeconds())}` : v.detail || '';
+  $('#detail').textContent = v.valid ? `Checked ${when(nowSeconds())}` : humanDurations(v.detail || '');
   window.lastVerdict = v; // for the page's tests
   show('result');
 }
@@ -167,7 +167,7 @@ $('#picture').addEventListener('change', async () => {
     try {
       code = readImage(bytes);
     } catch (e) {
-      throw new Error(`no health code could be read in this picture: ${e.message}`);
+      throw new Error(`no health code could be read in this picture (${e.message.replace(/^the picture: /, '')})`);
     }
     onCode(code);
   } catch (e) {
