@@ -5,15 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || true
-want=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
+want=$(grep -A1 '^name = "wasm-bindgen"$' wasm/Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
 if [ "$have" != "$want" ]; then
   echo "web-build: installing wasm-bindgen-cli $want (was: ${have:-none})"
   cargo install wasm-bindgen-cli --version "$want" --force -q
 fi
-cargo build -p healthcode-wasm --target wasm32-unknown-unknown --profile web -q
+# wasm/ is a workspace of its own (see Cargo.toml), built into the shared target directory.
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" \
+  cargo build --manifest-path wasm/Cargo.toml --target wasm32-unknown-unknown --profile web --locked -q
 wasm-bindgen --target web --out-dir web/pkg --no-typescript \
-  target/wasm32-unknown-unknown/web/healthcode_wasm.wasm
+  "${CARGO_TARGET_DIR:-$PWD/target}/wasm32-unknown-unknown/web/healthcode_wasm.wasm"
 if command -v npm >/dev/null 2>&1; then :; else
   apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
 fi
