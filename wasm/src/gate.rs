@@ -119,10 +119,29 @@ impl Gate {
 
     /// Trusts signed heads from a file (`healthcode registry head --all --json`) when there is no
     /// registry service to reach: each must carry the registry's signature for this policy.
+    /// A file adds heads, never takes away those already trusted: an old file would otherwise
+    /// roll the checkpoint back and blind its superseded-head check. A different head for an
+    /// epoch already trusted (a split view) is refused.
     #[wasm_bindgen(js_name = importHeads)]
     pub fn import_heads(&mut self, heads_json: &str, now: f64) -> Result<JsValue, JsError> {
-        let heads = signed_heads(heads_json, &self.registry, &self.bundle.policy.digest())?;
-        self.set_heads(heads, unix(now)?)?;
+        let now = unix(now)?;
+        let mut heads = signed_heads(heads_json, &self.registry, &self.bundle.policy.digest())?;
+        for known in &self.heads {
+            match heads.iter().find(|h| h.epoch == known.epoch) {
+                Some(h) if h != known => {
+                    return Err(JsError::new(&format!(
+                        "the file's head for epoch {} differs from the one this checkpoint trusts: the \
+                         registry shows different parties different views; keep the file as evidence",
+                        known.epoch
+                    )))
+                }
+                Some(_) => {}
+                None => heads.push(known.clone()),
+            }
+        }
+        heads.sort_by_key(|h| h.epoch);
+        heads.dedup();
+        self.set_heads(heads, now)?;
         self.heads_info()
     }
 

@@ -1,0 +1,90 @@
+// Attacks on the pages (red team): each test is one attack, passing once its fix is in.
+//
+// Run: scripts/web-build.sh && node --test --test-concurrency=1 web/tests/redteam.test.mjs
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import http from 'node:http';
+import { PNG } from 'pngjs';
+import { startRegistry, hc, hcJson, now, BIN } from './env.mjs';
+
+const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+let env, browser;
+
+async function open(context, path, url = env.url) {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.log(`[${path}] page error: ${e.message}`));
+  await page.goto(url + path);
+  await page.waitForFunction(() => window.pageReady === true || !document.querySelector('#error').hidden, null, { timeout: 60_000 });
+  return page;
+}
+
+async function check(page, code) {
+  await page.evaluate(() => { window.lastVerdict = null; });
+  await page.fill('#code-text', code);
+  await page.click('#paste button');
+  await page.waitForFunction(() => window.lastVerdict, null, { timeout: 30_000 });
+  const v = await page.evaluate(() => window.lastVerdict);
+  await page.click('#next');
+  return v;
+}
+
+before(async () => {
+  env = await startRegistry();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  env?.stop();
+});
+
+test('importing an old heads file does not roll back heads the witnesses vouched for', async () => {
+  const { d } = env;
+  const h = hcJson(['holder', 'new', '--document', 'R1', '-o', d('h.json')]);
+  const leaf = env.enrol(h.commitment, h.device_key);
+  env.event(leaf, 'negative_test', now() - 86_400);
+  env.publish();
+  // Public, registry-signed heads up to her GREEN epoch, and her witness of then.
+  writeFileSync(d('old-heads.json'), hc(['registry', 'head', d('reg.db'), '--all', '--json']));
+  hc(['registry', 'witness', d('reg.db'), '--leaf', String(leaf), '-o', d('old-witness.json')]);
+  // She tests positive; the registry publishes (and the witness cosigns) the RED epoch.
+  env.event(leaf, 'positive_test', now() - 3600);
+  env.publish();
+
+  // Eleven minutes later (past head_grace), she proves over her old witness: a GREEN code.
+  const t = now() + 11 * 60;
+  const code = hcJson(['prove', '--bundle', env.bundle, '--holder', d('h.json'), '--witness', d('old-witness.json'), '--registry-key', env.registryKey, '--now', String(t)]);
+  assert.equal(code.colour, 'green');
+
+  // The command-line gate with the same trust (registry + witness quorum + cache) refuses it.
+  let cli;
+  try {
+    execFileSync(BIN, ['verify', code.code, '--bundle', env.bundle, '--registry-key', env.registryKey, '--registry', env.url, '--witness-key', env.witnessKey, '--heads-cache', d('gate-cache.json'), '--slot', '--now', String(t), '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    assert.fail('the CLI accepted the code');
+  } catch (e) {
+    cli = JSON.parse(e.stdout);
+  }
+  assert.equal(cli.reason, 'superseded-head');
+
+  const ctx = await browser.newContext(PHONE);
+  await ctx.clock.setFixedTime(new Date(t * 1000));
+  const page = await open(ctx, '/gate.html');
+  await page.click('summary:has-text("No camera")');
+  await page.click('summary:has-text("Registry heads")');
+  assert.equal((await check(page, code.code)).reason, 'superseded-head');
+
+  // The guard (offline, or told to) imports a heads file: public, registry-signed, but old.
+  await page.setInputFiles('#heads-file', d('old-heads.json'));
+  await page.waitForFunction(() => /update|refused|heads/.test(document.querySelector('#heads').textContent + document.querySelector('#error').textContent));
+  const heads = await page.textContent('#heads');
+  const v = await check(page, code.code);
+  console.log(`after importing old heads: "${heads}" → ${JSON.stringify(v)}`);
+  assert.notEqual(v.valid, true, `the page shows ${v.colour} for a code the CLI refuses (superseded-head)`);
+  await ctx.close();
+});
