@@ -1,8 +1,8 @@
 // The camera, read frame by frame: the browser's BarcodeDetector where it exists, and our own
-// QR reader (rqrr, in the WebAssembly module) otherwise or when the detector's text cannot be
+// QR reader (rqrr, in the WebAssembly module, on a worker with a deadline: qr-reader.js) otherwise or when the detector's text cannot be
 // the code's bytes (health codes are binary QR codes; BarcodeDetector returns text).
 
-import { readFrame } from '../pkg/healthcode_wasm.js';
+import { readFrame } from './qr-reader.js';
 
 const SIDE = 720; // frames are scaled so their longer side is at most this many pixels
 
@@ -57,6 +57,6 @@ export class Camera {
     this.canvas.height = h;
     this.ctx.drawImage(v, 0, 0, w, h);
     const rgba = this.ctx.getImageData(0, 0, w, h).data;
-    return readFrame(new Uint8Array(rgba.buffer), w, h) || null;
+    return (await readFrame(new Uint8Array(rgba.buffer), w, h)) || null;
   }
 }

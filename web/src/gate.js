@@ -3,7 +3,8 @@
 // picture, or typed), verified in WebAssembly; the verdict full screen. Queue mode scans many
 // codes and verifies them together.
 
-import init, { Gate, readImage } from '../pkg/healthcode_wasm.js';
+import init, { Gate } from '../pkg/healthcode_wasm.js';
+import { readImage } from './qr-reader.js';
 import { $, show, showError, clearError, catchAll, offline, loadConfig, loadBundle, store, when, ago, nowSeconds, readFile, humanDurations } from './common.js';
 import { Camera } from './camera.js';
 
@@ -165,7 +166,7 @@ $('#picture').addEventListener('change', async () => {
     const bytes = await readFile($('#picture'), false);
     let code;
     try {
-      code = readImage(bytes);
+      code = await readImage(bytes);
     } catch (e) {
       throw new Error(`no health code could be read in this picture (${e.message.replace(/^the picture: /, '')})`);
     }

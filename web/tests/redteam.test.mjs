@@ -88,3 +88,31 @@ test('importing an old heads file does not roll back heads the witnesses vouched
   assert.notEqual(v.valid, true, `the page shows ${v.colour} for a code the CLI refuses (superseded-head)`);
   await ctx.close();
 });
+
+/** A PNG tiled with QR finder patterns: it makes the QR detector try every grouping of them. */
+function finderPatterns(side = 1024, cell = 3) {
+  const FINDER = ['1111111', '1000001', '1011101', '1011101', '1011101', '1000001', '1111111', '0000000'];
+  const data = Buffer.alloc(side * side);
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) data[y * side + x] = FINDER[Math.floor(y / cell) % 8][Math.floor(x / cell) % 8] === '1' ? 0 : 255;
+  }
+  return PNG.sync.write({ width: side, height: side, data }, { colorType: 0, inputColorType: 0 });
+}
+
+test('a picture of finder patterns does not freeze the checkpoint page', async () => {
+  writeFileSync(env.d('finders.png'), finderPatterns());
+  const ctx = await browser.newContext(PHONE);
+  const page = await open(ctx, '/gate.html');
+  await page.click('summary:has-text("No camera")');
+  await page.setInputFiles('#picture', env.d('finders.png'));
+  // While the picture is read, the page must still answer (the guard can scan the next code).
+  const started = Date.now();
+  await page.evaluate(() => new Promise((r) => setTimeout(r, 200)));
+  const blocked = Date.now() - started;
+  await page.waitForSelector('#error:not([hidden])', { timeout: 120_000 });
+  const error = await page.textContent('#error');
+  console.log(`page blocked ${blocked} ms; after ${Date.now() - started} ms: "${error}"`);
+  assert.ok(blocked < 2000, `the page's thread was blocked for ${blocked} ms`);
+  assert.ok(Date.now() - started < 15_000, 'the reader was not given up at a deadline');
+  await ctx.close();
+});
