@@ -27,9 +27,15 @@ export async function loadConfig() {
   }
   if (!r.ok) throw new Error(`cannot load the app configuration (${r.status}): is this page served by the registry service?`);
   const text = await r.text();
-  await keep(new URL('app-config.json', location.href).href, text, 'application/json');
-  const c = JSON.parse(text);
+  let c;
+  try {
+    c = JSON.parse(text);
+  } catch {
+    throw new Error('the app configuration is not JSON: is a Wi-Fi login page in the way? Log in, then reload');
+  }
   if (!/^[0-9a-f]{64}$/.test(c.registry_key || '')) throw new Error('the app configuration has no valid registry key');
+  // Kept only once checked: a portal's page must not replace the working copy.
+  await keep(new URL('app-config.json', location.href).href, text, 'application/json');
   return c;
 }
 
@@ -43,6 +49,9 @@ async function bundleFile(config, name) {
     throw new Error(`cannot download the policy file ${name}: you are offline and it was never downloaded here`);
   }
   if (!r.ok) throw new Error(`cannot download the policy file ${name} (${r.status})`);
+  if (/^text\/html/i.test(r.headers.get('content-type') || '')) {
+    throw new Error(`the policy file ${name} came back as a web page: is a Wi-Fi login page in the way? Log in, then reload`);
+  }
   const bytes = new Uint8Array(await r.arrayBuffer());
   await keep(url, bytes, 'application/octet-stream');
   return bytes;

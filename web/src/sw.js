@@ -21,17 +21,27 @@ self.addEventListener('activate', (event) => {
   );
 });
 
+/** Whether a response can be the file asked for: a captive portal (a station's Wi-Fi) answers
+ * 200 with its login page, often after a redirect, and must not replace the kept copy. */
+function usable(response) {
+  return response.ok && !response.redirected && !/^text\/html/i.test(response.headers.get('content-type') || '');
+}
+
 async function networkFirst(request) {
   const cache = await caches.open(DATA);
+  let response;
   try {
-    const response = await fetch(request);
-    if (response.ok) await cache.put(request, response.clone());
-    return response;
+    response = await fetch(request);
   } catch (e) {
     const kept = await cache.match(request);
     if (kept) return kept;
     throw e;
   }
+  if (usable(response)) {
+    await cache.put(request, response.clone());
+    return response;
+  }
+  return (await cache.match(request)) || response;
 }
 
 self.addEventListener('fetch', (event) => {

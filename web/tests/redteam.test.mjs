@@ -116,3 +116,46 @@ test('a picture of finder patterns does not freeze the checkpoint page', async (
   assert.ok(Date.now() - started < 15_000, 'the reader was not given up at a deadline');
   await ctx.close();
 });
+
+test('a captive portal answering 200 HTML does not replace the kept configuration and bundle', async () => {
+  // The pages served from an origin the test controls: the registry's, then a portal's.
+  let portal = false;
+  const proxy = http.createServer((req, res) => {
+    if (portal) {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      return res.end('<html><body>Log in to the station Wi-Fi</body></html>');
+    }
+    const up = http.request(env.url + req.url, { method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => { res.writeHead(502); res.end(); });
+    req.pipe(up);
+  });
+  await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${proxy.address().port}`;
+  try {
+    const ctx = await browser.newContext(PHONE);
+    const page = await open(ctx, '/gate.html', origin);
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 30_000 });
+    await page.reload();
+    await page.waitForFunction(() => window.pageReady === true, null, { timeout: 60_000 });
+
+    // At the station: the Wi-Fi's portal answers every request.
+    portal = true;
+    await page.reload();
+    await page.waitForFunction(() => window.pageReady === true || !document.querySelector('#error').hidden, null, { timeout: 60_000 });
+    const behindPortal = (await page.evaluate(() => window.pageReady === true)) ? 'ready' : await page.textContent('#error');
+    // Then no network at all: the copies kept at the first visit must still work.
+    await ctx.setOffline(true);
+    await page.reload();
+    await page.waitForFunction(() => window.pageReady === true || !document.querySelector('#error').hidden, null, { timeout: 60_000 });
+    const offline = (await page.evaluate(() => window.pageReady === true)) ? 'ready' : await page.textContent('#error');
+    console.log(`behind the portal: ${behindPortal}; offline afterwards: ${offline}`);
+    assert.equal(offline, 'ready', 'the portal\'s page replaced the kept configuration or bundle');
+    assert.equal(behindPortal, 'ready', 'behind a portal the page does not fall back to its kept copies');
+    await ctx.close();
+  } finally {
+    proxy.close();
+  }
+});
