@@ -356,3 +356,35 @@ fn stored_states_and_log_nodes_edited_in_place_are_named() {
         );
     }
 }
+
+/// Red team: `serve --web DIR` serves every file of DIR (and of --bundle) to anyone, so a
+/// registry database (which holds the registry's signing key) inside one of them is refused
+/// before anything is served (it used to be downloadable at /registry.db).
+#[test]
+fn a_database_inside_the_served_pages_is_refused() {
+    let (dir, db, _reg) = registry();
+    std::fs::write(dir.path().join("index.html"), "<!doctype html>").unwrap();
+    let bundle = dir.path().join("bundle");
+    std::fs::create_dir(&bundle).unwrap();
+    std::fs::write(bundle.join("manifest.json"), "{}").unwrap();
+    let args = |db: &Path, web: &Path| {
+        vec![
+            "serve".into(),
+            "--db".into(),
+            db.as_os_str().to_owned(),
+            "--listen".into(),
+            "127.0.0.1:1".into(),
+            "--web".into(),
+            web.as_os_str().to_owned(),
+            "--bundle".into(),
+            bundle.as_os_str().to_owned(),
+        ]
+    };
+    bad_input(&args(&db, dir.path()), &["--db", "is inside --web", "served to anyone"]);
+    // Named relatively, or not created yet: the same.
+    let relative: Vec<std::ffi::OsString> = args(Path::new("registry.db"), Path::new("."));
+    let o = common::hc().current_dir(dir.path()).args(&relative).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is inside --web"), "{o:?}");
+    bad_input(&args(&bundle.join("new.db"), dir.path()), &["is inside --web"]);
+}

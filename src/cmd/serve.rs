@@ -125,6 +125,29 @@ async fn shutdown_signal() {
 
 pub fn run_serve(a: ServeArgs) -> CliResult {
     init_logging(a.log_json);
+    let web = match (a.web, a.bundle) {
+        (Some(dir), Some(bundle)) => {
+            for (what, d, file) in [("--web", &dir, "index.html"), ("--bundle", &bundle, "manifest.json")] {
+                if !d.join(file).is_file() {
+                    return Err(CliError::bad(format!("{what} {}: has no {file}", d.display())));
+                }
+                // Every file of these directories is served to anyone: the registry's
+                // database holds its signing key.
+                let secrets = [Some(("--db", &a.db)), a.tls_key.as_ref().map(|k| ("--tls-key", k))];
+                for (name, secret) in secrets.into_iter().flatten() {
+                    if inside(secret, d) {
+                        return Err(CliError::bad(format!(
+                            "{name} {} is inside {what} {}, which is served to anyone: keep it elsewhere",
+                            secret.display(),
+                            d.display()
+                        )));
+                    }
+                }
+            }
+            Some(WebConfig { dir, bundle, quorum: a.web_quorum.map(|q| q as usize) })
+        }
+        _ => None,
+    };
     if !a.db.exists() {
         let Some(policy) = &a.policy else {
             return Err(CliError::bad(format!(
@@ -159,18 +182,7 @@ pub fn run_serve(a: ServeArgs) -> CliResult {
         operator,
         witnesses,
         request_timeout: Duration::from_secs(a.request_timeout),
-        web: match (a.web, a.bundle) {
-            (Some(dir), Some(bundle)) => {
-                for (what, d, file) in [("--web", &dir, "index.html"), ("--bundle", &bundle, "manifest.json")]
-                {
-                    if !d.join(file).is_file() {
-                        return Err(CliError::bad(format!("{what} {}: has no {file}", d.display())));
-                    }
-                }
-                Some(WebConfig { dir, bundle, quorum: a.web_quorum.map(|q| q as usize) })
-            }
-            _ => None,
-        },
+        web,
     };
     runtime()?.block_on(server::serve(config, shutdown_signal())).map_err(|e| match e {
         server::ServeError::Registry { .. }
@@ -200,5 +212,18 @@ pub fn run_witness(cmd: WitnessCmd) -> CliResult {
             let config = witness::WitnessConfig { listen, state, logs };
             runtime()?.block_on(witness::serve(config, cosigner, shutdown_signal())).map_err(CliError::bad)
         }
+    }
+}
+
+/// Whether `file` (which may not exist yet) is inside directory `dir`.
+fn inside(file: &std::path::Path, dir: &std::path::Path) -> bool {
+    let Ok(dir) = dir.canonicalize() else { return false };
+    let parent = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    match (parent.canonicalize(), file.file_name()) {
+        (Ok(p), Some(name)) => p.join(name).starts_with(&dir),
+        _ => false,
     }
 }
