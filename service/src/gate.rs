@@ -32,6 +32,11 @@ impl GateTrust {
         witness_vkeys: &[String],
         quorum: usize,
     ) -> Result<Self, String> {
+        // Zero would trust a checkpoint no witness saw: the registry alone could then show a
+        // gate a split view.
+        if quorum == 0 {
+            return Err("a gate needs a quorum of at least one witness".into());
+        }
         let witnesses = TrustPolicy::new(&headlog::log_vkey(&registry), witness_vkeys, quorum)
             .map_err(|e| e.to_string())?;
         Ok(Self { registry, policy, witnesses })
@@ -160,4 +165,17 @@ pub fn verify_recent(trust: &GateTrust, answer: &RecentHeads, now: u64) -> Resul
         return Err(GateError::Incomplete(why));
     }
     Ok(TrustedHeads { checkpoint: answer.checkpoint.clone(), heads, fetched_at: now })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gate_without_a_witness_quorum_is_refused() {
+        let registry = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key();
+        let err = GateTrust::new(registry, [0; 32], &[], 0).err();
+        assert_eq!(err.as_deref(), Some("a gate needs a quorum of at least one witness"));
+        assert!(GateTrust::new(registry, [0; 32], &[], 1).is_err(), "one of no witnesses");
+    }
 }

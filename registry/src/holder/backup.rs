@@ -14,6 +14,7 @@ use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
+use unicode_normalization::UnicodeNormalization;
 use zeroize::Zeroizing;
 
 /// The backup's text prefix (and the AEAD's associated data): names the format and its version.
@@ -43,7 +44,10 @@ pub enum BackupError {
     Holder(String),
 }
 
+/// The key for `passphrase`, normalised first (NFC): the same accented passphrase typed on
+/// another phone's keyboard can arrive as other code points.
 fn key(passphrase: &str, salt: &[u8]) -> Zeroizing<[u8; 32]> {
+    let passphrase = Zeroizing::new(passphrase.nfc().collect::<String>());
     let params =
         Params::new(KDF_MEMORY_KIB, KDF_PASSES, 1, Some(32)).expect("constant Argon2 parameters are valid");
     let mut key = Zeroizing::new([0u8; 32]);
@@ -113,6 +117,15 @@ mod tests {
         assert_eq!(open(&b, "correct horse battery!"), Err(BackupError::WrongPassphrase));
         // Two backups of the same holder differ (fresh salt and nonce).
         assert_ne!(seal(&h, PASS).unwrap(), b);
+    }
+
+    #[test]
+    fn a_passphrase_opens_however_its_accents_were_typed() {
+        let h = HolderFile::generate("E1");
+        let composed = "caf\u{e9} au lait"; // é as one code point
+        let decomposed = "cafe\u{301} au lait"; // e + combining acute
+        let b = seal(&h, composed).unwrap();
+        assert_eq!(open(&b, decomposed).unwrap(), h);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use healthcode_registry::receipt::Receipt;
 use healthcode_registry::{CheckedEvent, Refusal, RegistryError, SignedEvent, SignedHead, SignedRetraction};
@@ -85,6 +85,8 @@ pub fn router(app: Arc<App>, timeout: Duration, web: Option<&super::web::WebConf
         .route(path::HOLDER_WITNESS, get(roles::holder_witness))
         .route(path::HOLDER_HISTORY, get(roles::holder_history))
         .route(path::AUDITOR_ENTRIES, get(roles::auditor_entries))
+        // Unknown API paths answer in JSON even when the pages' files are the fallback.
+        .route("/v1/{*rest}", any(not_found))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     let routes = match web {
