@@ -1,4 +1,5 @@
-//! `healthcode holder new`: the device side of enrolment.
+//! `healthcode holder new | backup | history`: the device side of enrolment, its backup, and the
+//! holder's own history.
 
 use crate::cmd::sign_event::write_secret;
 use crate::output::{emit, CliError, CliResult};
@@ -8,6 +9,7 @@ use healthcode_circuits::field::to_hex;
 use healthcode_circuits::policy::{evaluate, Policy};
 use healthcode_prover::Explanation;
 use healthcode_registry::history::from_public_record;
+use healthcode_registry::holder::backup;
 use healthcode_registry::{HolderFile, LogExport};
 use healthcode_verifier::input::{MAX_EXPORT_BYTES, MAX_JSON_BYTES, MAX_POLICY_BYTES};
 use healthcode_verifier::when;
@@ -28,6 +30,21 @@ pub enum HolderCmd {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Seal the holder file under a passphrase (Argon2id, XChaCha20-Poly1305) to move it to
+    /// another device: the citizen's web page restores it ("I have a backup"). The passphrase
+    /// is read from the environment variable named by --passphrase-env, never from the command
+    /// line (which other users of the machine can see).
+    Backup {
+        /// The holder file to seal.
+        #[arg(long)]
+        holder: PathBuf,
+        /// Where to write the backup (mode 0600; never overwritten).
+        #[arg(short, long)]
+        out: PathBuf,
+        /// The environment variable holding the passphrase (8 characters or more).
+        #[arg(long, default_value = "HEALTHCODE_PASSPHRASE")]
+        passphrase_env: String,
     },
     /// Your own history from the registry's public record (its export), not from its database:
     /// each of your events with its signer, log position and inclusion proof, your state, and
@@ -96,6 +113,18 @@ pub fn run(cmd: HolderCmd) -> CliResult {
                 lines.push(format!("{why}"));
                 lines.join("\n")
             })
+        }
+        HolderCmd::Backup { holder, out, passphrase_env } => {
+            let h = HolderFile::from_json(&read_file(&holder, MAX_JSON_BYTES)?)
+                .map_err(|e| CliError::bad(format!("{}: {e}", holder.display())))?;
+            let pass = std::env::var(&passphrase_env).map_err(|_| {
+                CliError::bad(format!("set the passphrase in the environment variable {passphrase_env}"))
+            })?;
+            let sealed =
+                backup::seal(&h, &pass).map_err(|e| CliError::bad(format!("${passphrase_env}: {e}")))?;
+            write_secret(&out, &format!("{sealed}\n"))?;
+            eprintln!("wrote {} (restore it in the citizen's page with the same passphrase)", out.display());
+            Ok(())
         }
         HolderCmd::New { document, out, json } => {
             if document.trim().is_empty() {
