@@ -308,7 +308,9 @@ fn bind_at_checkpoint(
         "binding-mismatch",
     );
     assert_reason(&w.verify(&code, heads, at, &["--nonce", &other]), "bad-proof");
-    assert_reason(&w.verify(&code, heads, at, &["--venue", VENUE]), "bad-proof");
+    // At a checkpoint with a posted venue code the holder is told her code needs that
+    // checkpoint's nonce, not accused of a forgery (it used to be `bad-proof`).
+    assert_reason(&w.verify(&code, heads, at, &["--venue", VENUE]), "nonce-required");
     assert_reason(&w.verify(&code, heads, at, &["--insecure-accept-any-challenge"]), "nonce-required");
     assert_eq!(
         w.verify(&code, heads, at, &["--venue", VENUE, "--document", document]).code,

@@ -371,6 +371,14 @@ pub fn run_verify(a: VerifyArgs) -> CliResult {
         expected_challenge.or(a.slot.then(|| challenge::time_slot(clock))),
         id,
     );
+    if a.nonce.is_none() {
+        // A bound code answers a nonce this checkpoint did not give: say so, not "bad proof".
+        for (r, code) in results.iter_mut().zip(&codes) {
+            if healthcode_verifier::payload::is_bound(code) {
+                *r = Err(Invalid::NonceRequired);
+            }
+        }
+    }
     if a.slot {
         // A code made in the previous slot is still this checkpoint's: retry those once.
         let previous = challenge::time_slot(clock.saturating_sub(challenge::SLOT_SECONDS));

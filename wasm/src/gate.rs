@@ -7,6 +7,7 @@ use healthcode_registry::event::key_from_hex;
 use healthcode_registry::SignedHead;
 use healthcode_service::api::RecentHeads;
 use healthcode_service::gate::{accept_fresh, GateTrust, HeadsCache};
+use healthcode_verifier::payload::is_bound;
 use healthcode_verifier::{challenge, qr, Checkpoint, Invalid, VerifierBundle};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -164,6 +165,33 @@ impl Gate {
         to_js(&verdict(self.one(code, now, venue.as_deref())))
     }
 
+    /// A fresh secret nonce for one identity binding (32 hex digits): shown to the holder's
+    /// phone only, never posted, and forgotten after the check.
+    #[wasm_bindgen(js_name = freshNonce)]
+    pub fn fresh_nonce() -> String {
+        challenge::fresh_nonce(&mut rand::rngs::OsRng)
+    }
+
+    /// Verifies an identity-bound code: it must answer this checkpoint's `nonce` and be bound to
+    /// the document whose number the staff read (`healthcode verify --nonce N --document D`).
+    #[wasm_bindgen(js_name = verifyBound)]
+    pub fn verify_bound(
+        &self,
+        code: &[u8],
+        now: f64,
+        nonce: &str,
+        document: &str,
+    ) -> Result<JsValue, JsError> {
+        let now = unix(now)?;
+        let nonce = challenge::nonce(nonce.trim()).map_err(|e| error("the nonce", e))?;
+        let document = document.trim();
+        if document.is_empty() {
+            return Err(JsError::new("type the number of the identity document you checked"));
+        }
+        let id = healthcode_circuits::hashes::id_hash(document);
+        to_js(&verdict(self.checkpoint.verify(code, now, Some(nonce), Some(id))))
+    }
+
     /// Verifies a queue of codes (text forms) together: one pairing check for all valid proofs.
     #[wasm_bindgen(js_name = verifyBatch)]
     pub fn verify_batch(
@@ -176,6 +204,11 @@ impl Gate {
         let venue = venue.as_deref().map(str::trim).filter(|v| !v.is_empty());
         let expected = venue.map(challenge::venue).unwrap_or_else(|| challenge::time_slot(now));
         let mut results = self.checkpoint.verify_batch(&codes, now, Some(expected), None);
+        for (r, code) in results.iter_mut().zip(&codes) {
+            if is_bound(code.as_bytes()) {
+                *r = Err(Invalid::NonceRequired);
+            }
+        }
         if venue.is_none() {
             for (r, code) in results.iter_mut().zip(&codes) {
                 if matches!(r, Err(Invalid::WrongChallenge)) {
@@ -194,6 +227,9 @@ impl Gate {
         now: u64,
         venue: Option<&str>,
     ) -> Result<healthcode_verifier::Colour, Invalid> {
+        if is_bound(code) {
+            return Err(Invalid::NonceRequired);
+        }
         match venue.map(str::trim).filter(|v| !v.is_empty()) {
             Some(v) => self.checkpoint.verify(code, now, Some(challenge::venue(v)), None),
             None => {
