@@ -13,7 +13,7 @@ function serviceWorker() {
     generateBundle(_, bundle) {
       const files = Object.keys(bundle).filter((f) => !f.endsWith('.map'));
       // The pages themselves are emitted after this hook: name them.
-      const precache = ['./', './index.html', './gate.html', ...files.map((f) => `./${f}`), './manifest.webmanifest', './icon.svg'];
+      const precache = ['./', './index.html', './gate.html', ...files.map((f) => `./${f}`), './manifest.webmanifest', './icon.svg', './icon-192.png', './icon-512.png'];
       const version = createHash('sha256').update(files.sort().join('\n')).digest('hex').slice(0, 16);
       const source = readFileSync(resolve(import.meta.dirname, 'src/sw.js'), 'utf8')
         .replace('__PRECACHE__', JSON.stringify(precache))

@@ -145,6 +145,8 @@ async function makeCode() {
       clearInterval(timer);
     }
     setProgress('Done', 100);
+    // A checkpoint's nonce binds one code: the next one is not bound unless asked again.
+    $('#nonce').value = '';
     code.total_ms = Math.round(performance.now() - started);
     window.lastCode = code; // for the page's tests
     showCode(code);

@@ -17,6 +17,7 @@ let camera = null;
 let queue = [];
 let busy = false;
 let lastSeen = { text: '', at: 0 };
+let binding = null; // the secret nonce of the identity check in progress, if any
 
 /** What each refusal means to the guard, in a few words; the detail line gives the numbers. */
 const REASONS = {
@@ -78,7 +79,21 @@ function showVerdict(v) {
 }
 
 function verify(bytes) {
+  if (binding) {
+    if (!$('#document').value.trim()) throw new Error('type the number of the identity document you checked, then scan again');
+    // One identity check per nonce: it is forgotten whatever the result.
+    const nonce = binding;
+    endBinding();
+    return gate.verifyBound(bytes, Date.now() / 1000, nonce, $('#document').value);
+  }
   return gate.verify(bytes, Date.now() / 1000, $('#venue').value.trim() || null);
+}
+
+function endBinding() {
+  binding = null;
+  $('#nonce').hidden = true;
+  $('#nonce').textContent = '';
+  $('#nonce-cancel').hidden = true;
 }
 
 async function scanLoop() {
@@ -108,7 +123,11 @@ function onCode(bytes) {
     $('#queue-count').textContent = String(queue.length);
     return;
   }
-  showVerdict(verify(bytes));
+  try {
+    showVerdict(verify(bytes));
+  } catch (e) {
+    showError(e);
+  }
 }
 
 /** Text forms of queued codes (binary ones are given their text form for the batch call). */
@@ -205,6 +224,15 @@ $('#heads-file').addEventListener('change', async () => {
     $('#heads-file').value = '';
   }
 });
+
+$('#nonce-new').addEventListener('click', () => {
+  clearError();
+  binding = Gate.freshNonce();
+  $('#nonce').textContent = binding;
+  $('#nonce').hidden = false;
+  $('#nonce-cancel').hidden = false;
+});
+$('#nonce-cancel').addEventListener('click', endBinding);
 
 $('#next').addEventListener('click', () => show('scan'));
 

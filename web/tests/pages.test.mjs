@@ -208,6 +208,47 @@ test('a tampered code shows INVALID with its reason; a queue is verified togethe
   await ctx.close();
 });
 
+test('a code bound to her document on request passes the identity check, and not for another document', async () => {
+  const ctx = await browser.newContext(PHONE);
+  const gate = await open(ctx, '/gate.html');
+  const citizen = state.citizen.pages()[0];
+  await gate.click('#identity summary');
+  await gate.click('summary:has-text("No camera")');
+  await citizen.click('summary:has-text("The checkpoint asks")');
+  await shot(gate, '13-gate-identity');
+  for (const [document, expected] of [['E12345678', 'RED'], ['X99999999', 'INVALID']]) {
+    await gate.click('#nonce-new');
+    const nonce = await gate.textContent('#nonce');
+    assert.match(nonce, /^[0-9a-f]{32}$/);
+    await citizen.fill('#nonce', nonce);
+    const code = await prove(citizen);
+    assert.equal(await citizen.inputValue('#nonce'), '', 'the nonce binds one code only');
+    await citizen.click('#code-done');
+    // An ordinary check refuses a bound code: it answers a nonce this checkpoint did not give.
+    const plain = await browser.newContext(PHONE);
+    const other = await open(plain, '/gate.html');
+    await other.click('summary:has-text("No camera")');
+    await other.fill('#code-text', code.code);
+    await other.click('#paste button');
+    await other.waitForSelector('#result:not([hidden])');
+    assert.match(await other.textContent('#reason'), /^ID-BOUND/);
+    await plain.close();
+
+    await gate.fill('#document', document);
+    await gate.fill('#code-text', code.code);
+    await gate.click('#paste button');
+    await gate.waitForSelector('#result:not([hidden])');
+    assert.equal(await gate.textContent('#verdict'), expected);
+    if (expected === 'INVALID') {
+      assert.match(await gate.textContent('#reason'), /^WRONG PERSON/);
+      await shot(gate, '14-gate-wrong-person');
+    }
+    assert.equal(await gate.isVisible('#nonce'), false, 'a nonce is used once');
+    await gate.click('#next');
+  }
+  await ctx.close();
+});
+
 test('bad input gives a clear message on the screen', async () => {
   // An unreadable picture at the checkpoint.
   const ctx = await browser.newContext(PHONE);
@@ -215,7 +256,7 @@ test('bad input gives a clear message on the screen', async () => {
   await gate.click('summary:has-text("No camera")');
   await gate.setInputFiles('#picture', join(SCREENS, '01-citizen-welcome.png'));
   await expectError(gate, /^No health code could be read in this picture \(no QR code found in the image\)$/);
-  await shot(gate, '13-gate-unreadable');
+  await shot(gate, '15-gate-unreadable');
 
   // A witness file from another registry, imported by the citizen.
   const other = join(env.dir, 'other');
@@ -228,7 +269,7 @@ test('bad input gives a clear message on the screen', async () => {
   await citizen.click('summary:has-text("My record and backup")');
   await citizen.setInputFiles('#witness-file', `${other}-witness.json`);
   await expectError(citizen, /^This record file: it comes from another registry than the one this app trusts$/);
-  await shot(citizen, '14-citizen-other-registry');
+  await shot(citizen, '16-citizen-other-registry');
 
   // A bundle for another policy (same rules, another id): the registry's heads are for its own.
   const policy = readFileSync(join(ROOT, 'policies/henan-2022.toml'), 'utf8').replace('id = "henan-2022-06"', 'id = "elsewhere-2022"');
@@ -241,7 +282,7 @@ test('bad input gives a clear message on the screen', async () => {
   });
   const wrongGate = await open(wrong, '/gate.html');
   await expectError(wrongGate, /refusing the registry's heads: head of epoch \d+: .*polic/i);
-  await shot(wrongGate, '15-gate-other-policy');
+  await shot(wrongGate, '17-gate-other-policy');
   await wrong.close();
   await ctx.close();
 });
@@ -261,7 +302,7 @@ test('the backup opens only with its passphrase; a corrupted one is refused on s
   await fresh.fill('#restore-pass', 'correct horse battery');
   await fresh.click('#restore button');
   await expectError(fresh, /^The backup: the passphrase is wrong, or the backup was altered$/);
-  await shot(fresh, '16-citizen-corrupted-backup');
+  await shot(fresh, '18-citizen-corrupted-backup');
 
   // The intact backup restores her on the new phone, and she proves there.
   await fresh.fill('#restore-text', backup);
@@ -270,6 +311,22 @@ test('the backup opens only with its passphrase; a corrupted one is refused on s
   const code = await prove(fresh);
   assert.equal(code.colour, 'red');
   await phone.close();
+});
+
+test('the pages are installable (manifest, icons, service worker)', async () => {
+  // Chromium reports nothing missing; an ordinary profile, since incognito ones never install.
+  const profile = join(env.dir, 'profile');
+  const ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, ...PHONE });
+  try {
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    await page.goto(env.url + '/');
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 30_000 });
+    const cdp = await ctx.newCDPSession(page);
+    const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+    assert.deepEqual(installabilityErrors, []);
+  } finally {
+    await ctx.close();
+  }
 });
 
 test('both pages work offline after the first visit', async () => {
@@ -282,7 +339,7 @@ test('both pages work offline after the first visit', async () => {
     await gate.reload();
     await gate.waitForFunction(() => window.pageReady === true, null, { timeout: 60_000 });
     assert.match(await gate.textContent('#heads'), /^Offline — using registry heads fetched/);
-    await shot(gate, '17-gate-offline');
+    await shot(gate, '19-gate-offline');
     await gate.click('summary:has-text("No camera")');
     await gate.fill('#code-text', state.red.code);
     await gate.click('#paste button');
@@ -294,7 +351,7 @@ test('both pages work offline after the first visit', async () => {
     await citizen.waitForFunction(() => window.pageReady === true, null, { timeout: 60_000 });
     const code = await prove(citizen);
     assert.equal(code.colour, 'red');
-    await shot(citizen, '18-citizen-offline-code');
+    await shot(citizen, '20-citizen-offline-code');
   } finally {
     await ctx.setOffline(false);
   }
