@@ -12,7 +12,8 @@ fn a_backup_opens_with_its_passphrase_and_bad_passphrases_are_refused() {
     let holder = dir.path().join("alice.json");
     let out = dir.path().join("alice.backup");
     assert_eq!(run(["holder", "new", "--document", "A1", "-o", p(&holder)]).code, 0);
-    let args = ["holder", "backup", "--holder", p(&holder), "-o", p(&out), "--passphrase-env", "HC_TEST_PASS"];
+    let args =
+        ["holder", "backup", "--holder", p(&holder), "-o", p(&out), "--passphrase-env", "HC_TEST_PASS"];
 
     // No passphrase in the environment, then a short one: refused, nothing written.
     bad_input(&args, &["HC_TEST_PASS"]);

@@ -387,4 +387,7 @@ fn a_database_inside_the_served_pages_is_refused() {
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("is inside --web"), "{o:?}");
     bad_input(&args(&bundle.join("new.db"), dir.path()), &["is inside --web"]);
+    // Kept elsewhere, but with no witness: the checkpoint page could trust no head.
+    let elsewhere = tempfile::tempdir().unwrap();
+    bad_input(&args(&elsewhere.path().join("r.db"), dir.path()), &["--web needs at least one --witness"]);
 }

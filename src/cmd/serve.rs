@@ -127,12 +127,6 @@ pub fn run_serve(a: ServeArgs) -> CliResult {
     init_logging(a.log_json);
     let web = match (a.web, a.bundle) {
         (Some(dir), Some(bundle)) => {
-            if a.witnesses.is_empty() {
-                return Err(CliError::bad(
-                    "--web needs at least one --witness: the checkpoint page trusts the registry's \
-                     heads only under witness cosignatures",
-                ));
-            }
             for (what, d, file) in [("--web", &dir, "index.html"), ("--bundle", &bundle, "manifest.json")] {
                 if !d.join(file).is_file() {
                     return Err(CliError::bad(format!("{what} {}: has no {file}", d.display())));
@@ -149,6 +143,12 @@ pub fn run_serve(a: ServeArgs) -> CliResult {
                         )));
                     }
                 }
+            }
+            if a.witnesses.is_empty() {
+                return Err(CliError::bad(
+                    "--web needs at least one --witness: the checkpoint page trusts the registry's \
+                     heads only under witness cosignatures",
+                ));
             }
             Some(WebConfig { dir, bundle, quorum: a.web_quorum.map(|q| q as usize) })
         }
