@@ -780,8 +780,9 @@ fn identity_bound_code_needs_the_right_document() {
         &verify(&[&w.bound], NOW, &["--nonce", NONCE, "--document", "G1000000"]),
         "binding-mismatch",
     );
-    // Answered at the posted venue instead of the nonce: the proof is for another challenge.
-    assert_invalid(&verify(&[&w.bound], NOW, &["--venue", VENUE]), "bad-proof");
+    // Shown at a checkpoint with a posted venue code: it answers a nonce that checkpoint did not
+    // give, and says so (not `bad-proof`: the holder is no forger).
+    assert_invalid(&verify(&[&w.bound], NOW, &["--venue", VENUE]), "nonce-required");
     assert_invalid(
         &verify(&[&li.code], NOW, &["--nonce", NONCE, "--document", li.document]),
         "binding-required",
