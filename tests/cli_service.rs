@@ -44,6 +44,43 @@ fn wait_ready(url: &str) {
     panic!("{url} did not come up");
 }
 
+/// A witness for the log `log_vkey`, with its key file and state file; returns it and its URL.
+fn start_witness(key: &std::path::Path, state: &std::path::Path, log_vkey: &str) -> (Proc, String) {
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let w = spawn(&[
+        "witness",
+        "serve",
+        "--key",
+        p(key),
+        "--state",
+        p(state),
+        "--log",
+        log_vkey,
+        "--listen",
+        &url[7..],
+    ]);
+    wait_ready(&url);
+    (w, url)
+}
+
+/// A registry service on `db` with the operator key and one witness (`URL=VKEY`).
+fn start_registry(db: &std::path::Path, operator: &str, witness: &str) -> (Proc, String) {
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let r = spawn(&[
+        "serve",
+        "--db",
+        p(db),
+        "--listen",
+        &url[7..],
+        "--operator-key",
+        operator,
+        "--witness",
+        witness,
+    ]);
+    wait_ready(&url);
+    (r, url)
+}
+
 fn ok(args: &[&str]) -> Outcome {
     let o = run(args);
     assert_eq!(o.code, 0, "{args:?}: {o:?}");
@@ -77,34 +114,9 @@ fn every_party_uses_the_service_from_the_command_line() {
         .unwrap()
         .to_string();
 
-    let wurl = format!("http://127.0.0.1:{}", free_port());
-    let _witness = spawn(&[
-        "witness",
-        "serve",
-        "--key",
-        p(&d("w1.key")),
-        "--state",
-        p(&d("w1.state")),
-        "--log",
-        &log_vkey,
-        "--listen",
-        &wurl[7..],
-    ]);
-    wait_ready(&wurl);
-    let url = format!("http://127.0.0.1:{}", free_port());
+    let (_witness, wurl) = start_witness(&d("w1.key"), &d("w1.state"), &log_vkey);
     let witness_arg = format!("{wurl}={wvkey}");
-    let registry = spawn(&[
-        "serve",
-        "--db",
-        p(&d("reg.db")),
-        "--listen",
-        &url[7..],
-        "--operator-key",
-        &op_pk,
-        "--witness",
-        &witness_arg,
-    ]);
-    wait_ready(&url);
+    let (registry, url) = start_registry(&d("reg.db"), &op_pk, &witness_arg);
 
     // The operator accredits the lab and enrols Alice (her commitment and device key come from
     // her phone), then publishes.
@@ -258,34 +270,8 @@ fn every_party_uses_the_service_from_the_command_line() {
         .as_str()
         .unwrap()
         .to_string();
-    let w2url = format!("http://127.0.0.1:{}", free_port());
-    let _w2 = spawn(&[
-        "witness",
-        "serve",
-        "--key",
-        p(&d("w2.key")),
-        "--state",
-        p(&d("w2.state")),
-        "--log",
-        &log_vkey,
-        "--listen",
-        &w2url[7..],
-    ]);
-    wait_ready(&w2url);
-    let fork_url = format!("http://127.0.0.1:{}", free_port());
-    let w2_arg = format!("{w2url}={w2vkey}");
-    let _fork = spawn(&[
-        "serve",
-        "--db",
-        p(&d("epoch2.db")),
-        "--listen",
-        &fork_url[7..],
-        "--operator-key",
-        &op_pk,
-        "--witness",
-        &w2_arg,
-    ]);
-    wait_ready(&fork_url);
+    let (_w2, w2url) = start_witness(&d("w2.key"), &d("w2.state"), &log_vkey);
+    let (_fork, fork_url) = start_registry(&d("epoch2.db"), &op_pk, &format!("{w2url}={w2vkey}"));
     let forked = ok(&["operator", "--url", &fork_url, "--key", p(&op_key), "--json", "publish"]).json();
     assert_eq!(forked["epoch"], 3);
     let split = run([

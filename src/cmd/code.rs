@@ -10,7 +10,7 @@ use healthcode_registry::{event::key_from_hex, HolderFile, SignedHead, WitnessFi
 use healthcode_service::client::Client;
 use healthcode_verifier::input::{MAX_BATCH_BYTES, MAX_IMAGE_BYTES, MAX_JSON_BYTES, MAX_POLICY_BYTES};
 use healthcode_verifier::{
-    challenge, qr, superseded, Checkpoint, HealthQr, Invalid, TrustedHead, VerifierBundle,
+    challenge, qr, superseded, Checkpoint, HealthQr, Posted, TrustedHead, VerifierBundle,
 };
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -344,7 +344,6 @@ pub fn run_verify(a: VerifyArgs) -> CliResult {
         Some(n) => Some(challenge::nonce(n).map_err(|e| CliError::bad(format!("--nonce: {e}")))?),
         None => None,
     };
-    let expected_challenge = a.challenge.venue.as_deref().map(challenge::venue).or(nonce);
     let id: Option<Fr> = a.document.as_deref().map(hashes::id_hash);
 
     let codes: Vec<Vec<u8>> = if let Some(batch) = &a.batch {
@@ -365,29 +364,15 @@ pub fn run_verify(a: VerifyArgs) -> CliResult {
     } else {
         return Err(CliError::bad("give a code, --image FILE or --batch FILE"));
     };
-    let mut results = checkpoint.verify_batch(
-        &codes,
-        clock,
-        expected_challenge.or(a.slot.then(|| challenge::time_slot(clock))),
-        id,
-    );
-    if a.nonce.is_none() {
-        // A bound code answers a nonce this checkpoint did not give: say so, not "bad proof".
-        for (r, code) in results.iter_mut().zip(&codes) {
-            if healthcode_verifier::payload::is_bound(code) {
-                *r = Err(Invalid::NonceRequired);
-            }
-        }
-    }
-    if a.slot {
-        // A code made in the previous slot is still this checkpoint's: retry those once.
-        let previous = challenge::time_slot(clock.saturating_sub(challenge::SLOT_SECONDS));
-        for (r, code) in results.iter_mut().zip(&codes) {
-            if matches!(r, Err(Invalid::WrongChallenge)) {
-                *r = checkpoint.verify(code, clock, Some(previous), id);
-            }
-        }
-    }
+    let posted = match (&nonce, &a.challenge.venue) {
+        (Some(_), _) => None,
+        (None, Some(v)) => Some(Posted::Venue(challenge::venue(v))),
+        (None, None) => a.slot.then_some(Posted::Slot),
+    };
+    let results = match posted {
+        Some(posted) => checkpoint.verify_posted(&codes, clock, posted, id),
+        None => checkpoint.verify_batch(&codes, clock, nonce, id),
+    };
     let rows: Vec<serde_json::Value> = results
         .iter()
         .map(|r| match r {

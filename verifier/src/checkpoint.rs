@@ -336,6 +336,51 @@ impl Checkpoint {
     }
 }
 
+/// A challenge posted at a checkpoint that gave no binding nonce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Posted {
+    /// The venue code on the poster.
+    Venue(Fr),
+    /// The current five-minute slot, or the one before (a code made at a slot boundary).
+    Slot,
+}
+
+impl Checkpoint {
+    /// [`Checkpoint::verify_batch`] against a posted challenge (`verify --venue | --slot`, the
+    /// checkpoint page). An identity-bound code answers a checkpoint's secret nonce, not a posted
+    /// challenge: it is [`Invalid::NonceRequired`] rather than the bad proof that trying the
+    /// posted challenge as its nonce gives (which would call its holder a forger). Only failed
+    /// codes are decoded again, so valid ones cost what a batch costs.
+    pub fn verify_posted<C: AsRef<[u8]> + Sync>(
+        &self,
+        codes: &[C],
+        clock: u64,
+        posted: Posted,
+        expected_id_hash: Option<Fr>,
+    ) -> Vec<Result<Colour, Invalid>> {
+        let first = match posted {
+            Posted::Venue(v) => v,
+            Posted::Slot => crate::challenge::time_slot(clock),
+        };
+        let previous = crate::challenge::time_slot(clock.saturating_sub(crate::challenge::SLOT_SECONDS));
+        let mut results = self.verify_batch(codes, clock, Some(first), expected_id_hash);
+        for (r, code) in results.iter_mut().zip(codes) {
+            match r {
+                Err(Invalid::BadProof)
+                    if Payload::decode_any(code.as_ref()).is_ok_and(|p| p.challenge.is_none()) =>
+                {
+                    *r = Err(Invalid::NonceRequired)
+                }
+                Err(Invalid::WrongChallenge) if posted == Posted::Slot => {
+                    *r = self.verify(code.as_ref(), clock, Some(previous), expected_id_hash)
+                }
+                _ => {}
+            }
+        }
+        results
+    }
+}
+
 /// The head that supersedes `head` beyond `grace` at `clock`, if any: the earliest of `heads`
 /// with a later epoch, when `clock` is more than `grace` after its `issued_at`. A code over
 /// `head` is then refused (`superseded-head`): the newer head may carry a positive result the

@@ -23,7 +23,7 @@ pub mod when;
 
 pub use bundle::{BundleError, Manifest, VerifierBundle};
 pub use checkpoint::{
-    batch_check, superseded, Checkpoint, CheckpointError, Invalid, ProofCheckError, TrustedHead,
+    batch_check, superseded, Checkpoint, CheckpointError, Invalid, Posted, ProofCheckError, TrustedHead,
 };
 pub use healthcode_circuits::policy::Colour;
 pub use payload::{Payload, PayloadError, TEXT_PREFIX};

@@ -69,14 +69,6 @@ pub struct Payload {
     pub proof: Proof<Bn254>,
 }
 
-/// Whether `code` decodes to an identity-bound code: it answers a checkpoint's secret nonce, so
-/// a checkpoint checking a posted challenge (venue code or time slot) must say the nonce is
-/// missing (`Invalid::NonceRequired`) rather than try the posted challenge as the nonce, which
-/// would fail as a bad proof and call the holder a forger.
-pub fn is_bound(code: &[u8]) -> bool {
-    Payload::decode_any(code).is_ok_and(|p| p.challenge.is_none())
-}
-
 /// Why bytes or text are not a health code.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PayloadError {

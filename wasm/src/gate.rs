@@ -7,8 +7,7 @@ use healthcode_registry::event::key_from_hex;
 use healthcode_registry::SignedHead;
 use healthcode_service::api::RecentHeads;
 use healthcode_service::gate::{accept_fresh, GateTrust, HeadsCache};
-use healthcode_verifier::payload::is_bound;
-use healthcode_verifier::{challenge, qr, Checkpoint, Invalid, VerifierBundle};
+use healthcode_verifier::{challenge, qr, Checkpoint, Invalid, Posted, VerifierBundle};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
@@ -201,21 +200,7 @@ impl Gate {
         venue: Option<String>,
     ) -> Result<JsValue, JsError> {
         let now = unix(now)?;
-        let venue = venue.as_deref().map(str::trim).filter(|v| !v.is_empty());
-        let expected = venue.map(challenge::venue).unwrap_or_else(|| challenge::time_slot(now));
-        let mut results = self.checkpoint.verify_batch(&codes, now, Some(expected), None);
-        for (r, code) in results.iter_mut().zip(&codes) {
-            if is_bound(code.as_bytes()) {
-                *r = Err(Invalid::NonceRequired);
-            }
-        }
-        if venue.is_none() {
-            for (r, code) in results.iter_mut().zip(&codes) {
-                if matches!(r, Err(Invalid::WrongChallenge)) {
-                    *r = self.one(code.as_bytes(), now, None);
-                }
-            }
-        }
+        let results = self.checkpoint.verify_posted(&codes, now, posted(venue.as_deref()), None);
         to_js(&results.into_iter().map(verdict).collect::<Vec<_>>())
     }
 }
@@ -227,20 +212,8 @@ impl Gate {
         now: u64,
         venue: Option<&str>,
     ) -> Result<healthcode_verifier::Colour, Invalid> {
-        if is_bound(code) {
-            return Err(Invalid::NonceRequired);
-        }
-        match venue.map(str::trim).filter(|v| !v.is_empty()) {
-            Some(v) => self.checkpoint.verify(code, now, Some(challenge::venue(v)), None),
-            None => {
-                // A code made in the previous slot is still this checkpoint's.
-                let previous = challenge::time_slot(now.saturating_sub(challenge::SLOT_SECONDS));
-                match self.checkpoint.verify(code, now, Some(challenge::time_slot(now)), None) {
-                    Err(Invalid::WrongChallenge) => self.checkpoint.verify(code, now, Some(previous), None),
-                    r => r,
-                }
-            }
-        }
+        let mut results = self.checkpoint.verify_posted(&[code], now, posted(venue), None);
+        results.pop().unwrap_or(Err(Invalid::BadProof))
     }
 
     fn set_heads(&mut self, heads: Vec<SignedHead>, fetched_at: u64) -> Result<(), JsError> {
@@ -253,6 +226,14 @@ impl Gate {
         self.heads = heads;
         self.fetched_at = Some(fetched_at);
         Ok(())
+    }
+}
+
+/// The posted challenge: the venue code if one is typed, the time slot otherwise.
+fn posted(venue: Option<&str>) -> Posted {
+    match venue.map(str::trim).filter(|v| !v.is_empty()) {
+        Some(v) => Posted::Venue(challenge::venue(v)),
+        None => Posted::Slot,
     }
 }
 
