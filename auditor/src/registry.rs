@@ -30,7 +30,7 @@ pub fn audit(db: &Path) -> Result<Report, String> {
     ));
     let replay = check_replay(&mut r, &entries, &heads, &reg.public_key(), reg.policy());
     // The database's current tree (what witnesses are served from) against the replay.
-    let stored = reg.tree();
+    let stored = reg.stored_tree().map_err(|e| format!("{}: {e}", db.display()))?;
     let edited: Vec<u32> =
         (0..replay.holders as u32).filter(|&i| stored.leaf(i) != replay.tree.leaf(i)).collect();
     r.check(

@@ -8,6 +8,7 @@ use healthcode_circuits::policy::{evaluate, Colour};
 use healthcode_registry::audit::replay;
 use healthcode_registry::head::verify_chain;
 use healthcode_registry::history::IndexCaseStatus;
+use healthcode_registry::registry::DEFAULT_CACHE_LEVELS;
 use healthcode_registry::witness::WitnessError;
 use healthcode_registry::{HolderFile, Registry, WitnessFile};
 
@@ -82,13 +83,13 @@ fn witness_history_consistency_and_replay() {
     // The auditor's replay reproduces every head, and the stored tree.
     let r = audit(&f.reg);
     assert_eq!(r.tree.root(), h3.root);
-    assert_eq!(f.reg.tree().recompute_root(), h3.root);
+    assert_eq!(f.reg.stored_tree().unwrap().recompute_root(), h3.root);
 
     // Reopening reloads the same tree.
     let path = f.path.clone();
     drop(f.reg);
     let reg = Registry::open(&path).unwrap();
-    assert_eq!(reg.tree().root(), h3.root);
+    assert_eq!(reg.stored_tree().unwrap().root(), h3.root);
     assert_eq!(reg.witness(0).unwrap(), w0);
 }
 
@@ -131,22 +132,64 @@ fn replay_catches_a_forged_entry() {
 fn two_handles_stay_consistent() {
     let mut f = fixture(2);
     let mut other = Registry::open(&f.path).unwrap();
-    f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0, None), T0).unwrap();
-    f.reg.publish(T0).unwrap();
-    // The other handle's tree is stale: witnesses say so, refresh fixes it.
-    assert!(matches!(other.witness(0), Err(healthcode_registry::RegistryError::Stale)));
-    other.refresh().unwrap();
+    // The other handle serves a witness, caching the tree as of this head (every level, so that
+    // the leaves of this small tree are cached too)…
+    other.set_tree_cache_levels(16);
     other.witness(0).unwrap().check(&other.public_key(), other.policy()).unwrap();
-    // Publishing from a stale handle reloads first, so the root stays right.
+    f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0, None), T0).unwrap();
+    let head = f.reg.publish(T0).unwrap();
+    // …and after this handle published, it serves the new head with a path that opens it (a
+    // cache kept across the publish would give a path to the old root).
+    let w = other.witness(0).unwrap();
+    assert_eq!(w.head, head);
+    w.check(&other.public_key(), other.policy()).unwrap();
+    other.witness(1).unwrap().check(&other.public_key(), other.policy()).unwrap();
+    // Publishing from a handle that cached an older top reads the tree again, so the root stays
+    // right.
     let mut third = Registry::open(&f.path).unwrap();
-    f.reg.submit(&f.event(&f.lab, 1, "positive_test", T0, None), T0).unwrap();
+    third.set_tree_cache_levels(16);
+    third.witness(1).unwrap();
+    // (A leaf the third handle cached changes under it.)
+    f.reg.submit(&f.event(&f.lab, 0, "negative_test", T0, None), T0).unwrap();
     f.reg.publish(T0 + 1).unwrap();
     third.submit(&f.event(&f.lab, 1, "negative_test", T0, None), T0).unwrap();
     let head = third.publish(T0 + 2).unwrap();
-    assert_eq!(third.tree().recompute_root(), head.root);
+    assert_eq!(third.stored_tree().unwrap().recompute_root(), head.root);
     let entries = third.log_entries(0, head.log_size).unwrap();
     let r = replay(&entries, &third.heads().unwrap(), &third.public_key(), third.policy()).unwrap();
     assert_eq!(r.tree.root(), head.root);
+    f.reg.witness(0).unwrap().check(&f.reg.public_key(), f.reg.policy()).unwrap();
+}
+
+/// The tree on disk (read level by level, through the cache of each size) against the same tree
+/// in memory: the same root after every publish, and the same path for every holder.
+#[test]
+fn disk_tree_paths_equal_the_in_memory_tree() {
+    for levels in [0, 3, DEFAULT_CACHE_LEVELS, 16] {
+        let mut f = fixture(40);
+        f.reg.set_tree_cache_levels(levels);
+        let mut cases = Vec::new();
+        for round in 0..4u64 {
+            for h in (round as u32..40).step_by(3 + round as usize) {
+                let t = T0 - DAY + round * 60 + h as u64;
+                let id = f.reg.submit(&f.event(&f.lab, h, "positive_test", t, None), T0).unwrap();
+                cases.push(id);
+            }
+            if round == 2 {
+                // A retraction recomputes the holder's state from all her events.
+                f.reg.retract(&f.retraction(&f.lab, cases[0]), T0).unwrap();
+            }
+            let head = f.reg.publish(T0 + round).unwrap();
+            let memory = f.reg.stored_tree().unwrap();
+            assert_eq!(memory.recompute_root(), head.root, "cache levels {levels}, round {round}");
+            assert_eq!(memory.root(), head.root);
+            for i in 0..40 {
+                let w = f.reg.witness(i).unwrap();
+                assert_eq!(w.path, memory.path(i), "holder {i}, cache levels {levels}");
+                w.check(&f.reg.public_key(), f.reg.policy()).unwrap();
+            }
+        }
+    }
 }
 
 #[test]

@@ -30,7 +30,7 @@ fn final_root(
         }
     }
     let head = f.reg.publish(T0).unwrap();
-    assert_eq!(f.reg.tree().recompute_root(), head.root);
+    assert_eq!(f.reg.stored_tree().unwrap().recompute_root(), head.root);
     let states = (0..4).map(|h| f.reg.witness(h).unwrap().state).collect();
     (head.root, states)
 }

@@ -12,7 +12,7 @@ pub mod gadget;
 use crate::hashes;
 use ark_bn254::Fr;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 /// Children per node.
@@ -92,6 +92,61 @@ impl MerklePath {
     }
 }
 
+/// Where a batch update ([`update`]) reads the nodes it does not change: the in-memory
+/// [`SparseTree`], or the registry's database (which keeps the tree on disk so that memory does
+/// not grow with the number of holders).
+pub trait NodeSource {
+    type Error;
+    /// The stored non-empty nodes on `level` among the [`ARITY`] children of each of `parents`
+    /// (indices on `level + 1`, ascending and distinct), by index. A child not returned is empty.
+    fn children(&mut self, level: usize, parents: &[u64]) -> Result<HashMap<u64, Fr>, Self::Error>;
+}
+
+/// Sets many leaves over the tree `source` holds and rehashes each touched node once, level by
+/// level: a batch of `k` updates costs at most `k × LEVELS` hashes, far fewer when leaves share
+/// ancestors, and reads only the siblings of the dirty paths. Returns every node written as
+/// `(level, index, value)`, leaves first and the root last (a value equal to
+/// [`empty_root`]`(level)` means the node is now empty); a later update of the same leaf wins.
+/// The nodes of one level are hashed in batches ([`hashes::node_many`]) on all available cores.
+pub fn update<S: NodeSource + ?Sized>(
+    source: &mut S,
+    updates: impl IntoIterator<Item = (u32, Fr)>,
+) -> Result<Vec<(usize, u64, Fr)>, S::Error> {
+    let mut current: BTreeMap<u64, Fr> = updates.into_iter().map(|(i, v)| (i as u64, v)).collect();
+    let mut changed: Vec<(usize, u64, Fr)> = current.iter().map(|(&i, &v)| (0, i, v)).collect();
+    if current.is_empty() {
+        return Ok(changed);
+    }
+    for level in 1..=LEVELS {
+        let mut parents: Vec<u64> = current.keys().map(|&i| position(i).1).collect();
+        parents.dedup();
+        let stored = source.children(level - 1, &parents)?;
+        let child = |index: u64| {
+            current
+                .get(&index)
+                .or_else(|| stored.get(&index))
+                .copied()
+                .unwrap_or_else(|| empty_root(level - 1))
+        };
+        let hash_some = |parents: &[u64]| -> Vec<Fr> {
+            let mut out = Vec::with_capacity(parents.len());
+            // Gathered a block at a time, so the children of a whole level are never copied.
+            for block in parents.chunks(BATCH) {
+                let children: Vec<[Fr; ARITY]> = block
+                    .iter()
+                    .map(|&p| std::array::from_fn(|i| child(p * ARITY as u64 + i as u64)))
+                    .collect();
+                out.extend(hashes::node_many(&children));
+            }
+            out
+        };
+        let hashes = parallel_chunks(&parents, hash_some);
+        current = parents.into_iter().zip(hashes).collect();
+        changed.extend(current.iter().map(|(&i, &v)| (level, i, v)));
+    }
+    Ok(changed)
+}
+
 /// A sparse tree holding only non-empty nodes, level 0 = leaves.
 #[derive(Clone, Debug, Default)]
 pub struct SparseTree {
@@ -128,48 +183,17 @@ impl SparseTree {
 
     /// [`SparseTree::set_leaves`], returning every node it wrote as `(level, index, value)`,
     /// leaves included (a value equal to [`empty_root`]`(level)` means the node is now empty), so
-    /// a caller can persist exactly the nodes that changed. The nodes of one level are hashed in
-    /// batches ([`hashes::node_many`]) on all available cores.
+    /// a caller can persist exactly the nodes that changed.
     pub fn set_leaves_changed(
         &mut self,
         updates: impl IntoIterator<Item = (u32, Fr)>,
     ) -> Vec<(usize, u64, Fr)> {
-        let mut changed = Vec::new();
-        let mut touched = BTreeSet::new();
-        for (index, leaf) in updates {
-            let index = index as u64;
-            self.put(0, index, leaf);
-            changed.push((0, index, leaf));
-            touched.insert(position(index).1);
-        }
-        for level in 1..=LEVELS {
-            let indices: Vec<u64> = touched.iter().copied().collect();
-            let below = &self.levels[level - 1];
-            let hash_some = |indices: &[u64]| -> Vec<Fr> {
-                let mut out = Vec::with_capacity(indices.len());
-                // Gathered a block at a time, so the children of a whole level are never copied.
-                for block in indices.chunks(BATCH) {
-                    let children: Vec<[Fr; ARITY]> = block
-                        .iter()
-                        .map(|&index| {
-                            std::array::from_fn(|i| {
-                                let child = index * ARITY as u64 + i as u64;
-                                below.get(&child).copied().unwrap_or_else(|| empty_root(level - 1))
-                            })
-                        })
-                        .collect();
-                    out.extend(hashes::node_many(&children));
-                }
-                out
-            };
-            let hashes = parallel_chunks(&indices, hash_some);
-            let mut next = BTreeSet::new();
-            for (&index, h) in indices.iter().zip(hashes) {
-                self.put(level, index, h);
-                changed.push((level, index, h));
-                next.insert(position(index).1);
-            }
-            touched = next;
+        let changed = match update(&mut SparseView(self), updates) {
+            Ok(changed) => changed,
+            Err(never) => match never {},
+        };
+        for &(level, index, value) in &changed {
+            self.put(level, index, value);
         }
         changed
     }
@@ -215,23 +239,54 @@ impl SparseTree {
 
     /// The authentication path of the leaf at `index`.
     pub fn path(&self, index: u32) -> MerklePath {
-        let mut idx = index as u64;
-        let mut siblings = Vec::with_capacity(LEVELS);
-        for level in 0..LEVELS {
-            let (pos, parent) = position(idx);
-            let mut s = [EMPTY_LEAF; ARITY - 1];
-            let mut k = 0;
-            for i in 0..ARITY {
-                if i != pos {
-                    s[k] = self.node(level, parent * ARITY as u64 + i as u64);
-                    k += 1;
-                }
-            }
-            siblings.push(s);
-            idx = parent;
+        match path(&mut SparseView(self), index) {
+            Ok(p) => p,
+            Err(never) => match never {},
         }
-        MerklePath { siblings }
     }
+}
+
+/// A read-only [`NodeSource`] over a borrowed [`SparseTree`] (paths need no `&mut`).
+struct SparseView<'a>(&'a SparseTree);
+
+impl NodeSource for SparseView<'_> {
+    type Error = std::convert::Infallible;
+
+    fn children(&mut self, level: usize, parents: &[u64]) -> Result<HashMap<u64, Fr>, Self::Error> {
+        Ok(children_in(&self.0.levels[level], parents))
+    }
+}
+
+/// The authentication path of the leaf at `index` in the tree `source` holds: the three siblings
+/// on each level, one read of [`ARITY`] children per level.
+pub fn path<S: NodeSource + ?Sized>(source: &mut S, index: u32) -> Result<MerklePath, S::Error> {
+    let mut idx = index as u64;
+    let mut siblings = Vec::with_capacity(LEVELS);
+    for level in 0..LEVELS {
+        let (pos, parent) = position(idx);
+        let stored = source.children(level, &[parent])?;
+        let mut s = [EMPTY_LEAF; ARITY - 1];
+        let others = (0..ARITY).filter(|&i| i != pos);
+        for (slot, i) in s.iter_mut().zip(others) {
+            let child = parent * ARITY as u64 + i as u64;
+            *slot = stored.get(&child).copied().unwrap_or_else(|| empty_root(level));
+        }
+        siblings.push(s);
+        idx = parent;
+    }
+    Ok(MerklePath { siblings })
+}
+
+fn children_in(nodes: &HashMap<u64, Fr>, parents: &[u64]) -> HashMap<u64, Fr> {
+    let mut out = HashMap::with_capacity(parents.len() * ARITY);
+    for &p in parents {
+        for c in p * ARITY as u64..(p + 1) * ARITY as u64 {
+            if let Some(&v) = nodes.get(&c) {
+                out.insert(c, v);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -14,11 +14,13 @@ mod accept;
 mod access;
 mod publish;
 mod query;
+mod tree;
 
 pub use accept::{CheckedEvent, ReceiptSigner, SignerInfo};
 pub use access::AuditorInfo;
 pub use publish::{PublishHooks, PublishStep, MAX_AHEAD};
 pub use query::{ConsistencyProof, StoredEvent};
+pub use tree::DEFAULT_CACHE_LEVELS;
 
 use crate::db::{self, DbSubtrees};
 use crate::event::{Entry, EntryBody, Role, SignedEvent, SignedRetraction, Summary, MAX_NAME, POSITIVE_TEST};
@@ -35,6 +37,7 @@ use healthcode_circuits::tree::{parallel_chunks, SparseTree, BATCH};
 use healthcode_circuits::{hashes, state, Fr};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
@@ -121,8 +124,6 @@ pub enum RegistryError {
     NotPublished(u32),
     #[error("log proof: {0}")]
     Proof(#[from] ProofError),
-    #[error("another process published since this registry was opened; call refresh or reopen")]
-    Stale,
     #[error("publish interrupted by an injected fault at {0:?}")]
     Injected(PublishStep),
 }
@@ -152,8 +153,8 @@ pub struct Registry {
     key: SigningKey,
     policy: Policy,
     digest: Hash,
-    /// The holder tree as of the latest head, loaded from `tree_nodes`.
-    tree: SparseTree,
+    /// The upper levels of the holder tree (which lives in `tree_nodes`, see `tree.rs`).
+    cache: RefCell<tree::TopCache>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -195,19 +196,6 @@ fn key_from_blob(b: &[u8]) -> Result<VerifyingKey> {
     let b: [u8; 32] =
         b.try_into().map_err(|_| RegistryError::Corrupt("a stored key is not 32 bytes".into()))?;
     VerifyingKey::from_bytes(&b).map_err(|_| RegistryError::Corrupt("a stored key is invalid".into()))
-}
-
-fn load_tree(conn: &Connection) -> Result<SparseTree> {
-    let mut stmt = conn.prepare("SELECT level, idx, hash FROM tree_nodes")?;
-    let mut nodes = Vec::new();
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let level: i64 = r.get(0)?;
-        let idx: i64 = r.get(1)?;
-        let hash: Vec<u8> = r.get(2)?;
-        nodes.push((level as usize, idx as u64, fr_from_blob(&hash)?));
-    }
-    SparseTree::from_nodes(nodes).map_err(RegistryError::Corrupt)
 }
 
 fn parse_head(json: &str) -> Result<SignedHead> {
@@ -267,7 +255,7 @@ impl Registry {
             [serde_json::to_string(&head).expect("head")],
         )?;
         tx.commit()?;
-        Ok(Self { conn, key, policy, digest, tree: SparseTree::new() })
+        Ok(Self { conn, key, policy, digest, cache: RefCell::new(tree::TopCache::new(DEFAULT_CACHE_LEVELS)) })
     }
 
     /// Opens an existing registry, migrating its schema and loading the holder tree.
@@ -287,9 +275,9 @@ impl Registry {
         let policy = Policy::parse(&policy_src).map_err(|e| RegistryError::Policy(e.to_string()))?;
         // Databases made before issue 11 also hold a `config` meta entry with a private time
         // window; it is ignored: the window is the published policy's.
-        let tree = load_tree(&conn)?;
         let digest = policy.digest();
-        Ok(Self { conn, key: SigningKey::from_bytes(&key_bytes), policy, digest, tree })
+        let cache = RefCell::new(tree::TopCache::new(DEFAULT_CACHE_LEVELS));
+        Ok(Self { conn, key: SigningKey::from_bytes(&key_bytes), policy, digest, cache })
     }
 
     /// The registry's signing key, for the one other thing it signs in the same process: the
@@ -311,18 +299,17 @@ impl Registry {
         self.digest
     }
 
-    /// Reloads the holder tree if another process published since it was loaded (long-running
-    /// servers call this before serving witnesses).
-    pub fn refresh(&mut self) -> Result<()> {
-        if self.head()?.root != self.tree.root() {
-            self.tree = load_tree(&self.conn)?;
-        }
-        Ok(())
+    /// Keeps the children of the top `levels` levels of the tree in memory (at most
+    /// 4^0 + … + 4^(levels-1) groups of four nodes; 0 turns the cache off). The rest of the tree
+    /// is read from the database when a witness or a publish needs it.
+    pub fn set_tree_cache_levels(&mut self, levels: usize) {
+        self.cache.get_mut().set_levels(levels);
     }
 
-    /// The current in-memory tree (as of the latest head).
-    pub fn tree(&self) -> &SparseTree {
-        &self.tree
+    /// The whole stored holder tree, loaded into memory: for auditors (who compare every leaf
+    /// with a replay of the log) and tests. Witnesses and publishes never load it.
+    pub fn stored_tree(&self) -> Result<SparseTree> {
+        tree::load_all(&self.conn)
     }
 }
 

@@ -42,11 +42,11 @@ impl Registry {
 
     /// Applies the whole queue as the next epoch in one transaction: log append, holder states,
     /// leaves, tree nodes, queue cleared, head signed. On any failure nothing is applied and the
-    /// in-memory tree is reloaded from the database.
+    /// tree cache, which may hold the uncommitted nodes, is dropped.
     pub fn publish_with(&mut self, now: u64, hooks: PublishHooks) -> Result<SignedHead> {
         let result = self.publish_inner(now, hooks);
         if result.is_err() {
-            self.tree = load_tree(&self.conn)?;
+            self.cache.get_mut().clear();
         }
         result
     }
@@ -62,10 +62,9 @@ impl Registry {
         let kinds = self.policy.events.len();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let prev = latest_head(&tx)?;
-        // Another process may have published since this handle loaded its tree.
-        if self.tree.root() != prev.root {
-            self.tree = load_tree(&tx)?;
-        }
+        // Another process may have published since this handle cached the tree's top.
+        let cache = self.cache.get_mut();
+        cache.sync(prev.root);
         // Strictly increasing even for several publishes within one second, but never more
         // than MAX_AHEAD seconds ahead of the clock: a clock set back is an operator error.
         // The stored head is outside data to this code: a value at the end of its range is a
@@ -160,20 +159,18 @@ impl Registry {
         }
         fault(PublishStep::StatesComputed)?;
 
-        // 3. Hash the leaves and the tree on worker threads while this thread appends to the
-        //    log: the two are independent, and hashing is the larger cost.
-        let tree = &mut self.tree;
-        let (log_size, log_root, changed) = std::thread::scope(|scope| -> Result<_> {
+        // 3. Hash the leaves on worker threads while this thread appends to the log: the two
+        //    are independent, and hashing is the larger cost.
+        let (log_size, log_root, leaves) = std::thread::scope(|scope| -> Result<_> {
             let hashing = scope.spawn(|| {
-                let leaves = parallel_chunks(&rows, |chunk| {
+                parallel_chunks(&rows, |chunk| {
                     let mut out = Vec::with_capacity(chunk.len());
                     for block in chunk.chunks(BATCH) {
                         let inputs: Vec<_> = block.iter().map(|(_, cm, st)| (*cm, state::pack(st))).collect();
                         out.extend(hashes::leaf_many(&inputs));
                     }
                     out
-                });
-                tree.set_leaves_changed(rows.iter().map(|r| r.0).zip(leaves))
+                })
             });
             let mut frontier = Frontier::load(&DbSubtrees(&tx), prev.log_size)?;
             let mut ins_log = tx.prepare_cached("INSERT INTO log (idx, entry, epoch) VALUES (?1, ?2, ?3)")?;
@@ -208,25 +205,15 @@ impl Registry {
             for (h, _, st) in &rows {
                 up_holder.execute(params![state_to_blob(st), h])?;
             }
-            let changed =
-                hashing.join().map_err(|_| RegistryError::Corrupt("tree hashing panicked".into()))?;
-            Ok((frontier.size(), frontier.root(), changed))
+            let leaves =
+                hashing.join().map_err(|_| RegistryError::Corrupt("leaf hashing panicked".into()))?;
+            Ok((frontier.size(), frontier.root(), leaves))
         })?;
         fault(PublishStep::LogAppended)?;
 
-        // 4. Persist the tree nodes that changed.
-        {
-            let mut put = tx
-                .prepare_cached("INSERT OR REPLACE INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
-            let mut del = tx.prepare_cached("DELETE FROM tree_nodes WHERE level = ?1 AND idx = ?2")?;
-            for (level, idx, v) in changed {
-                if v == healthcode_circuits::tree::empty_root(level) {
-                    del.execute(params![level as i64, idx as i64])?;
-                } else {
-                    put.execute(params![level as i64, idx as i64, field::to_bytes(&v).as_slice()])?;
-                }
-            }
-        }
+        // 4. The dirty paths of the stored tree: their siblings read, rehashed, written back.
+        let changed = tree::update(&tx, cache, rows.iter().map(|r| r.0).zip(leaves))?;
+        let root = changed.last().map_or(prev.root, |&(_, _, root)| root);
         fault(PublishStep::TreeWritten)?;
 
         if let Some((last, _)) = queue.last() {
@@ -237,14 +224,7 @@ impl Registry {
         let head = SignedHead::sign(
             &self.key,
             self.digest,
-            HeadFields {
-                epoch,
-                issued_at,
-                root: self.tree.root(),
-                holders: prev.holders + new_holders,
-                log_size,
-                log_root,
-            },
+            HeadFields { epoch, issued_at, root, holders: prev.holders + new_holders, log_size, log_root },
         );
         tx.execute(
             "INSERT INTO heads (epoch, head) VALUES (?1, ?2)",
@@ -252,6 +232,7 @@ impl Registry {
         )?;
         fault(PublishStep::HeadSigned)?;
         tx.commit()?;
+        self.cache.get_mut().apply(&changed, root);
         Ok(head)
     }
 }

@@ -74,10 +74,12 @@ impl Registry {
         rows.map(|r| parse_head(&r?)).collect()
     }
 
-    /// The witness export of the holder at `leaf_index` against the latest head.
+    /// The witness export of the holder at `leaf_index` against the latest head: her row, the
+    /// head and her path read in one snapshot (a publish by another process in between cannot
+    /// mix two epochs), the path in O(depth) indexed reads.
     pub fn witness(&self, leaf_index: u32) -> Result<WitnessFile> {
-        let row: Option<(Vec<u8>, Vec<u8>, bool)> = self
-            .conn
+        let tx = self.conn.unchecked_transaction()?;
+        let row: Option<(Vec<u8>, Vec<u8>, bool)> = tx
             .prepare_cached("SELECT commitment, state, published FROM holders WHERE leaf_index = ?1")?
             .query_row([leaf_index], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
@@ -86,17 +88,17 @@ impl Registry {
             return Err(RegistryError::NotPublished(leaf_index));
         }
         let st = state_from_blob(&st, self.policy.events.len())?;
-        let head = self.head()?;
-        if head.root != self.tree.root() {
-            return Err(RegistryError::Stale);
-        }
+        let head = latest_head(&tx)?;
+        let mut cache = self.cache.borrow_mut();
+        cache.sync(head.root);
+        let path = tree::path(&tx, &mut cache, leaf_index)?;
         let state: BTreeMap<String, u64> = self.policy.events.iter().cloned().zip(st).collect();
         Ok(WitnessFile {
             version: WITNESS_VERSION,
             leaf_index,
             commitment: fr_from_blob(&cm)?,
             state,
-            path: self.tree.path(leaf_index),
+            path,
             policy: self.digest,
             head,
         })

@@ -161,9 +161,7 @@ pub async fn holder_witness(
     blocking(&app, move |app| {
         let leaf = holder(app, &v.key)?;
         first_use(app, v)?;
-        let mut reg = app.registry();
-        reg.refresh()?;
-        Ok(Json(reg.witness(leaf)?))
+        Ok(Json(app.registry().witness(leaf)?))
     })
     .await
 }

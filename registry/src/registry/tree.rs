@@ -1,0 +1,173 @@
+//! The holder tree on disk: its non-empty nodes live in `tree_nodes` and are read on demand, so a
+//! registry's memory does not grow with its holders (the whole tree in memory was 534 MiB at a
+//! million holders, ~50 GB at a hundred million).
+//!
+//! A witness reads one run of [`ARITY`] siblings per level (16 indexed range reads, fewer with
+//! the cache); a publish reads the siblings of the dirty paths only, in runs of adjacent parents,
+//! and writes the nodes that changed. The shared level-by-level hashing is
+//! [`healthcode_circuits::tree::update`], the same code the in-memory [`SparseTree`] runs.
+//!
+//! The upper levels are read by every witness and every publish, so each handle keeps them in a
+//! bounded cache ([`TopCache`]), valid for one root: any operation that sees a latest head with
+//! another root (another process published, or a publish failed) drops it first.
+
+use super::*;
+use healthcode_circuits::tree::{self, MerklePath, NodeSource, ARITY, LEVELS};
+
+/// Top levels of the tree a handle caches by default: the children of levels 9 to 16, at most
+/// 4^0 + … + 4^7 = 21,845 groups of four nodes (≈ 4 MiB), however many holders there are.
+pub const DEFAULT_CACHE_LEVELS: usize = 8;
+
+/// The children of the tree's upper nodes as of one root, by (child level, parent index).
+#[derive(Debug)]
+pub(super) struct TopCache {
+    /// Parents on levels `LEVELS - levels + 1 ..= LEVELS` have their children cached.
+    levels: usize,
+    /// The root the cached nodes belong to (`None`: nothing cached yet).
+    root: Option<Fr>,
+    groups: HashMap<(usize, u64), [Option<Fr>; ARITY]>,
+}
+
+impl TopCache {
+    pub(super) fn new(levels: usize) -> Self {
+        Self { levels: levels.min(LEVELS), root: None, groups: HashMap::new() }
+    }
+
+    /// Whether the children on `level` (of parents on `level + 1`) are cached.
+    fn holds(&self, level: usize) -> bool {
+        level + self.levels >= LEVELS
+    }
+
+    /// Keeps the cache only if it belongs to `root`, the latest head's.
+    pub(super) fn sync(&mut self, root: Fr) {
+        if self.root != Some(root) {
+            self.groups.clear();
+            self.root = Some(root);
+        }
+    }
+
+    /// After a committed publish: the changed nodes, and the root they lead to.
+    pub(super) fn apply(&mut self, changed: &[(usize, u64, Fr)], root: Fr) {
+        for &(level, index, value) in changed {
+            if let Some(group) = self.groups.get_mut(&(level, index / ARITY as u64)) {
+                let empty = value == tree::empty_root(level);
+                group[(index % ARITY as u64) as usize] = (!empty).then_some(value);
+            }
+        }
+        self.root = Some(root);
+    }
+
+    /// Forgets everything (after a failed publish, whose nodes were never committed).
+    pub(super) fn clear(&mut self) {
+        self.groups.clear();
+        self.root = None;
+    }
+
+    pub(super) fn set_levels(&mut self, levels: usize) {
+        self.levels = levels.min(LEVELS);
+        self.clear();
+    }
+}
+
+/// The tree as stored in one connection's view of the database (a transaction's snapshot).
+pub(super) struct DbNodes<'a> {
+    pub conn: &'a Connection,
+    pub cache: &'a mut TopCache,
+}
+
+impl NodeSource for DbNodes<'_> {
+    type Error = RegistryError;
+
+    fn children(&mut self, level: usize, parents: &[u64]) -> Result<HashMap<u64, Fr>> {
+        let mut out = HashMap::with_capacity(parents.len() * ARITY);
+        if !self.cache.holds(level) {
+            read_children(self.conn, level, parents, &mut out)?;
+            return Ok(out);
+        }
+        let mut misses = Vec::new();
+        for &p in parents {
+            match self.cache.groups.get(&(level, p)) {
+                Some(group) => {
+                    for (i, v) in group.iter().enumerate() {
+                        if let Some(v) = v {
+                            out.insert(p * ARITY as u64 + i as u64, *v);
+                        }
+                    }
+                }
+                None => misses.push(p),
+            }
+        }
+        let mut read = HashMap::with_capacity(misses.len() * ARITY);
+        read_children(self.conn, level, &misses, &mut read)?;
+        for &p in &misses {
+            let group = std::array::from_fn(|i| read.get(&(p * ARITY as u64 + i as u64)).copied());
+            self.cache.groups.insert((level, p), group);
+        }
+        out.extend(read);
+        Ok(out)
+    }
+}
+
+/// Reads the stored children of `parents` (ascending, distinct) on `level` into `out`: one
+/// indexed range read per run of adjacent parents (a bulk enrolment is one run per level).
+fn read_children(conn: &Connection, level: usize, parents: &[u64], out: &mut HashMap<u64, Fr>) -> Result<()> {
+    let mut stmt =
+        conn.prepare_cached("SELECT idx, hash FROM tree_nodes WHERE level = ?1 AND idx BETWEEN ?2 AND ?3")?;
+    let mut start = 0;
+    while start < parents.len() {
+        let mut end = start;
+        while end + 1 < parents.len() && parents[end + 1] == parents[end] + 1 {
+            end += 1;
+        }
+        let (lo, hi) = (parents[start] * ARITY as u64, parents[end] * ARITY as u64 + ARITY as u64 - 1);
+        let mut rows = stmt.query(params![level as i64, lo as i64, hi as i64])?;
+        while let Some(r) = rows.next()? {
+            let idx: i64 = r.get(0)?;
+            let hash: Vec<u8> = r.get(1)?;
+            out.insert(idx as u64, fr_from_blob(&hash)?);
+        }
+        start = end + 1;
+    }
+    Ok(())
+}
+
+/// The authentication path of `leaf` in the stored tree.
+pub(super) fn path(conn: &Connection, cache: &mut TopCache, leaf: u32) -> Result<MerklePath> {
+    tree::path(&mut DbNodes { conn, cache }, leaf)
+}
+
+/// Sets `updates` over the stored tree, writes the nodes that changed (deleting those that became
+/// empty) and returns them, the root last. Runs inside the caller's transaction.
+pub(super) fn update(
+    conn: &Connection,
+    cache: &mut TopCache,
+    updates: impl IntoIterator<Item = (u32, Fr)>,
+) -> Result<Vec<(usize, u64, Fr)>> {
+    let changed = tree::update(&mut DbNodes { conn, cache }, updates)?;
+    let mut put =
+        conn.prepare_cached("INSERT OR REPLACE INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
+    let mut del = conn.prepare_cached("DELETE FROM tree_nodes WHERE level = ?1 AND idx = ?2")?;
+    for &(level, idx, v) in &changed {
+        if v == tree::empty_root(level) {
+            del.execute(params![level as i64, idx as i64])?;
+        } else {
+            put.execute(params![level as i64, idx as i64, field::to_bytes(&v).as_slice()])?;
+        }
+    }
+    Ok(changed)
+}
+
+/// The whole stored tree in memory: for auditors, who compare every leaf with a replay of the
+/// log (a cost that grows with the holders by nature), and for tests.
+pub(super) fn load_all(conn: &Connection) -> Result<SparseTree> {
+    let mut stmt = conn.prepare("SELECT level, idx, hash FROM tree_nodes")?;
+    let mut nodes = Vec::new();
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let level: i64 = r.get(0)?;
+        let idx: i64 = r.get(1)?;
+        let hash: Vec<u8> = r.get(2)?;
+        nodes.push((level as usize, idx as u64, fr_from_blob(&hash)?));
+    }
+    SparseTree::from_nodes(nodes).map_err(RegistryError::Corrupt)
+}
