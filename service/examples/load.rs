@@ -381,6 +381,7 @@ fn start_own(operator: &SigningKey, publish_every: Option<u64>) -> Result<(Strin
         operator: Some(operator.verifying_key()),
         witnesses: vec![],
         request_timeout: Duration::from_secs(30),
+        tree_cache_levels: healthcode_registry::registry::DEFAULT_CACHE_LEVELS,
         web: None,
     };
     let listener = TcpListener::bind(config.listen).map_err(|e| e.to_string())?;

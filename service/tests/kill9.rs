@@ -47,6 +47,7 @@ fn kill9_child_server() {
         operator: Some(key(1).verifying_key()),
         witnesses: vec![],
         request_timeout: Duration::from_secs(10),
+        tree_cache_levels: healthcode_registry::registry::DEFAULT_CACHE_LEVELS,
         web: None,
     };
     let listener = std::net::TcpListener::bind(config.listen).unwrap();

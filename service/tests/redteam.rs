@@ -142,6 +142,7 @@ fn in_process(dir: &std::path::Path) -> (std::sync::Arc<server::App>, ed25519_da
         operator: Some(operator.verifying_key()),
         witnesses: vec![],
         request_timeout: Duration::from_secs(10),
+        tree_cache_levels: healthcode_registry::registry::DEFAULT_CACHE_LEVELS,
         web: None,
     };
     let (app, _writer) = server::open(&config).unwrap();
@@ -295,6 +296,7 @@ fn a_client_that_never_finishes_its_headers_is_cut_off() {
         operator: Some(key(1).verifying_key()),
         witnesses: vec![],
         request_timeout: Duration::from_secs(1),
+        tree_cache_levels: healthcode_registry::registry::DEFAULT_CACHE_LEVELS,
         web: None,
     });
     let mut s = std::net::TcpStream::connect(server.url.trim_start_matches("http://")).unwrap();
@@ -801,6 +803,7 @@ fn a_bad_witness_vkey_is_refused_at_start() {
             operator: None,
             witnesses: vec![WitnessConfig { url: "http://127.0.0.1:1".into(), vkey: vkey.clone() }],
             request_timeout: Duration::from_secs(10),
+            tree_cache_levels: healthcode_registry::registry::DEFAULT_CACHE_LEVELS,
             web: None,
         };
         assert!(server::open(&config).is_err(), "started with witness vkey {vkey:?}");

@@ -326,6 +326,7 @@ fn a_graceful_stop_keeps_every_acknowledged_event() {
         operator: Some(operator.verifying_key()),
         witnesses: vec![],
         request_timeout: std::time::Duration::from_secs(10),
+        tree_cache_levels: healthcode_registry::registry::DEFAULT_CACHE_LEVELS,
         web: None,
     });
     let client = Client::new(&server.url);
@@ -378,6 +379,7 @@ fn the_service_serves_https() {
         operator: None,
         witnesses: vec![],
         request_timeout: std::time::Duration::from_secs(10),
+        tree_cache_levels: healthcode_registry::registry::DEFAULT_CACHE_LEVELS,
         web: None,
     };
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
@@ -428,6 +430,7 @@ fn cosignatures_are_refreshed_for_gates() {
         operator: None,
         witnesses: vec![w.config.clone()],
         request_timeout: std::time::Duration::from_secs(10),
+        tree_cache_levels: healthcode_registry::registry::DEFAULT_CACHE_LEVELS,
         web: None,
     };
     let (app, _writer) = server::open(&config).unwrap();

@@ -50,6 +50,8 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     /// The web pages (citizen and checkpoint) to serve beside the API, if any.
     pub web: Option<web::WebConfig>,
+    /// Top levels of the holder tree kept in memory (`Registry::set_tree_cache_levels`).
+    pub tree_cache_levels: usize,
 }
 
 /// Shared state of the running service.
@@ -111,7 +113,8 @@ pub fn open(config: &ServeConfig) -> Result<(Arc<App>, std::thread::JoinHandle<(
         healthcode_transparency::CosignatureVerifier::new(&w.vkey)
             .map_err(|e| ServeError::Other(format!("witness {}: {e}", w.url)))?;
     }
-    let registry = Registry::open(&config.db).map_err(reg_err)?;
+    let mut registry = Registry::open(&config.db).map_err(reg_err)?;
+    registry.set_tree_cache_levels(config.tree_cache_levels);
     let registry_key = registry.public_key();
     let log_key = headlog::log_key(registry.signing_key());
     let receipts = registry.receipt_signer();

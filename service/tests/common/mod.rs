@@ -69,6 +69,7 @@ pub fn start_registry(db: &Path, operator: &SigningKey, witnesses: Vec<WitnessCo
         operator: Some(operator.verifying_key()),
         witnesses,
         request_timeout: Duration::from_secs(10),
+        tree_cache_levels: healthcode_registry::registry::DEFAULT_CACHE_LEVELS,
         web: None,
     })
 }
