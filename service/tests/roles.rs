@@ -452,3 +452,52 @@ fn cosignatures_are_refreshed_for_gates() {
     let second = cosigned_at(&app);
     assert!(second > first, "the cosignature was not renewed ({first} → {second})");
 }
+
+/// A publish holds the registry's lock for seconds at national scale; a holder asking for her
+/// witness meanwhile is answered from the last committed head (the read handle), not made to
+/// wait for the publish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn witnesses_are_served_while_a_publish_holds_the_registry() {
+    use healthcode_service::server::{self, ServeConfig};
+    use tower::ServiceExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _, _) = new_registry(dir.path());
+    let device = key(77);
+    let holder = healthcode_registry::HolderFile::from_secret(5u64.into(), 6u64.into());
+    {
+        let mut reg = Registry::open(&db).unwrap();
+        reg.enroll_with_device(holder.commitment, device.verifying_key(), unix_now()).unwrap();
+        reg.publish(unix_now()).unwrap();
+    }
+    let config = ServeConfig {
+        db,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: None,
+        publish_every: None,
+        operator: None,
+        witnesses: vec![],
+        request_timeout: std::time::Duration::from_secs(10),
+        tree_cache_levels: healthcode_registry::registry::DEFAULT_CACHE_LEVELS,
+        web: None,
+    };
+    let (app, _writer) = server::open(&config).unwrap();
+    let head = app.registry().head().unwrap();
+    // The publisher's lock, held as a long publish would hold it.
+    let publishing = app.registry.clone();
+    let guard = publishing.lock().unwrap();
+    let pq = path::HOLDER_WITNESS;
+    let mut req = axum::http::Request::builder().method("GET").uri(pq);
+    for (name, value) in auth::sign(&app.registry_key, &device, "GET", pq, unix_now(), b"") {
+        req = req.header(name, value);
+    }
+    let req = req.body(axum::body::Body::empty()).unwrap();
+    let router = server::routes::router(app.clone(), std::time::Duration::from_secs(10), None);
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(20), router.oneshot(req)).await;
+    drop(guard);
+    let answer = answer.expect("the witness waited for the publish's lock").unwrap();
+    assert_eq!(answer.status(), 200);
+    let body = axum::body::to_bytes(answer.into_body(), 1 << 20).await.unwrap();
+    let w: healthcode_registry::WitnessFile = serde_json::from_slice(&body).unwrap();
+    assert_eq!(w.head, head);
+    w.statement_witness(&holder, &app.registry_key, app.registry().policy(), true).unwrap();
+}

@@ -57,6 +57,9 @@ pub struct ServeConfig {
 /// Shared state of the running service.
 pub struct App {
     pub registry: Arc<Mutex<Registry>>,
+    /// A second handle on the same database for witnesses: each reads one committed snapshot, so
+    /// holders keep getting theirs while a publish holds `registry` for seconds.
+    reader: Mutex<Registry>,
     pub registry_key: VerifyingKey,
     pub log_key: LogKey,
     pub head_log: RwLock<TiledLog>,
@@ -84,6 +87,12 @@ impl App {
     /// consistent: every change is one SQLite transaction).
     pub fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The read handle ([`Registry::witness`] and single-statement look-ups only: anything that
+    /// reads several statements and must see one epoch goes through [`App::registry`]).
+    pub fn reader(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.reader.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The receipt of an accepted event, signed without the registry's lock.
@@ -124,10 +133,13 @@ pub fn open(config: &ServeConfig) -> Result<(Arc<App>, std::thread::JoinHandle<(
         Some((size, note)) if size == log.size() => note,
         _ => log.checkpoint(&log_key),
     };
+    let mut reader = Registry::open(&config.db).map_err(reg_err)?;
+    reader.set_tree_cache_levels(config.tree_cache_levels);
     let registry = Arc::new(Mutex::new(registry));
     let (batcher, writer) = batcher::Batcher::start(registry.clone(), unix_now);
     let app = App {
         registry,
+        reader: Mutex::new(reader),
         registry_key,
         log_key,
         head_log: RwLock::new(log),

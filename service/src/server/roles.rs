@@ -143,7 +143,7 @@ pub async fn force_publish(State(app): State<Arc<App>>, _: OperatorSigned) -> Ap
 
 /// The leaf of the holder whose registered device signed the request, or 403.
 fn holder(app: &App, key: &VerifyingKey) -> ApiResult<u32> {
-    app.registry()
+    app.reader()
         .holder_by_device(key)?
         .ok_or_else(|| ApiError::forbidden("this key is not a registered holder device"))
 }
@@ -161,7 +161,7 @@ pub async fn holder_witness(
     blocking(&app, move |app| {
         let leaf = holder(app, &v.key)?;
         first_use(app, v)?;
-        Ok(Json(app.registry().witness(leaf)?))
+        Ok(Json(app.reader().witness(leaf)?))
     })
     .await
 }
