@@ -4,7 +4,9 @@
 //!
 //! Every served witness must open the head it is served with, every signed head must carry the
 //! root an auditor recomputes from the log, and a damaged database must give an error, not a
-//! panic. Tests marked `#[ignore = "finding N"]` currently fail (see the red-team report).
+//! panic. Findings 1 (a witness served over a lost or altered node) and 2 (a head signed over one)
+//! are fixed: the witness checks that its path opens its head, the publish that the nodes it
+//! builds on hash to the previous root.
 
 mod common;
 
@@ -598,12 +600,11 @@ fn an_explicit_empty_node_is_harmless() {
     }
 }
 
-/// FINDING 1: a node missing from (or altered in) `tree_nodes` is read as an empty subtree (or
-/// taken as is): the registry serves, without an error, a witness whose path does not open the
-/// head it is served with. The citizen's check fails with RootMismatch and she cannot prove.
-/// (The same held for the in-memory tree before 6bbce64; the fix is cheap now: see the report.)
+/// Finding 1: a node missing from (or altered in) `tree_nodes` is read as an empty subtree (or
+/// taken as is); the registry served, without an error, a witness whose path does not open the
+/// head it is served with (the citizen's check failed with RootMismatch). Now refused: the
+/// witness checks its own path against its head.
 #[test]
-#[ignore = "finding 1"]
 fn a_missing_node_is_not_served_as_a_witness() {
     for levels in [0usize, 8, 16] {
         let mut f = fixture(5);
@@ -621,11 +622,10 @@ fn a_missing_node_is_not_served_as_a_witness() {
     }
 }
 
-/// FINDING 2: a publish over a damaged `tree_nodes` (a sibling of a dirty path deleted) signs a
-/// head whose root is not the root of the leaves: the auditor's replay rejects the head, and the
-/// registry has no way to take it back (the head is signed and committed).
+/// Finding 2: a publish over a damaged `tree_nodes` (a sibling of a dirty path deleted) signed a
+/// head whose root is not the root of the leaves, which the auditor's replay rejects and the
+/// registry cannot take back. Now refused: the nodes it builds on must hash to the last root.
 #[test]
-#[ignore = "finding 2"]
 fn a_publish_over_a_missing_node_is_refused() {
     for levels in [0usize, 8] {
         let mut f = fixture(5);
@@ -655,7 +655,6 @@ fn a_publish_over_a_missing_node_is_refused() {
 /// The same damage, with an altered (not deleted) leaf of another holder on the dirty path's
 /// sibling group.
 #[test]
-#[ignore = "finding 2"]
 fn a_publish_over_an_altered_sibling_is_refused() {
     let mut f = fixture(5);
     raw(&f.path)
@@ -674,12 +673,11 @@ fn a_publish_over_an_altered_sibling_is_refused() {
     }
 }
 
-/// FINDING 1 (variant): the latest head row is lost (a restore of an older `heads`, a hand edit):
+/// Finding 1 (variant): the latest head row is lost (a restore of an older `heads`, a hand edit):
 /// the tree on disk is one epoch ahead of the latest head. Before 6bbce64 the witness refused
-/// (`Stale`: the loaded tree's root differed from the head's); now it serves a path of the newer
-/// tree under the older head.
+/// (`Stale`); the tree on disk served a path of the newer tree under the older head until the
+/// witness checked its path.
 #[test]
-#[ignore = "finding 1"]
 fn a_tree_ahead_of_the_latest_head_is_not_served() {
     let mut f = fixture(4);
     f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0 - DAY, None), T0).unwrap();
@@ -710,12 +708,10 @@ fn a_publish_over_a_tree_ahead_of_its_head_fails_cleanly() {
     assert_eq!(reg.queue_len().unwrap(), q);
 }
 
-/// FINDING 1 (variant): a damaged node read into a handle's cache stays there until the root
-/// changes: after the row is repaired, the long-running handle keeps serving witnesses that do
-/// not open (and would publish over the damaged value: finding 2). The fix must also drop the
-/// cache when a served path fails its self-check.
+/// Finding 1 (variant): a damaged node read into a handle's cache stayed there until the root
+/// changed: after the row was repaired, the long-running handle kept serving witnesses that do
+/// not open. A failed self-check (witness or publish) now drops the cache.
 #[test]
-#[ignore = "finding 1"]
 fn a_repaired_node_is_not_kept_damaged_in_the_cache() {
     let f = fixture(5);
     let mut reg = Registry::open(&f.path).unwrap();

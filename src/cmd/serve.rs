@@ -58,11 +58,12 @@ pub struct ServeArgs {
     /// How many of the --witness witnesses the checkpoint page requires (default: a majority).
     #[arg(long, requires = "web", value_parser = clap::value_parser!(u64).range(1..=100))]
     pub web_quorum: Option<u64>,
-    /// How many top levels of the holder tree to keep in memory (0–16). The tree lives in the
-    /// database; each cached level saves one read per witness, and level k costs up to 4^(k-1)
-    /// groups of four hashes (8 levels: about 4 MiB, whatever the number of holders).
+    /// How many top levels of the holder tree to keep in memory (0–10). The tree lives in the
+    /// database; each cached level saves one read per witness, and the k-th costs up to 4^(k-1)
+    /// groups of four hashes: 8 levels take about 4 MiB, 10 about 70 MiB, whatever the number of
+    /// holders.
     #[arg(long, default_value_t = healthcode_registry::registry::DEFAULT_CACHE_LEVELS as u8,
-          value_parser = clap::value_parser!(u8).range(0..=16))]
+          value_parser = clap::value_parser!(u8).range(0..=10))]
     pub tree_cache_levels: u8,
 }
 

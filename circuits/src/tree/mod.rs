@@ -112,39 +112,67 @@ pub fn update<S: NodeSource + ?Sized>(
     source: &mut S,
     updates: impl IntoIterator<Item = (u32, Fr)>,
 ) -> Result<Vec<(usize, u64, Fr)>, S::Error> {
+    Ok(update_levels(source, updates, false)?.0)
+}
+
+/// [`update`] over a source that may be damaged (a database): also returns the root of the tree
+/// *before* the update, recomputed from the old leaves and the siblings the update read. When
+/// it is the root the source claims to hold, every node the update built on is the one that
+/// root commits to; when it is not, the new root must not be trusted (a lost or altered sibling
+/// would otherwise go into a signed head). Costs a second hash per touched node.
+pub fn update_checked<S: NodeSource + ?Sized>(
+    source: &mut S,
+    updates: impl IntoIterator<Item = (u32, Fr)>,
+) -> Result<(Vec<(usize, u64, Fr)>, Option<Fr>), S::Error> {
+    update_levels(source, updates, true)
+}
+
+fn update_levels<S: NodeSource + ?Sized>(
+    source: &mut S,
+    updates: impl IntoIterator<Item = (u32, Fr)>,
+    check: bool,
+) -> Result<(Vec<(usize, u64, Fr)>, Option<Fr>), S::Error> {
     let mut current: BTreeMap<u64, Fr> = updates.into_iter().map(|(i, v)| (i as u64, v)).collect();
     let mut changed: Vec<(usize, u64, Fr)> = current.iter().map(|(&i, &v)| (0, i, v)).collect();
     if current.is_empty() {
-        return Ok(changed);
+        return Ok((changed, None));
     }
+    // The old values of the touched nodes (empty before the first level: the old leaves are
+    // among the stored children read there).
+    let mut old: HashMap<u64, Fr> = HashMap::new();
     for level in 1..=LEVELS {
         let mut parents: Vec<u64> = current.keys().map(|&i| position(i).1).collect();
         parents.dedup();
         let stored = source.children(level - 1, &parents)?;
-        let child = |index: u64| {
-            current
-                .get(&index)
-                .or_else(|| stored.get(&index))
-                .copied()
-                .unwrap_or_else(|| empty_root(level - 1))
-        };
-        let hash_some = |parents: &[u64]| -> Vec<Fr> {
+        let empty = empty_root(level - 1);
+        let new_child =
+            |index: u64| current.get(&index).or_else(|| stored.get(&index)).copied().unwrap_or(empty);
+        let old_child = |index: u64| old.get(&index).or_else(|| stored.get(&index)).copied().unwrap_or(empty);
+        let hash_some = |parents: &[u64]| -> Vec<(Fr, Fr)> {
             let mut out = Vec::with_capacity(parents.len());
             // Gathered a block at a time, so the children of a whole level are never copied.
             for block in parents.chunks(BATCH) {
-                let children: Vec<[Fr; ARITY]> = block
-                    .iter()
-                    .map(|&p| std::array::from_fn(|i| child(p * ARITY as u64 + i as u64)))
-                    .collect();
-                out.extend(hashes::node_many(&children));
+                let gather = |child: &dyn Fn(u64) -> Fr| -> Vec<[Fr; ARITY]> {
+                    block
+                        .iter()
+                        .map(|&p| std::array::from_fn(|i| child(p * ARITY as u64 + i as u64)))
+                        .collect()
+                };
+                let new = hashes::node_many(&gather(&new_child));
+                if check {
+                    out.extend(new.into_iter().zip(hashes::node_many(&gather(&old_child))));
+                } else {
+                    out.extend(new.into_iter().map(|h| (h, h)));
+                }
             }
             out
         };
         let hashes = parallel_chunks(&parents, hash_some);
-        current = parents.into_iter().zip(hashes).collect();
+        old = parents.iter().zip(&hashes).map(|(&p, &(_, o))| (p, o)).collect();
+        current = parents.into_iter().zip(hashes).map(|(p, (n, _))| (p, n)).collect();
         changed.extend(current.iter().map(|(&i, &v)| (level, i, v)));
     }
-    Ok(changed)
+    Ok((changed, if check { old.get(&0).copied() } else { None }))
 }
 
 /// A sparse tree holding only non-empty nodes, level 0 = leaves.

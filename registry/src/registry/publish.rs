@@ -212,7 +212,7 @@ impl Registry {
         fault(PublishStep::LogAppended)?;
 
         // 4. The dirty paths of the stored tree: their siblings read, rehashed, written back.
-        let changed = tree::update(&tx, cache, rows.iter().map(|r| r.0).zip(leaves))?;
+        let changed = tree::update(&tx, cache, prev.root, rows.iter().map(|r| r.0).zip(leaves))?;
         let root = changed.last().map_or(prev.root, |&(_, _, root)| root);
         fault(PublishStep::TreeWritten)?;
 

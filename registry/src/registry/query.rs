@@ -92,11 +92,21 @@ impl Registry {
         let mut cache = self.cache.borrow_mut();
         cache.sync(head.root);
         let path = tree::path(&tx, &mut cache, leaf_index)?;
+        // Never serve a witness that does not open its head (a lost or altered node or state
+        // row, or a tree ahead of its head): the holder could not prove, and would not know why.
+        let commitment = fr_from_blob(&cm)?;
+        if path.root(hashes::leaf(commitment, &state::pack(&st)), leaf_index) != head.root {
+            cache.clear();
+            return Err(RegistryError::Corrupt(format!(
+                "the stored tree and state of holder {leaf_index} do not open head {}",
+                head.epoch
+            )));
+        }
         let state: BTreeMap<String, u64> = self.policy.events.iter().cloned().zip(st).collect();
         Ok(WitnessFile {
             version: WITNESS_VERSION,
             leaf_index,
-            commitment: fr_from_blob(&cm)?,
+            commitment,
             state,
             path,
             policy: self.digest,
@@ -118,6 +128,9 @@ impl Registry {
     /// A holder's events, newest first, with signer names, retraction status and (for logged
     /// ones) inclusion proofs against the latest head: the "why is my code red" view.
     pub fn history(&self, leaf_index: u32) -> Result<History> {
+        // One snapshot for every read below (they all go through this connection): a publish by
+        // another process meanwhile cannot pair one epoch's head with another's state.
+        let _snapshot = self.conn.unchecked_transaction()?;
         let exists: Option<i64> = self
             .conn
             .query_row("SELECT 1 FROM holders WHERE leaf_index = ?1", [leaf_index], |r| r.get(0))

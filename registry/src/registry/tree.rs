@@ -137,13 +137,24 @@ pub(super) fn path(conn: &Connection, cache: &mut TopCache, leaf: u32) -> Result
 }
 
 /// Sets `updates` over the stored tree, writes the nodes that changed (deleting those that became
-/// empty) and returns them, the root last. Runs inside the caller's transaction.
+/// empty) and returns them, the root last. Runs inside the caller's transaction. Refuses, writing
+/// nothing, when the stored nodes it builds on do not hash to `root`, the latest head's: a lost
+/// or altered node must not go into the next signed head.
 pub(super) fn update(
     conn: &Connection,
     cache: &mut TopCache,
+    root: Fr,
     updates: impl IntoIterator<Item = (u32, Fr)>,
 ) -> Result<Vec<(usize, u64, Fr)>> {
-    let changed = tree::update(&mut DbNodes { conn, cache }, updates)?;
+    let (changed, old_root) = tree::update_checked(&mut DbNodes { conn, cache }, updates)?;
+    if old_root.is_some_and(|old| old != root) {
+        cache.clear();
+        return Err(RegistryError::Corrupt(
+            "the stored holder tree does not hash to the latest head's root (a tree node was lost \
+             or altered); nothing was published"
+                .into(),
+        ));
+    }
     let mut put =
         conn.prepare_cached("INSERT OR REPLACE INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
     let mut del = conn.prepare_cached("DELETE FROM tree_nodes WHERE level = ?1 AND idx = ?2")?;
