@@ -6,17 +6,19 @@
 //!     [--holders 1000000,10000000] [--events 100000] [--witnesses 2000] [--cache-levels 8] [--dir DIR]
 //! ```
 //!
-//! Columns: the time to enrol (in publishes of at most [`ENROL_BATCH`] enrolments), publish
-//! events/s (the events' publish alone; acceptance is timed apart), peak RSS while enrolling and
-//! while publishing and serving witnesses (Linux `VmHWM`, reset between the phases), bytes on
-//! disk per holder (the SQLite file after a WAL checkpoint, events included), and witness latency
-//! percentiles from a freshly opened handle. The database lives in `--dir` (default: a temporary
-//! directory, removed afterwards): at 10 million holders it takes about 5 GB.
+//! Each phase runs in a process of its own, as it would in a deployment, so that its peak memory
+//! (Linux `VmHWM`) is its own: enrolling (in publishes of at most [`ENROL_BATCH`] enrolments),
+//! accepting and publishing the events (events/s counts the publish alone), and serving witnesses
+//! from a freshly opened handle over the whole tree (latency percentiles; each witness is checked
+//! against its head by the registry before it is returned). Bytes on disk per holder are the
+//! SQLite file after a WAL checkpoint, events included. The database lives in `--dir` (default: a
+//! temporary directory, removed afterwards): at 10 million holders it takes about 3.5 GB.
 
 use ed25519_dalek::SigningKey;
 use healthcode_circuits::Fr;
 use healthcode_registry::event::Role;
 use healthcode_registry::{Event, Registry, SignedEvent};
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -26,6 +28,8 @@ const T0: u64 = 1_655_164_800;
 const ENROL_BATCH: u64 = 1_000_000;
 
 struct Args {
+    /// Set in the child processes this program starts for each phase.
+    phase: Option<String>,
     holders: Vec<u64>,
     events: u64,
     witnesses: usize,
@@ -34,8 +38,14 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a =
-        Args { holders: vec![1_000_000], events: 100_000, witnesses: 2000, cache_levels: 8, dir: None };
+    let mut a = Args {
+        phase: None,
+        holders: vec![1_000_000],
+        events: 100_000,
+        witnesses: 2000,
+        cache_levels: 8,
+        dir: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -48,6 +58,7 @@ fn parse_args() -> Result<Args, String> {
             "--witnesses" => a.witnesses = num(value()?)? as usize,
             "--cache-levels" => a.cache_levels = num(value()?)? as usize,
             "--dir" => a.dir = Some(value()?.into()),
+            "--phase" => a.phase = Some(value()?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -55,16 +66,11 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
-/// Peak resident memory since the last [`reset_peak`] (Linux `VmHWM`), in MiB.
+/// Peak resident memory of this process (Linux `VmHWM`), in MiB.
 fn peak_mib() -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kb = s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1));
     kb.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) / 1024
-}
-
-/// Starts a new peak (`/proc/self/clear_refs`, value 5).
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 fn disk_bytes(dir: &Path) -> u64 {
@@ -89,76 +95,112 @@ fn spread(i: u64, holders: u64) -> u32 {
     ((i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17) % holders) as u32
 }
 
-fn run(size: u64, a: &Args, dir: &Path) -> Result<String, Box<dyn std::error::Error>> {
-    // Events are dated up to 2.3 days back: the sample policy's window allows 30 days.
-    let mut reg = Registry::init(&dir.join("registry.db"), POLICY, T0 - 100)?;
-    reg.set_tree_cache_levels(a.cache_levels);
+/// One phase, in a process of its own (so that its peak memory is its own: memory the allocator
+/// kept from an earlier phase would count otherwise). Prints `key=value` lines.
+fn phase(name: &str, size: u64, a: &Args, dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let db = dir.join("registry.db");
     let lab = SigningKey::from_bytes(&[1; 32]);
-    reg.add_signer("lab", Role::Lab, lab.verifying_key(), 0, T0 - 100)?;
-
-    reset_peak();
-    let start = Instant::now();
-    let mut done = 0;
-    while done < size {
-        let end = (done + ENROL_BATCH).min(size);
-        let cms: Vec<Fr> = (done..end).map(|i| Fr::from(i + 1)).collect();
-        reg.enroll_batch(&cms, T0 - 100)?;
-        reg.publish(T0 - 100)?;
-        done = end;
-        eprint!("\r  {size}: {done} enrolled ({:.0?})", start.elapsed());
-    }
-    let enrol = start.elapsed();
-    let enrol_peak = peak_mib();
-    eprintln!();
-
-    reset_peak();
-    let t = Instant::now();
-    let events: Vec<SignedEvent> = (0..a.events)
-        .map(|i| {
-            let holder = spread(i, size);
-            let kind = if i % 3 == 0 { "positive_test" } else { "negative_test" };
-            Event::signed_by(&lab, reg.public_key(), holder, kind, T0 - 200_000 + i % 200_000, None)
-        })
-        .collect();
-    for chunk in events.chunks(20_000) {
-        for verdict in reg.submit_batch(chunk, T0)? {
-            verdict?;
+    match name {
+        "enrol" => {
+            let mut reg = Registry::init(&db, POLICY, T0 - 100)?;
+            reg.set_tree_cache_levels(a.cache_levels);
+            reg.add_signer("lab", Role::Lab, lab.verifying_key(), 0, T0 - 100)?;
+            let start = Instant::now();
+            let mut done = 0;
+            while done < size {
+                let end = (done + ENROL_BATCH).min(size);
+                let cms: Vec<Fr> = (done..end).map(|i| Fr::from(i + 1)).collect();
+                reg.enroll_batch(&cms, T0 - 100)?;
+                reg.publish(T0 - 100)?;
+                done = end;
+                eprint!("\r  {size}: {done} enrolled ({:.0?})", start.elapsed());
+            }
+            eprintln!();
+            println!("secs={}", start.elapsed().as_secs_f64());
         }
-    }
-    let accept = t.elapsed();
-    let t = Instant::now();
-    let head = reg.publish(T0)?;
-    let publish = t.elapsed();
-    drop(reg);
-
-    // Witnesses from a fresh handle (another process would be one), over the whole tree.
-    let reader = Registry::open(&dir.join("registry.db"))?;
-    let mut lat = Vec::with_capacity(a.witnesses);
-    for i in 0..a.witnesses as u64 {
-        let leaf = spread(i ^ 0x5555, size);
-        let t = Instant::now();
-        let w = reader.witness(leaf)?;
-        lat.push(t.elapsed());
-        if i == 0 {
-            w.check(&reader.public_key(), reader.policy())?;
+        "publish" => {
+            let mut reg = Registry::open(&db)?;
+            reg.set_tree_cache_levels(a.cache_levels);
+            // Events dated up to 2.3 days back: the sample policy's window allows 30 days.
+            let events: Vec<SignedEvent> = (0..a.events)
+                .map(|i| {
+                    let holder = spread(i, size);
+                    let kind = if i % 3 == 0 { "positive_test" } else { "negative_test" };
+                    Event::signed_by(&lab, reg.public_key(), holder, kind, T0 - 200_000 + i % 200_000, None)
+                })
+                .collect();
+            let t = Instant::now();
+            for chunk in events.chunks(20_000) {
+                for verdict in reg.submit_batch(chunk, T0)? {
+                    verdict?;
+                }
+            }
+            println!("accept_secs={}", t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            reg.publish(T0)?;
+            println!("secs={}", t.elapsed().as_secs_f64());
         }
+        "witness" => {
+            // A fresh handle, as another process serving witnesses would be, over the whole tree.
+            let reader = Registry::open(&db)?;
+            let mut lat = Vec::with_capacity(a.witnesses);
+            for i in 0..a.witnesses as u64 {
+                let leaf = spread(i ^ 0x5555, size);
+                let t = Instant::now();
+                let w = reader.witness(leaf)?;
+                lat.push(t.elapsed());
+                if i == 0 {
+                    w.check(&reader.public_key(), reader.policy())?;
+                }
+            }
+            lat.sort_unstable();
+            println!("p50={}", percentile(&lat, 0.5).as_secs_f64() * 1e3);
+            println!("p99={}", percentile(&lat, 0.99).as_secs_f64() * 1e3);
+        }
+        other => return Err(format!("unknown phase {other}").into()),
     }
-    lat.sort_unstable();
-    let run_peak = peak_mib();
-    drop(reader);
+    println!("peak={}", peak_mib());
+    Ok(())
+}
+
+/// Runs `name` in a child process and returns what it printed.
+fn child(name: &str, size: u64, a: &Args, dir: &Path) -> Result<HashMap<String, f64>, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = std::process::Command::new(exe)
+        .args(["--phase", name, "--holders", &size.to_string(), "--events", &a.events.to_string()])
+        .args(["--witnesses", &a.witnesses.to_string(), "--cache-levels", &a.cache_levels.to_string()])
+        .arg("--dir")
+        .arg(dir)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("the {name} phase failed ({})", out.status));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
+        .collect())
+}
+
+fn row(size: u64, a: &Args, dir: &Path) -> Result<String, String> {
+    let enrol = child("enrol", size, a, dir)?;
+    let publish = child("publish", size, a, dir)?;
+    let witness = child("witness", size, a, dir)?;
     let bytes = disk_bytes(dir);
-    eprintln!(
-        "  {size}: accepted {} events in {accept:.1?}; head epoch {} with {} holders",
-        a.events, head.epoch, head.holders
-    );
+    eprintln!("  {size}: accepted {} events in {:.1} s", a.events, publish["accept_secs"]);
     Ok(format!(
-        "| {size} | {:.1} min | {:.0} ({:.2} s) | {enrol_peak} / {run_peak} MiB | {} | {:.2} / {:.2} ms |",
-        enrol.as_secs_f64() / 60.0,
-        a.events as f64 / publish.as_secs_f64(),
-        publish.as_secs_f64(),
+        "| {size} | {:.1} min ({:.0} MiB) | {:.0} ({:.2} s, {:.0} MiB) | {} | {:.2} / {:.2} ms ({:.0} MiB) |",
+        enrol["secs"] / 60.0,
+        enrol["peak"],
+        a.events as f64 / publish["secs"],
+        publish["secs"],
+        publish["peak"],
         bytes / size,
-        percentile(&lat, 0.5).as_secs_f64() * 1e3,
-        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        witness["p50"],
+        witness["p99"],
+        witness["peak"],
     ))
 }
 
@@ -175,11 +217,19 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if let Some(name) = &a.phase {
+        let (size, dir) = (a.holders[0], a.dir.clone().expect("--dir"));
+        if let Err(e) = phase(name, size, &a, &dir) {
+            eprintln!("scale: {name} at {size} holders: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     println!(
-        "| holders | enrol | publish events/s ({} events) | peak RSS enrol / publish+witness | bytes on disk per holder | witness p50 / p99 |",
+        "| holders | enrol (peak RSS) | publish {} events: events/s (time, peak RSS) | bytes on disk per holder | witness p50 / p99 (peak RSS) |",
         a.events
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|");
     for &size in &a.holders {
         let tmp;
         let dir = match &a.dir {
@@ -193,7 +243,7 @@ fn main() {
                 tmp.path().to_path_buf()
             }
         };
-        match run(size, &a, &dir) {
+        match row(size, &a, &dir) {
             Ok(row) => println!("{row}"),
             Err(e) => {
                 eprintln!("scale: {size} holders: {e}");
