@@ -22,6 +22,9 @@ use std::path::Path;
 
 const CACHE_LEVELS: [usize; 6] = [0, 1, 8, 15, 16, 99];
 
+/// A way to damage the database.
+type Damage = Box<dyn Fn(&Connection)>;
+
 /// The witness of holder `i` opens the head it is served with, which is the latest head.
 fn witness_opens(reg: &Registry, i: u32) -> SignedHead {
     let w = reg.witness(i).unwrap_or_else(|e| panic!("witness {i}: {e}"));
@@ -481,7 +484,7 @@ fn unchanged(f: &Fixture, before: &SignedHead, queued: u64) {
 /// failed publish applies nothing.
 #[test]
 fn malformed_rows_are_errors_not_panics() {
-    let cases: Vec<(&str, Box<dyn Fn(&Connection)>)> = vec![
+    let cases: Vec<(&str, Damage)> = vec![
         (
             "short hash",
             Box::new(|c| {

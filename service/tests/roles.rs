@@ -457,6 +457,8 @@ fn cosignatures_are_refreshed_for_gates() {
 /// witness meanwhile is answered from the last committed head (the read handle), not made to
 /// wait for the publish.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// The lock held across the request is the point: it stands for a publish in progress.
+#[allow(clippy::await_holding_lock)]
 async fn witnesses_are_served_while_a_publish_holds_the_registry() {
     use healthcode_service::server::{self, ServeConfig};
     use tower::ServiceExt as _;

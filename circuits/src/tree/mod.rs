@@ -92,6 +92,9 @@ impl MerklePath {
     }
 }
 
+/// A node of the tree as `(level, index, value)`.
+pub type Node = (usize, u64, Fr);
+
 /// Where a batch update ([`update`]) reads the nodes it does not change: the in-memory
 /// [`SparseTree`], or the registry's database (which keeps the tree on disk so that memory does
 /// not grow with the number of holders).
@@ -111,7 +114,7 @@ pub trait NodeSource {
 pub fn update<S: NodeSource + ?Sized>(
     source: &mut S,
     updates: impl IntoIterator<Item = (u32, Fr)>,
-) -> Result<Vec<(usize, u64, Fr)>, S::Error> {
+) -> Result<Vec<Node>, S::Error> {
     Ok(update_levels(source, updates, false)?.0)
 }
 
@@ -123,7 +126,7 @@ pub fn update<S: NodeSource + ?Sized>(
 pub fn update_checked<S: NodeSource + ?Sized>(
     source: &mut S,
     updates: impl IntoIterator<Item = (u32, Fr)>,
-) -> Result<(Vec<(usize, u64, Fr)>, Option<Fr>), S::Error> {
+) -> Result<(Vec<Node>, Option<Fr>), S::Error> {
     update_levels(source, updates, true)
 }
 
@@ -131,9 +134,9 @@ fn update_levels<S: NodeSource + ?Sized>(
     source: &mut S,
     updates: impl IntoIterator<Item = (u32, Fr)>,
     check: bool,
-) -> Result<(Vec<(usize, u64, Fr)>, Option<Fr>), S::Error> {
+) -> Result<(Vec<Node>, Option<Fr>), S::Error> {
     let mut current: BTreeMap<u64, Fr> = updates.into_iter().map(|(i, v)| (i as u64, v)).collect();
-    let mut changed: Vec<(usize, u64, Fr)> = current.iter().map(|(&i, &v)| (0, i, v)).collect();
+    let mut changed: Vec<Node> = current.iter().map(|(&i, &v)| (0, i, v)).collect();
     if current.is_empty() {
         return Ok((changed, None));
     }
