@@ -112,11 +112,18 @@ impl WitnessFile {
         if self.path.siblings.len() != LEVELS {
             return Err(WitnessError::PathLength(self.path.siblings.len()));
         }
-        let leaf = hashes::leaf(self.commitment, &state::pack(&times));
-        if self.path.root(leaf, self.leaf_index) != self.head.root {
+        if !self.opens_head(&times) {
             return Err(WitnessError::RootMismatch);
         }
         Ok(times)
+    }
+
+    /// Whether the path from her leaf (the commitment and `times`, the state in the policy's
+    /// event order) reaches the head's root: the holder checks it of every witness she gets, and
+    /// the registry of every witness before it serves it.
+    pub fn opens_head(&self, times: &[u64]) -> bool {
+        let leaf = hashes::leaf(self.commitment, &state::pack(times));
+        self.path.root(leaf, self.leaf_index) == self.head.root
     }
 
     /// The prover's input: checks the export (see [`WitnessFile::check`]) and that it is the

@@ -214,3 +214,16 @@ fn refuses_foreign_and_future_databases() {
     let e = Registry::open(&path).unwrap_err().to_string();
     assert!(e.contains("newer than this build"), "{e}");
 }
+
+/// Opening an up-to-date registry takes no write lock: another process's publish (a write
+/// transaction held here) must not keep a witness server from starting. It used to wait for the
+/// lock (30 s busy timeout) and then fail with "database is locked".
+#[test]
+fn opening_waits_for_no_publish() {
+    let f = fixture(1);
+    let writer = rusqlite::Connection::open(&f.path).unwrap();
+    writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let reader = Registry::open(&f.path).unwrap();
+    reader.witness(0).unwrap().check(&reader.public_key(), reader.policy()).unwrap();
+    writer.execute_batch("COMMIT").unwrap();
+}

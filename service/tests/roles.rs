@@ -372,15 +372,9 @@ fn the_service_serves_https() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let config = healthcode_service::server::ServeConfig {
-        db,
         listen: listener.local_addr().unwrap(),
         tls: Some((cert_pem, key_pem)),
-        publish_every: None,
-        operator: None,
-        witnesses: vec![],
-        request_timeout: std::time::Duration::from_secs(10),
-        tree_cache_levels: healthcode_registry::registry::DEFAULT_CACHE_LEVELS,
-        web: None,
+        ..serve_config(&db)
     };
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let server = std::thread::spawn(move || {
@@ -422,17 +416,8 @@ fn cosignatures_are_refreshed_for_gates() {
     let dir = tempfile::tempdir().unwrap();
     let (db, reg_key, log_vkey) = new_registry(dir.path());
     let w = start_witness("w.example", &dir.path().join("w.state"), &log_vkey);
-    let config = healthcode_service::server::ServeConfig {
-        db,
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tls: None,
-        publish_every: None,
-        operator: None,
-        witnesses: vec![w.config.clone()],
-        request_timeout: std::time::Duration::from_secs(10),
-        tree_cache_levels: healthcode_registry::registry::DEFAULT_CACHE_LEVELS,
-        web: None,
-    };
+    let config =
+        healthcode_service::server::ServeConfig { witnesses: vec![w.config.clone()], ..serve_config(&db) };
     let (app, _writer) = server::open(&config).unwrap();
     let trust = healthcode_transparency::TrustPolicy::new(
         &healthcode_service::headlog::log_vkey(&reg_key),
@@ -460,7 +445,7 @@ fn cosignatures_are_refreshed_for_gates() {
 // The lock held across the request is the point: it stands for a publish in progress.
 #[allow(clippy::await_holding_lock)]
 async fn witnesses_are_served_while_a_publish_holds_the_registry() {
-    use healthcode_service::server::{self, ServeConfig};
+    use healthcode_service::server;
     use tower::ServiceExt as _;
     let dir = tempfile::tempdir().unwrap();
     let (db, _, _) = new_registry(dir.path());
@@ -471,17 +456,7 @@ async fn witnesses_are_served_while_a_publish_holds_the_registry() {
         reg.enroll_with_device(holder.commitment, device.verifying_key(), unix_now()).unwrap();
         reg.publish(unix_now()).unwrap();
     }
-    let config = ServeConfig {
-        db,
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tls: None,
-        publish_every: None,
-        operator: None,
-        witnesses: vec![],
-        request_timeout: std::time::Duration::from_secs(10),
-        tree_cache_levels: healthcode_registry::registry::DEFAULT_CACHE_LEVELS,
-        web: None,
-    };
+    let config = serve_config(&db);
     let (app, _writer) = server::open(&config).unwrap();
     let head = app.registry().head().unwrap();
     // The publisher's lock, held as a long publish would hold it.

@@ -41,7 +41,7 @@ fn position(index: u64) -> (usize, u64) {
     ((index % ARITY as u64) as usize, index / ARITY as u64)
 }
 
-/// How many hashes [`SparseTree::set_leaves_changed`] gathers inputs for at a time.
+/// How many hashes [`update`] gathers inputs for at a time.
 pub const BATCH: usize = 1024;
 
 /// `f` over `items` in one chunk per available core (scoped threads, order kept): hashing
@@ -165,13 +165,16 @@ fn update_levels<S: NodeSource + ?Sized>(
                 if check {
                     out.extend(new.into_iter().zip(hashes::node_many(&gather(&old_child))));
                 } else {
+                    // No old values wanted: the second half is never read.
                     out.extend(new.into_iter().map(|h| (h, h)));
                 }
             }
             out
         };
         let hashes = parallel_chunks(&parents, hash_some);
-        old = parents.iter().zip(&hashes).map(|(&p, &(_, o))| (p, o)).collect();
+        if check {
+            old = parents.iter().zip(&hashes).map(|(&p, &(_, o))| (p, o)).collect();
+        }
         current = parents.into_iter().zip(hashes).map(|(p, (n, _))| (p, n)).collect();
         changed.extend(current.iter().map(|(&i, &v)| (level, i, v)));
     }
@@ -215,10 +218,7 @@ impl SparseTree {
     /// [`SparseTree::set_leaves`], returning every node it wrote as `(level, index, value)`,
     /// leaves included (a value equal to [`empty_root`]`(level)` means the node is now empty), so
     /// a caller can persist exactly the nodes that changed.
-    pub fn set_leaves_changed(
-        &mut self,
-        updates: impl IntoIterator<Item = (u32, Fr)>,
-    ) -> Vec<(usize, u64, Fr)> {
+    pub fn set_leaves_changed(&mut self, updates: impl IntoIterator<Item = (u32, Fr)>) -> Vec<Node> {
         let changed = match update(&mut SparseView(self), updates) {
             Ok(changed) => changed,
             Err(never) => match never {},
@@ -241,7 +241,7 @@ impl SparseTree {
     /// Rebuilds a tree from stored nodes without hashing (`(level, index, value)` as
     /// [`SparseTree::set_leaves_changed`] and [`SparseTree::nodes`] give them). The caller vouches
     /// for their consistency; [`SparseTree::recompute_root`] checks it.
-    pub fn from_nodes(nodes: impl IntoIterator<Item = (usize, u64, Fr)>) -> Result<Self, String> {
+    pub fn from_nodes(nodes: impl IntoIterator<Item = Node>) -> Result<Self, String> {
         let mut t = Self::new();
         for (level, index, value) in nodes {
             if level > LEVELS || index >= 1u64 << (2 * (LEVELS - level)) {
@@ -253,7 +253,7 @@ impl SparseTree {
     }
 
     /// Every stored (non-empty) node as `(level, index, value)`.
-    pub fn nodes(&self) -> impl Iterator<Item = (usize, u64, Fr)> + '_ {
+    pub fn nodes(&self) -> impl Iterator<Item = Node> + '_ {
         self.levels.iter().enumerate().flat_map(|(l, m)| m.iter().map(move |(&i, &v)| (l, i, v)))
     }
 

@@ -12,7 +12,7 @@
 //! another root (another process published, or a publish failed) drops it first.
 
 use super::*;
-use healthcode_circuits::tree::{self, MerklePath, NodeSource, ARITY, LEVELS};
+use healthcode_circuits::tree::{self, MerklePath, Node, NodeSource, ARITY, LEVELS};
 
 /// Top levels of the tree a handle caches by default: the children of levels 9 to 16, at most
 /// 4^0 + … + 4^7 = 21,845 groups of four nodes (≈ 4 MiB), however many holders there are.
@@ -30,7 +30,9 @@ pub(super) struct TopCache {
 
 impl TopCache {
     pub(super) fn new(levels: usize) -> Self {
-        Self { levels: levels.min(LEVELS), root: None, groups: HashMap::new() }
+        let mut cache = Self { levels: 0, root: None, groups: HashMap::new() };
+        cache.set_levels(levels);
+        cache
     }
 
     /// Whether the children on `level` (of parents on `level + 1`) are cached.
@@ -47,7 +49,7 @@ impl TopCache {
     }
 
     /// After a committed publish: the changed nodes, and the root they lead to.
-    pub(super) fn apply(&mut self, changed: &[(usize, u64, Fr)], root: Fr) {
+    pub(super) fn apply(&mut self, changed: &[Node], root: Fr) {
         for &(level, index, value) in changed {
             if let Some(group) = self.groups.get_mut(&(level, index / ARITY as u64)) {
                 let empty = value == tree::empty_root(level);
@@ -145,10 +147,10 @@ pub(super) fn update(
     cache: &mut TopCache,
     root: Fr,
     updates: impl IntoIterator<Item = (u32, Fr)>,
-) -> Result<Vec<(usize, u64, Fr)>> {
+) -> Result<Vec<Node>> {
     let (changed, old_root) = tree::update_checked(&mut DbNodes { conn, cache }, updates)?;
+    // (The publish drops the cache on this error, as on any other.)
     if old_root.is_some_and(|old| old != root) {
-        cache.clear();
         return Err(RegistryError::Corrupt(
             "the stored holder tree does not hash to the latest head's root (a tree node was lost \
              or altered); nothing was published"

@@ -62,16 +62,26 @@ fn wait_ready(url: &str) {
 
 pub fn start_registry(db: &Path, operator: &SigningKey, witnesses: Vec<WitnessConfig>) -> Running {
     start_registry_with(ServeConfig {
+        operator: Some(operator.verifying_key()),
+        witnesses,
+        ..serve_config(db)
+    })
+}
+
+/// The service on `db` as the tests run it: loopback, a free port, plain HTTP, no operator, no
+/// witnesses, no timer, the default tree cache.
+pub fn serve_config(db: &Path) -> ServeConfig {
+    ServeConfig {
         db: db.to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
         tls: None,
         publish_every: None,
-        operator: Some(operator.verifying_key()),
-        witnesses,
+        operator: None,
+        witnesses: vec![],
         request_timeout: Duration::from_secs(10),
         tree_cache_levels: healthcode_registry::registry::DEFAULT_CACHE_LEVELS,
         web: None,
-    })
+    }
 }
 
 pub fn start_registry_with(config: ServeConfig) -> Running {
