@@ -8,8 +8,6 @@
 //! (auditors).
 
 pub mod audit;
-#[cfg(feature = "db")]
-pub mod db;
 pub mod event;
 #[cfg(feature = "db")]
 pub mod export;
@@ -20,6 +18,8 @@ pub mod log;
 pub mod receipt;
 #[cfg(feature = "db")]
 pub mod registry;
+#[cfg(feature = "db")]
+pub mod store;
 pub mod witness;
 
 pub use event::{Entry, EntryBody, Event, Retraction, Role, SignedEvent, SignedRetraction};

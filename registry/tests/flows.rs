@@ -194,6 +194,9 @@ fn disk_tree_paths_equal_the_in_memory_tree() {
 
 #[test]
 fn refuses_foreign_and_future_databases() {
+    if sqlite_only("refuses_foreign_and_future_databases") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let foreign = dir.path().join("other.db");
     let c = rusqlite::Connection::open(&foreign).unwrap();
@@ -220,6 +223,9 @@ fn refuses_foreign_and_future_databases() {
 /// lock (30 s busy timeout) and then fail with "database is locked".
 #[test]
 fn opening_waits_for_no_publish() {
+    if sqlite_only("opening_waits_for_no_publish") {
+        return;
+    }
     let f = fixture(1);
     let writer = rusqlite::Connection::open(&f.path).unwrap();
     writer.execute_batch("BEGIN IMMEDIATE").unwrap();

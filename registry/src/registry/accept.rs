@@ -2,6 +2,7 @@
 //! retractions into the durable queue (each refusal leaves the registry unchanged), receipts.
 
 use super::*;
+use crate::store::{Row, Val};
 
 /// The registry's receipt key and its promised merge delay (the policy's `max_merge_delay`).
 #[derive(Clone)]
@@ -66,49 +67,46 @@ impl Registry {
         if name.is_empty() || name.len() > MAX_NAME {
             return Err(Refusal::BadSignerName.into());
         }
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let exists = |sql: &str, p: &dyn rusqlite::ToSql| -> Result<bool> {
-            Ok(tx.query_row(sql, [p], |_| Ok(())).optional()?.is_some())
-        };
-        if exists("SELECT 1 FROM signers WHERE name = ?1", &name)? {
+        let tx = self.db.begin(TxKind::Write)?;
+        if tx.row("SELECT 1 FROM signers WHERE name = ?1", &args![name])?.is_some() {
             return Err(Refusal::DuplicateSigner("name").into());
         }
-        if exists("SELECT 1 FROM signers WHERE key = ?1", &key.as_bytes().as_slice())? {
+        if tx.row("SELECT 1 FROM signers WHERE key = ?1", &args![key.as_bytes()])?.is_some() {
             return Err(Refusal::DuplicateSigner("key").into());
         }
-        tx.execute(
+        tx.exec(
             "INSERT INTO signers (key, name, role, accredited_from) VALUES (?1, ?2, ?3, ?4)",
-            params![key.as_bytes().as_slice(), name, role.name(), accredited_from as i64],
+            &args![key.as_bytes(), name, role.name(), accredited_from],
         )?;
         let entry = Entry {
             at: now,
             body: EntryBody::SignerAdd { key, role, name: name.to_string(), accredited_from },
         };
-        tx.execute("INSERT INTO queue (entry) VALUES (?1)", [entry.to_bytes()])?;
+        tx.exec("INSERT INTO queue (entry) VALUES (?1)", &args![entry.to_bytes()])?;
         tx.commit()?;
         Ok(())
     }
 
     /// Revokes a signer by name at `now`: its later submissions and retractions are refused.
     pub fn revoke_signer(&mut self, name: &str, now: u64) -> Result<SignerInfo> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let info = signer_by(&tx, "name", &name)?.ok_or_else(|| RegistryError::NoSuchSigner(name.into()))?;
+        let tx = self.db.begin(TxKind::Write)?;
+        let info =
+            signer_by(&tx, "name", name.into())?.ok_or_else(|| RegistryError::NoSuchSigner(name.into()))?;
         if let Some(at) = info.revoked_at {
             return Err(Refusal::SignerRevoked { name: name.into(), at }.into());
         }
-        tx.execute("UPDATE signers SET revoked_at = ?1 WHERE name = ?2", params![now as i64, name])?;
+        tx.exec("UPDATE signers SET revoked_at = ?1 WHERE name = ?2", &args![now, name])?;
         let entry = Entry { at: now, body: EntryBody::SignerRevoke { key: info.key, revoked_at: now } };
-        tx.execute("INSERT INTO queue (entry) VALUES (?1)", [entry.to_bytes()])?;
+        tx.exec("INSERT INTO queue (entry) VALUES (?1)", &args![entry.to_bytes()])?;
         tx.commit()?;
         Ok(SignerInfo { revoked_at: Some(now), ..info })
     }
 
     pub fn signers(&self) -> Result<Vec<SignerInfo>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT key, name, role, accredited_from, revoked_at FROM signers ORDER BY name")?;
-        let rows = stmt.query_map([], signer_row)?;
-        rows.map(|r| r?).collect()
+        let rows = self
+            .db
+            .rows("SELECT key, name, role, accredited_from, revoked_at FROM signers ORDER BY name", &[])?;
+        rows.iter().map(signer_row).collect()
     }
 
     // ---- holders -------------------------------------------------------------------------
@@ -131,33 +129,38 @@ impl Registry {
         now: u64,
     ) -> Result<Vec<u32>> {
         let zero = state_to_blob(&vec![0; self.policy.events.len()]);
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let next: i64 =
-            tx.query_row("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM holders", [], |r| r.get(0))?;
+        let tx = self.db.begin(TxKind::Write)?;
+        let next: u64 = tx.value("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM holders", &[])?.unwrap_or(0);
         let mut out = Vec::with_capacity(commitments.len());
-        {
-            let mut find = tx.prepare_cached("SELECT leaf_index FROM holders WHERE commitment = ?1")?;
-            let mut ins = tx.prepare_cached(
-                "INSERT INTO holders (leaf_index, commitment, enrolled_at, state) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            let mut queue = tx.prepare_cached("INSERT INTO queue (entry) VALUES (?1)")?;
-            for (i, cm) in commitments.iter().enumerate() {
-                let index = u32::try_from(next as u64 + i as u64).map_err(|_| Refusal::RegistryFull)?;
-                let bytes = field::to_bytes(cm);
-                if let Some(at) = find.query_row([bytes.as_slice()], |r| r.get::<_, u32>(0)).optional()? {
-                    return Err(Refusal::DuplicateCommitment(at).into());
-                }
-                ins.execute(params![index, bytes.as_slice(), now as i64, zero])?;
-                let entry =
-                    Entry { at: now, body: EntryBody::Enrol { leaf_index: index, commitment: bytes } };
-                queue.execute([entry.to_bytes()])?;
-                if let Some(key) = devices.and_then(|d| d.get(i)) {
-                    tx.prepare_cached("INSERT INTO holder_devices (leaf_index, key) VALUES (?1, ?2)")?
-                        .execute(params![index, key.as_bytes().as_slice()])?;
-                }
-                out.push(index);
+        let (mut holders, mut entries, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+        let mut batch = HashMap::with_capacity(commitments.len());
+        for (i, cm) in commitments.iter().enumerate() {
+            let index = u32::try_from(next + i as u64).map_err(|_| Refusal::RegistryFull)?;
+            let bytes = field::to_bytes(cm);
+            if let Some(&at) = batch.get(&bytes) {
+                return Err(Refusal::DuplicateCommitment(at).into());
             }
+            batch.insert(bytes, index);
+            holders.push(args![index, bytes.as_slice(), now, zero.as_slice()].to_vec());
+            let entry = Entry { at: now, body: EntryBody::Enrol { leaf_index: index, commitment: bytes } };
+            entries.push(args![entry.to_bytes()].to_vec());
+            if let Some(key) = devices.and_then(|d| d.get(i)) {
+                keys.push(args![index, key.as_bytes()].to_vec());
+            }
+            out.push(index);
         }
+        // Commitments enrolled before (looked up all at once; the batch's own were checked above).
+        let lookups: Vec<Vec<_>> = batch.keys().map(|b| args![b].to_vec()).collect();
+        let found = tx.rows_many("SELECT leaf_index FROM holders WHERE commitment = ?1", &lookups)?;
+        if let Some(r) = found.iter().flatten().next() {
+            return Err(Refusal::DuplicateCommitment(r.get(0)?).into());
+        }
+        tx.exec_many(
+            "INSERT INTO holders (leaf_index, commitment, enrolled_at, state) VALUES (?1, ?2, ?3, ?4)",
+            &holders,
+        )?;
+        tx.exec_many("INSERT INTO queue (entry) VALUES (?1)", &entries)?;
+        tx.exec_many("INSERT INTO holder_devices (leaf_index, key) VALUES (?1, ?2)", &keys)?;
         tx.commit()?;
         Ok(out)
     }
@@ -188,7 +191,8 @@ impl Registry {
         now: u64,
     ) -> Result<Vec<std::result::Result<Hash, Refusal>>> {
         let me = self.key.verifying_key();
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.db.begin(TxKind::Write)?;
+        tx.event_partition(now)?;
         let mut out = Vec::with_capacity(events.len());
         let mut signers = HashMap::new();
         for CheckedEvent { event: ev, signature_ok: ok } in events {
@@ -196,21 +200,21 @@ impl Registry {
             let verdict = check_event(&tx, &self.policy, &me, &mut signers, ev, ok, now)?;
             if let Ok(id) = &verdict {
                 let e = &ev.event;
-                tx.prepare_cached(
+                tx.exec(
                     "INSERT INTO events (id, holder, kind, time, signer, index_case, accepted_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?
-                .execute(params![
-                    id.as_slice(),
-                    e.holder,
-                    e.kind,
-                    e.time as i64,
-                    e.signer.as_bytes().as_slice(),
-                    e.index_case.as_ref().map(|h| h.as_slice()),
-                    now as i64
-                ])?;
+                    &args![
+                        id,
+                        e.holder,
+                        e.kind.as_str(),
+                        e.time,
+                        e.signer.as_bytes(),
+                        e.index_case.as_ref(),
+                        now
+                    ],
+                )?;
                 let entry = Entry { at: now, body: EntryBody::Event(ev.clone()) };
-                tx.prepare_cached("INSERT INTO queue (entry) VALUES (?1)")?.execute([entry.to_bytes()])?;
+                tx.exec("INSERT INTO queue (entry) VALUES (?1)", &args![entry.to_bytes()])?;
             }
             out.push(verdict);
         }
@@ -229,13 +233,12 @@ impl Registry {
         if !r.verify() {
             return Err(Refusal::BadSignature.into());
         }
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.db.begin(TxKind::Write)?;
         active_signer(&tx, &x.signer, now)?;
         let row: Option<(Vec<u8>, bool)> = tx
-            .query_row("SELECT signer, retracted FROM events WHERE id = ?1", [x.event.as_slice()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
+            .row("SELECT signer, retracted FROM events WHERE id = ?1", &args![&x.event])?
+            .map(|r| Ok::<_, RegistryError>((r.get(0)?, r.get(1)?)))
+            .transpose()?;
         let (orig, retracted) = row.ok_or_else(|| Refusal::UnknownEvent(id.clone()))?;
         if orig != x.signer.as_bytes() {
             return Err(Refusal::NotOriginalSigner(id).into());
@@ -243,9 +246,9 @@ impl Registry {
         if retracted {
             return Err(Refusal::AlreadyRetracted(id).into());
         }
-        tx.execute("UPDATE events SET retracted = 1 WHERE id = ?1", [x.event.as_slice()])?;
+        tx.exec("UPDATE events SET retracted = 1 WHERE id = ?1", &args![&x.event])?;
         let entry = Entry { at: now, body: EntryBody::Retraction(r.clone()) };
-        tx.execute("INSERT INTO queue (entry) VALUES (?1)", [entry.to_bytes()])?;
+        tx.exec("INSERT INTO queue (entry) VALUES (?1)", &args![entry.to_bytes()])?;
         tx.commit()?;
         Ok(())
     }
@@ -264,45 +267,38 @@ impl Registry {
     /// The receipt of an event accepted earlier, again: the same receipt (Ed25519 signatures are
     /// deterministic), for a submitter whose copy was lost.
     pub fn receipt_of(&self, event: Hash) -> Result<Receipt> {
-        let at: Option<i64> = self
-            .conn
-            .query_row("SELECT accepted_at FROM events WHERE id = ?1", [&event[..]], |r| r.get(0))
-            .optional()?;
+        let at: Option<u64> =
+            self.db.value("SELECT accepted_at FROM events WHERE id = ?1", &args![&event])?;
         let at = at.ok_or_else(|| Refusal::UnknownEvent(hex_id(&event)))?;
-        Ok(self.receipt(event, at as u64))
+        Ok(self.receipt(event, at))
     }
 
     /// Entries accepted but not yet published.
     pub fn queue_len(&self) -> Result<u64> {
-        Ok(self.conn.query_row("SELECT COUNT(*) FROM queue", [], |r| r.get::<_, i64>(0))? as u64)
+        Ok(self.db.value("SELECT COUNT(*) FROM queue", &[])?.unwrap_or(0))
     }
 }
 
-fn signer_row(r: &rusqlite::Row) -> rusqlite::Result<Result<SignerInfo>> {
-    let key: Vec<u8> = r.get(0)?;
+fn signer_row(r: &Row) -> Result<SignerInfo> {
     let role: String = r.get(2)?;
-    let from: i64 = r.get(3)?;
-    let revoked: Option<i64> = r.get(4)?;
-    let name: String = r.get(1)?;
-    Ok((|| {
-        Ok(SignerInfo {
-            name,
-            role: Role::parse(&role).ok_or_else(|| RegistryError::Corrupt(format!("role {role}")))?,
-            key: key_from_blob(&key)?,
-            accredited_from: from as u64,
-            revoked_at: revoked.map(|t| t as u64),
-        })
-    })())
+    Ok(SignerInfo {
+        name: r.get(1)?,
+        role: Role::parse(&role).ok_or_else(|| RegistryError::Corrupt(format!("role {role}")))?,
+        key: key_from_blob(&r.get::<Vec<u8>>(0)?)?,
+        accredited_from: r.get(3)?,
+        revoked_at: r.get(4)?,
+    })
 }
 
-fn signer_by(conn: &Connection, column: &str, value: &dyn rusqlite::ToSql) -> Result<Option<SignerInfo>> {
+/// The signer whose `column` (`name` or `key`) is `value`.
+fn signer_by(db: &Db, column: &str, value: Val) -> Result<Option<SignerInfo>> {
     let sql = format!("SELECT key, name, role, accredited_from, revoked_at FROM signers WHERE {column} = ?1");
-    conn.prepare_cached(&sql)?.query_row([value], signer_row).optional()?.transpose()
+    db.row(&sql, &[value])?.map(|r| signer_row(&r)).transpose()
 }
 
 /// The signer of `key` if it may sign at `now`.
-fn active_signer(conn: &Connection, key: &VerifyingKey, now: u64) -> Result<SignerInfo> {
-    let info = signer_by(conn, "key", &key.as_bytes().as_slice())?
+fn active_signer(db: &Db, key: &VerifyingKey, now: u64) -> Result<SignerInfo> {
+    let info = signer_by(db, "key", key.as_bytes().into())?
         .ok_or_else(|| Refusal::UnknownSigner(hex::encode(key.as_bytes())))?;
     if let Some(at) = info.revoked_at {
         if now >= at {
@@ -318,7 +314,7 @@ fn active_signer(conn: &Connection, key: &VerifyingKey, now: u64) -> Result<Sign
 /// Every acceptance rule for one event. `Ok(Err(_))` is a refusal; `Err(_)` a storage failure.
 #[allow(clippy::too_many_arguments)]
 fn check_event(
-    conn: &Connection,
+    db: &Db,
     policy: &Policy,
     me: &VerifyingKey,
     signers: &mut HashMap<VerifyingKey, Result<SignerInfo, Refusal>>,
@@ -338,7 +334,7 @@ fn check_event(
     let signer = match signers.get(&e.signer) {
         Some(known) => known.clone(),
         None => {
-            let found = match active_signer(conn, &e.signer, now) {
+            let found = match active_signer(db, &e.signer, now) {
                 Ok(s) => Ok(s),
                 Err(RegistryError::Refused(r)) => Err(r),
                 Err(other) => return Err(other),
@@ -363,11 +359,7 @@ fn check_event(
             needed,
         });
     }
-    let holder: Option<i64> = conn
-        .prepare_cached("SELECT 1 FROM holders WHERE leaf_index = ?1")?
-        .query_row([e.holder], |r| r.get(0))
-        .optional()?;
-    if holder.is_none() {
+    if db.row("SELECT 1 FROM holders WHERE leaf_index = ?1", &args![e.holder])?.is_none() {
         return refuse(Refusal::UnknownHolder(e.holder));
     }
     if e.time == 0 || e.time > MAX_TIME {
@@ -383,10 +375,10 @@ fn check_event(
         (Role::Lab, Some(_)) => return refuse(Refusal::UnexpectedIndexCase(e.kind.clone())),
         (Role::Tracer, None) => return refuse(Refusal::MissingIndexCase(e.kind.clone())),
         (Role::Tracer, Some(case)) => {
-            let row: Option<(String, bool, u32)> = conn
-                .prepare_cached("SELECT kind, retracted, holder FROM events WHERE id = ?1")?
-                .query_row([case.as_slice()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()?;
+            let row: Option<(String, bool, u32)> = db
+                .row("SELECT kind, retracted, holder FROM events WHERE id = ?1", &args![case])?
+                .map(|r| Ok::<_, RegistryError>((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .transpose()?;
             let id = hex_id(case);
             match row {
                 None => return refuse(Refusal::IndexCaseUnknown(id)),
@@ -401,11 +393,7 @@ fn check_event(
         (Role::Lab, None) => {}
     }
     let id = e.id();
-    let dup: Option<i64> = conn
-        .prepare_cached("SELECT 1 FROM events WHERE id = ?1")?
-        .query_row([id.as_slice()], |r| r.get(0))
-        .optional()?;
-    if dup.is_some() {
+    if db.row("SELECT 1 FROM events WHERE id = ?1", &args![&id])?.is_some() {
         return refuse(Refusal::Duplicate(hex_id(&id)));
     }
     Ok(Ok(id))

@@ -24,41 +24,31 @@ impl Registry {
 
     /// The device key registered for `leaf`, if any.
     pub fn device_key(&self, leaf: u32) -> Result<Option<VerifyingKey>> {
-        let key: Option<Vec<u8>> = self
-            .conn
-            .prepare_cached("SELECT key FROM holder_devices WHERE leaf_index = ?1")?
-            .query_row([leaf], |r| r.get(0))
-            .optional()?;
+        let key: Option<Vec<u8>> =
+            self.db.value("SELECT key FROM holder_devices WHERE leaf_index = ?1", &args![leaf])?;
         key.map(|k| key_from_blob(&k)).transpose()
     }
 
     /// The holder whose device key is `key`, if any: a holder's requests name no leaf index,
     /// so a device can only ever be served its own.
     pub fn holder_by_device(&self, key: &VerifyingKey) -> Result<Option<u32>> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT leaf_index FROM holder_devices WHERE key = ?1")?
-            .query_row([key.as_bytes().as_slice()], |r| r.get(0))
-            .optional()?)
+        Ok(self.db.value("SELECT leaf_index FROM holder_devices WHERE key = ?1", &args![key.as_bytes()])?)
     }
 
     /// Stores the head log's checkpoint of `size` with the cosignatures gathered so far.
     pub fn store_checkpoint(&mut self, size: u64, note: &[u8]) -> Result<()> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO checkpoints (size, note) VALUES (?1, ?2)",
-            params![size as i64, note],
+        self.db.exec(
+            "INSERT INTO checkpoints (size, note) VALUES (?1, ?2)
+             ON CONFLICT (size) DO UPDATE SET note = excluded.note",
+            &args![size, note],
         )?;
         Ok(())
     }
 
     /// The stored checkpoint of the largest size, if any.
     pub fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>> {
-        Ok(self
-            .conn
-            .query_row("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1", [], |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
-            })
-            .optional()?)
+        let row = self.db.row("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1", &[])?;
+        row.map(|r| Ok((r.get(0)?, r.get(1)?))).transpose()
     }
 
     /// Accredits an auditor (logged at the next publish).
@@ -66,77 +56,63 @@ impl Registry {
         if name.is_empty() || name.len() > MAX_NAME {
             return Err(Refusal::BadSignerName.into());
         }
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let taken: Option<i64> = tx
-            .query_row(
-                "SELECT 1 FROM auditors WHERE name = ?1 OR key = ?2",
-                params![name, key.as_bytes().as_slice()],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if taken.is_some() {
+        let tx = self.db.begin(TxKind::Write)?;
+        if tx
+            .row("SELECT 1 FROM auditors WHERE name = ?1 OR key = ?2", &args![name, key.as_bytes()])?
+            .is_some()
+        {
             return Err(Refusal::DuplicateAuditor.into());
         }
-        tx.execute(
+        tx.exec(
             "INSERT INTO auditors (key, name, added_at) VALUES (?1, ?2, ?3)",
-            params![key.as_bytes().as_slice(), name, now as i64],
+            &args![key.as_bytes(), name, now],
         )?;
         let entry = Entry { at: now, body: EntryBody::AuditorAdd { key, name: name.to_string() } };
-        tx.execute("INSERT INTO queue (entry) VALUES (?1)", [entry.to_bytes()])?;
+        tx.exec("INSERT INTO queue (entry) VALUES (?1)", &args![entry.to_bytes()])?;
         tx.commit()?;
         Ok(())
     }
 
     /// Revokes an auditor by name at `now` (logged at the next publish).
     pub fn revoke_auditor(&mut self, name: &str, now: u64) -> Result<AuditorInfo> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.db.begin(TxKind::Write)?;
         let info =
             auditors(&tx, Some(name))?.pop().ok_or_else(|| RegistryError::NoSuchAuditor(name.into()))?;
         if info.revoked_at.is_some() {
             return Err(Refusal::AuditorRevoked(name.into()).into());
         }
-        tx.execute("UPDATE auditors SET revoked_at = ?1 WHERE name = ?2", params![now as i64, name])?;
+        tx.exec("UPDATE auditors SET revoked_at = ?1 WHERE name = ?2", &args![now, name])?;
         let entry = Entry { at: now, body: EntryBody::AuditorRevoke { key: info.key, revoked_at: now } };
-        tx.execute("INSERT INTO queue (entry) VALUES (?1)", [entry.to_bytes()])?;
+        tx.exec("INSERT INTO queue (entry) VALUES (?1)", &args![entry.to_bytes()])?;
         tx.commit()?;
         Ok(AuditorInfo { revoked_at: Some(now), ..info })
     }
 
     pub fn auditors(&self) -> Result<Vec<AuditorInfo>> {
-        auditors(&self.conn, None)
+        auditors(&self.db, None)
     }
 
     /// Whether `key` belongs to an auditor accredited and not revoked.
     pub fn is_active_auditor(&self, key: &VerifyingKey) -> Result<bool> {
-        let revoked: Option<Option<i64>> = self
-            .conn
-            .prepare_cached("SELECT revoked_at FROM auditors WHERE key = ?1")?
-            .query_row([key.as_bytes().as_slice()], |r| r.get(0))
-            .optional()?;
+        let revoked: Option<Option<i64>> =
+            self.db.value("SELECT revoked_at FROM auditors WHERE key = ?1", &args![key.as_bytes()])?;
         Ok(matches!(revoked, Some(None)))
     }
 }
 
-fn auditors(conn: &Connection, name: Option<&str>) -> Result<Vec<AuditorInfo>> {
-    let mut stmt = conn.prepare_cached(
+fn auditors(db: &Db, name: Option<&str>) -> Result<Vec<AuditorInfo>> {
+    let rows = db.rows(
         "SELECT key, name, added_at, revoked_at FROM auditors WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+        &args![name],
     )?;
-    let rows = stmt.query_map([name], |r| {
-        Ok((
-            r.get::<_, Vec<u8>>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, Option<i64>>(3)?,
-        ))
-    })?;
-    rows.map(|row| {
-        let (key, name, added, revoked) = row?;
-        Ok(AuditorInfo {
-            name,
-            key: key_from_blob(&key)?,
-            added_at: added as u64,
-            revoked_at: revoked.map(|t| t as u64),
+    rows.iter()
+        .map(|r| {
+            Ok(AuditorInfo {
+                key: key_from_blob(&r.get::<Vec<u8>>(0)?)?,
+                name: r.get(1)?,
+                added_at: r.get(2)?,
+                revoked_at: r.get(3)?,
+            })
         })
-    })
-    .collect()
+        .collect()
 }

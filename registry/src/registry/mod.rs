@@ -22,12 +22,13 @@ pub use publish::{PublishHooks, PublishStep, MAX_AHEAD};
 pub use query::{ConsistencyProof, StoredEvent};
 pub use tree::DEFAULT_CACHE_LEVELS;
 
-use crate::db::{self, DbSubtrees};
+use crate::args;
 use crate::event::{Entry, EntryBody, Role, SignedEvent, SignedRetraction, Summary, MAX_NAME, POSITIVE_TEST};
 use crate::head::{HeadFields, SignedHead};
 use crate::history::{History, HistoryEvent, InclusionProof, IndexCaseStatus};
 use crate::log::{self, Frontier, Hash, ProofError};
 use crate::receipt::Receipt;
+use crate::store::{Db, DbError, DbErrorKind, DbSubtrees, Location, TxKind};
 use crate::witness::{WitnessFile, WITNESS_VERSION};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use healthcode_circuits::field;
@@ -35,7 +36,6 @@ use healthcode_circuits::policy::Policy;
 use healthcode_circuits::time::MAX_TIME;
 use healthcode_circuits::tree::{parallel_chunks, SparseTree, BATCH};
 use healthcode_circuits::{hashes, state, Fr};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -105,7 +105,7 @@ pub enum RegistryError {
     #[error("refused: {0}")]
     Refused(#[from] Refusal),
     #[error("database: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(DbError),
     #[error("the registry database is inconsistent: {0}")]
     Corrupt(String),
     #[error("{0} already exists; refusing to overwrite a registry")]
@@ -130,18 +130,21 @@ pub enum RegistryError {
 
 pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
 
+impl From<DbError> for RegistryError {
+    /// A stored value of the wrong type or range is a damaged database, reported as such.
+    fn from(e: DbError) -> Self {
+        match e.kind {
+            DbErrorKind::Corrupt => RegistryError::Corrupt(e.message),
+            _ => RegistryError::Db(e),
+        }
+    }
+}
+
 impl RegistryError {
     /// The file is no usable registry: not a database, damaged, altered, read-only or not
     /// openable. The operator must fix the file (or the path), not retry.
     pub fn is_unusable_database(&self) -> bool {
-        use rusqlite::ErrorCode as C;
-        match self {
-            RegistryError::Db(rusqlite::Error::SqliteFailure(f, _)) => matches!(
-                f.code,
-                C::NotADatabase | C::DatabaseCorrupt | C::ReadOnly | C::CannotOpen | C::PermissionDenied
-            ),
-            _ => false,
-        }
+        matches!(self, RegistryError::Db(e) if matches!(e.kind, DbErrorKind::Unusable | DbErrorKind::ReadOnly))
     }
 }
 
@@ -149,7 +152,7 @@ const META_KEY: &str = "registry_secret_key";
 const META_POLICY: &str = "policy";
 
 pub struct Registry {
-    conn: Connection,
+    db: Db,
     key: SigningKey,
     policy: Policy,
     digest: Hash,
@@ -221,55 +224,66 @@ impl Registry {
     /// (the empty tree and log) at `now`. The window of accepted event times is the policy's
     /// (`max_event_ahead`, `max_event_behind`): published, and checked again by the audit.
     pub fn init(path: &Path, policy_src: &str, now: u64) -> Result<Self> {
-        if path.exists() {
-            return Err(RegistryError::Exists(path.display().to_string()));
+        let at = Location::parse(path);
+        if let Location::File(file) = &at {
+            if file.exists() {
+                return Err(RegistryError::Exists(at.to_string()));
+            }
         }
         let policy = Policy::parse(policy_src).map_err(|e| RegistryError::Policy(e.to_string()))?;
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
-        let mut conn = db::open(path, true)?;
+        let db = Db::open(&at, true).map_err(|e| match e.kind {
+            DbErrorKind::Exists => RegistryError::Exists(at.to_string()),
+            _ => e.into(),
+        })?;
         // The file holds the registry's signing key (SQLite gives its -wal/-shm files the same mode).
         #[cfg(unix)]
-        {
+        if let Location::File(file) = &at {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| RegistryError::Corrupt(format!("cannot restrict {}: {e}", path.display())))?;
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| RegistryError::Corrupt(format!("cannot restrict {}: {e}", file.display())))?;
         }
         let digest = policy.digest();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        db::set_meta(&tx, META_KEY, key.as_bytes())?;
-        db::set_meta(&tx, META_POLICY, policy_src.as_bytes())?;
-        let head = SignedHead::sign(
-            &key,
-            digest,
-            HeadFields {
-                epoch: 0,
-                issued_at: now,
-                root: SparseTree::new().root(),
-                holders: 0,
-                log_size: 0,
-                log_root: log::empty_root(),
-            },
-        );
-        tx.execute(
-            "INSERT INTO heads (epoch, head) VALUES (0, ?1)",
-            [serde_json::to_string(&head).expect("head")],
-        )?;
-        tx.commit()?;
-        Ok(Self { conn, key, policy, digest, cache: RefCell::new(tree::TopCache::new(DEFAULT_CACHE_LEVELS)) })
+        {
+            let tx = db.begin(TxKind::Write)?;
+            tx.set_meta(META_KEY, key.as_bytes())?;
+            tx.set_meta(META_POLICY, policy_src.as_bytes())?;
+            let head = SignedHead::sign(
+                &key,
+                digest,
+                HeadFields {
+                    epoch: 0,
+                    issued_at: now,
+                    root: SparseTree::new().root(),
+                    holders: 0,
+                    log_size: 0,
+                    log_root: log::empty_root(),
+                },
+            );
+            tx.exec(
+                "INSERT INTO heads (epoch, head) VALUES (0, ?1)",
+                &args![serde_json::to_string(&head).expect("head")],
+            )?;
+            tx.commit()?;
+        }
+        Ok(Self { db, key, policy, digest, cache: RefCell::new(tree::TopCache::new(DEFAULT_CACHE_LEVELS)) })
     }
 
-    /// Opens an existing registry, migrating its schema and loading the holder tree.
+    /// Opens an existing registry (a file path, or a `postgres://` URL), migrating its schema.
     pub fn open(path: &Path) -> Result<Self> {
-        if !path.exists() {
-            return Err(RegistryError::Corrupt(format!("{} does not exist", path.display())));
+        let at = Location::parse(path);
+        if let Location::File(file) = &at {
+            if !file.exists() {
+                return Err(RegistryError::Corrupt(format!("{} does not exist", file.display())));
+            }
         }
-        let conn = db::open(path, false)?;
+        let db = Db::open(&at, false)?;
         let missing = |k: &str| RegistryError::Corrupt(format!("meta `{k}` is missing"));
-        let key_bytes = db::get_meta(&conn, META_KEY)?.ok_or_else(|| missing(META_KEY))?;
+        let key_bytes = db.get_meta(META_KEY)?.ok_or_else(|| missing(META_KEY))?;
         let key_bytes: [u8; 32] = key_bytes
             .try_into()
             .map_err(|_| RegistryError::Corrupt("the registry key is not 32 bytes".into()))?;
-        let policy_src = db::get_meta(&conn, META_POLICY)?.ok_or_else(|| missing(META_POLICY))?;
+        let policy_src = db.get_meta(META_POLICY)?.ok_or_else(|| missing(META_POLICY))?;
         let policy_src = String::from_utf8(policy_src)
             .map_err(|_| RegistryError::Corrupt("the stored policy is not UTF-8".into()))?;
         let policy = Policy::parse(&policy_src).map_err(|e| RegistryError::Policy(e.to_string()))?;
@@ -277,7 +291,7 @@ impl Registry {
         // window; it is ignored: the window is the published policy's.
         let digest = policy.digest();
         let cache = RefCell::new(tree::TopCache::new(DEFAULT_CACHE_LEVELS));
-        Ok(Self { conn, key: SigningKey::from_bytes(&key_bytes), policy, digest, cache })
+        Ok(Self { db, key: SigningKey::from_bytes(&key_bytes), policy, digest, cache })
     }
 
     /// The registry's signing key, for the one other thing it signs in the same process: the
@@ -309,14 +323,23 @@ impl Registry {
     /// The whole stored holder tree, loaded into memory: for auditors (who compare every leaf
     /// with a replay of the log) and tests. Witnesses and publishes never load it.
     pub fn stored_tree(&self) -> Result<SparseTree> {
-        tree::load_all(&self.conn)
+        tree::load_all(&self.db)
+    }
+
+    /// The storage engine in use: `"sqlite"` or `"postgres"`.
+    pub fn engine(&self) -> &'static str {
+        self.db.engine_name()
+    }
+
+    /// The open SQLite connection, if the registry is a file (tests that damage it, tools).
+    pub fn sqlite(&self) -> Option<&rusqlite::Connection> {
+        self.db.sqlite()
     }
 }
 
-fn latest_head(conn: &Connection) -> Result<SignedHead> {
-    let json: String = conn
-        .query_row("SELECT head FROM heads ORDER BY epoch DESC LIMIT 1", [], |r| r.get(0))
-        .optional()?
+fn latest_head(db: &Db) -> Result<SignedHead> {
+    let json: String = db
+        .value("SELECT head FROM heads ORDER BY epoch DESC LIMIT 1", &[])?
         .ok_or_else(|| RegistryError::Corrupt("no head".into()))?;
     parse_head(&json)
 }

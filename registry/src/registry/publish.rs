@@ -60,7 +60,7 @@ impl Registry {
             }
         };
         let kinds = self.policy.events.len();
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.db.begin(TxKind::Write)?;
         let prev = latest_head(&tx)?;
         // Another process may have published since this handle cached the tree's top.
         let cache = self.cache.get_mut();
@@ -77,11 +77,11 @@ impl Registry {
         }
         let epoch = prev.epoch.checked_add(1).ok_or_else(|| beyond("epoch"))?;
 
-        let queue: Vec<(i64, Vec<u8>)> = {
-            let mut stmt = tx.prepare("SELECT seq, entry FROM queue ORDER BY seq")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
+        let queue: Vec<(i64, Vec<u8>)> = tx
+            .rows("SELECT seq, entry FROM queue ORDER BY seq", &[])?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect::<Result<_>>()?;
         let total = queue.len() as u64;
         fault(PublishStep::QueueRead)?;
 
@@ -99,7 +99,6 @@ impl Registry {
         let mut batch_events: HashMap<u32, Vec<(usize, u64, Hash)>> = HashMap::new();
         let mut retracted_now: HashSet<Hash> = HashSet::new();
         {
-            let mut holder_of = tx.prepare_cached("SELECT holder FROM events WHERE id = ?1")?;
             for s in &summaries {
                 match s {
                     Summary::Enrol { leaf_index } => {
@@ -114,7 +113,10 @@ impl Registry {
                         batch_events.entry(*holder).or_default().push((kind, *time, *id));
                     }
                     Summary::Retraction { event } => {
-                        let holder: u32 = holder_of.query_row([event.as_slice()], |r| r.get(0))?;
+                        let holder: u32 =
+                            tx.value("SELECT holder FROM events WHERE id = ?1", &args![event])?.ok_or_else(
+                                || RegistryError::Corrupt("a queued retraction's event is gone".into()),
+                            )?;
                         touched.insert(holder, true);
                         retracted_now.insert(*event);
                     }
@@ -128,22 +130,30 @@ impl Registry {
         holders.sort_unstable();
         let mut rows: Vec<(u32, Fr, Vec<u64>)> = Vec::with_capacity(holders.len());
         {
-            let mut get = tx.prepare_cached("SELECT commitment, state FROM holders WHERE leaf_index = ?1")?;
-            let mut all = tx.prepare_cached(
-                "SELECT kind, MAX(time) FROM events WHERE holder = ?1 AND retracted = 0 GROUP BY kind",
-            )?;
-            for &h in &holders {
-                let (cm, st): (Vec<u8>, Vec<u8>) = get.query_row([h], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let keys: Vec<Vec<_>> = holders.iter().map(|&h| args![h].to_vec()).collect();
+            let stored =
+                tx.rows_many("SELECT commitment, state FROM holders WHERE leaf_index = ?1", &keys)?;
+            let recompute: Vec<Vec<_>> =
+                holders.iter().filter(|h| touched[*h]).map(|&h| args![h].to_vec()).collect();
+            let mut maxima = tx
+                .rows_many(
+                    "SELECT kind, MAX(time) FROM events WHERE holder = ?1 AND retracted = 0 GROUP BY kind",
+                    &recompute,
+                )?
+                .into_iter();
+            for (&h, found) in holders.iter().zip(stored) {
+                let row =
+                    found.first().ok_or_else(|| RegistryError::Corrupt(format!("holder {h} is gone")))?;
+                let (cm, st): (Vec<u8>, Vec<u8>) = (row.get(0)?, row.get(1)?);
                 let mut state = if touched[&h] {
                     let mut s = vec![0u64; kinds];
-                    let mut q = all.query([h])?;
-                    while let Some(r) = q.next()? {
+                    for r in maxima.next().into_iter().flatten() {
                         let kind: String = r.get(0)?;
-                        let t: i64 = r.get(1)?;
+                        let t: u64 = r.get(1)?;
                         let k = self.policy.event_index(&kind).ok_or_else(|| {
                             RegistryError::Corrupt(format!("stored event of unknown kind {kind}"))
                         })?;
-                        s[k] = t as u64;
+                        s[k] = t;
                     }
                     s
                 } else {
@@ -173,25 +183,17 @@ impl Registry {
                 })
             });
             let mut frontier = Frontier::load(&DbSubtrees(&tx), prev.log_size)?;
-            let mut ins_log = tx.prepare_cached("INSERT INTO log (idx, entry, epoch) VALUES (?1, ?2, ?3)")?;
-            let mut ins_node =
-                tx.prepare_cached("INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
-            let mut set_idx = tx.prepare_cached("UPDATE events SET log_idx = ?1 WHERE id = ?2")?;
-            let mut set_ridx =
-                tx.prepare_cached("UPDATE events SET retraction_log_idx = ?1 WHERE id = ?2")?;
+            let (mut log_rows, mut node_rows, mut event_rows, mut retraction_rows) =
+                (Vec::with_capacity(queue.len()), Vec::new(), Vec::new(), Vec::new());
             for (i, ((_, bytes), summary)) in queue.iter().zip(&summaries).enumerate() {
                 let idx = frontier.size();
-                ins_log.execute(params![idx as i64, bytes, epoch as i64])?;
+                log_rows.push(args![idx, bytes.as_slice(), epoch].to_vec());
                 for (level, index, hash) in frontier.push(log::leaf_hash(bytes)) {
-                    ins_node.execute(params![level, index as i64, hash.as_slice()])?;
+                    node_rows.push(args![level, index, &hash].to_vec());
                 }
                 match summary {
-                    Summary::Event { id, .. } => {
-                        set_idx.execute(params![idx as i64, id.as_slice()])?;
-                    }
-                    Summary::Retraction { event } => {
-                        set_ridx.execute(params![idx as i64, event.as_slice()])?;
-                    }
+                    Summary::Event { id, .. } => event_rows.push(args![idx, id].to_vec()),
+                    Summary::Retraction { event } => retraction_rows.push(args![idx, event].to_vec()),
                     Summary::Enrol { .. } | Summary::Accreditation => {}
                 }
                 if let Some(p) = hooks.progress.as_mut() {
@@ -200,11 +202,13 @@ impl Registry {
                     }
                 }
             }
-            let mut up_holder =
-                tx.prepare_cached("UPDATE holders SET state = ?1, published = 1 WHERE leaf_index = ?2")?;
-            for (h, _, st) in &rows {
-                up_holder.execute(params![state_to_blob(st), h])?;
-            }
+            tx.exec_many("INSERT INTO log (idx, entry, epoch) VALUES (?1, ?2, ?3)", &log_rows)?;
+            tx.exec_many("INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)", &node_rows)?;
+            tx.exec_many("UPDATE events SET log_idx = ?1 WHERE id = ?2", &event_rows)?;
+            tx.exec_many("UPDATE events SET retraction_log_idx = ?1 WHERE id = ?2", &retraction_rows)?;
+            let holder_rows: Vec<Vec<_>> =
+                rows.iter().map(|(h, _, st)| args![state_to_blob(st), *h].to_vec()).collect();
+            tx.exec_many("UPDATE holders SET state = ?1, published = 1 WHERE leaf_index = ?2", &holder_rows)?;
             let leaves =
                 hashing.join().map_err(|_| RegistryError::Corrupt("leaf hashing panicked".into()))?;
             Ok((frontier.size(), frontier.root(), leaves))
@@ -217,7 +221,7 @@ impl Registry {
         fault(PublishStep::TreeWritten)?;
 
         if let Some((last, _)) = queue.last() {
-            tx.execute("DELETE FROM queue WHERE seq <= ?1", [last])?;
+            tx.exec("DELETE FROM queue WHERE seq <= ?1", &args![*last])?;
         }
         fault(PublishStep::QueueCleared)?;
 
@@ -226,9 +230,9 @@ impl Registry {
             self.digest,
             HeadFields { epoch, issued_at, root, holders: prev.holders + new_holders, log_size, log_root },
         );
-        tx.execute(
+        tx.exec(
             "INSERT INTO heads (epoch, head) VALUES (?1, ?2)",
-            params![epoch as i64, serde_json::to_string(&head).expect("head")],
+            &args![epoch, serde_json::to_string(&head).expect("head")],
         )?;
         fault(PublishStep::HeadSigned)?;
         tx.commit()?;

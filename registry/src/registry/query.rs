@@ -56,33 +56,32 @@ pub struct StoredEvent {
 
 impl Registry {
     pub fn head(&self) -> Result<SignedHead> {
-        latest_head(&self.conn)
+        latest_head(&self.db)
     }
 
     pub fn head_at(&self, epoch: u64) -> Result<SignedHead> {
-        let json: Option<String> = self
-            .conn
-            .query_row("SELECT head FROM heads WHERE epoch = ?1", [epoch as i64], |r| r.get(0))
-            .optional()?;
+        let json: Option<String> = self.db.value("SELECT head FROM heads WHERE epoch = ?1", &args![epoch])?;
         parse_head(&json.ok_or(RegistryError::NoSuchEpoch(epoch))?)
     }
 
     /// Every head, epoch 0 first.
     pub fn heads(&self) -> Result<Vec<SignedHead>> {
-        let mut stmt = self.conn.prepare("SELECT head FROM heads ORDER BY epoch")?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        rows.map(|r| parse_head(&r?)).collect()
+        let rows = self.db.rows("SELECT head FROM heads ORDER BY epoch", &[])?;
+        rows.iter().map(|r| parse_head(&r.get::<String>(0)?)).collect()
     }
 
     /// The witness export of the holder at `leaf_index` against the latest head: her row, the
     /// head and her path read in one snapshot (a publish by another process in between cannot
     /// mix two epochs), the path in O(depth) indexed reads.
     pub fn witness(&self, leaf_index: u32) -> Result<WitnessFile> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.db.begin(TxKind::Snapshot)?;
         let row: Option<(Vec<u8>, Vec<u8>, bool)> = tx
-            .prepare_cached("SELECT commitment, state, published FROM holders WHERE leaf_index = ?1")?
-            .query_row([leaf_index], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?;
+            .row(
+                "SELECT commitment, state, published FROM holders WHERE leaf_index = ?1",
+                &args![leaf_index],
+            )?
+            .map(|r| Ok::<_, RegistryError>((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .transpose()?;
         let (cm, st, published) = row.ok_or(Refusal::UnknownHolder(leaf_index))?;
         if !published {
             return Err(RegistryError::NotPublished(leaf_index));
@@ -118,11 +117,10 @@ impl Registry {
     /// Inclusion proof of log entry `index` in the log of the head at `epoch`.
     pub fn inclusion(&self, index: u64, head: &SignedHead) -> Result<InclusionProof> {
         let entry: Vec<u8> = self
-            .conn
-            .query_row("SELECT entry FROM log WHERE idx = ?1", [index as i64], |r| r.get(0))
-            .optional()?
+            .db
+            .value("SELECT entry FROM log WHERE idx = ?1", &args![index])?
             .ok_or(ProofError::IndexOutOfRange { index, size: head.log_size })?;
-        let proof = log::inclusion_proof(&DbSubtrees(&self.conn), index, head.log_size)?;
+        let proof = log::inclusion_proof(&DbSubtrees(&self.db), index, head.log_size)?;
         Ok(InclusionProof { index, log_size: head.log_size, entry, proof })
     }
 
@@ -131,38 +129,34 @@ impl Registry {
     pub fn history(&self, leaf_index: u32) -> Result<History> {
         // One snapshot for every read below (they all go through this connection): a publish by
         // another process meanwhile cannot pair one epoch's head with another's state.
-        let _snapshot = self.conn.unchecked_transaction()?;
-        let exists: Option<i64> = self
-            .conn
-            .query_row("SELECT 1 FROM holders WHERE leaf_index = ?1", [leaf_index], |r| r.get(0))
-            .optional()?;
-        exists.ok_or(Refusal::UnknownHolder(leaf_index))?;
+        let snapshot = self.db.begin(TxKind::Snapshot)?;
+        if self.db.row("SELECT 1 FROM holders WHERE leaf_index = ?1", &args![leaf_index])?.is_none() {
+            return Err(Refusal::UnknownHolder(leaf_index).into());
+        }
         let head = self.head()?;
-        let mut stmt = self.conn.prepare(
+        let rows = self.db.rows(
             "SELECT e.id, e.kind, e.time, s.name, s.role, e.index_case, e.accepted_at, e.log_idx,
                     e.retracted, e.retraction_log_idx
              FROM events e JOIN signers s ON s.key = e.signer
              WHERE e.holder = ?1 ORDER BY e.time DESC, e.id",
+            &args![leaf_index],
         )?;
-        let mut rows = stmt.query([leaf_index])?;
         let mut events = Vec::new();
-        while let Some(r) = rows.next()? {
-            let log_idx: Option<i64> = r.get(7)?;
+        for r in &rows {
+            let log_idx: Option<u64> = r.get(7)?;
             let role: String = r.get(4)?;
             let index_case: Option<Vec<u8>> = r.get(5)?;
-            let retraction_log_idx: Option<i64> = r.get(9)?;
             let inclusion = match log_idx {
-                Some(i) if (i as u64) < head.log_size => Some(self.inclusion(i as u64, &head)?),
+                Some(i) if i < head.log_size => Some(self.inclusion(i, &head)?),
                 _ => None,
             };
             let index_case = index_case.map(hash_from_blob).transpose()?;
             let index_case_status = match &index_case {
                 Some(case) => {
-                    let retracted: bool = self.conn.query_row(
-                        "SELECT retracted FROM events WHERE id = ?1",
-                        [&case[..]],
-                        |r| r.get(0),
-                    )?;
+                    let retracted: bool = self
+                        .db
+                        .value("SELECT retracted FROM events WHERE id = ?1", &args![case])?
+                        .ok_or_else(|| RegistryError::Corrupt("an event's index case is gone".into()))?;
                     Some(if retracted { IndexCaseStatus::Retracted } else { IndexCaseStatus::Live })
                 }
                 None => None,
@@ -170,18 +164,19 @@ impl Registry {
             events.push(HistoryEvent {
                 id: hash_from_blob(r.get(0)?)?,
                 kind: r.get(1)?,
-                time: r.get::<_, i64>(2)? as u64,
+                time: r.get(2)?,
                 signer: r.get(3)?,
                 role: Role::parse(&role).ok_or_else(|| RegistryError::Corrupt("role".into()))?,
                 index_case,
                 index_case_status,
-                accepted_at: r.get::<_, i64>(6)? as u64,
+                accepted_at: r.get(6)?,
                 retracted: r.get(8)?,
-                retraction_log_index: retraction_log_idx.map(|i| i as u64),
+                retraction_log_index: r.get(9)?,
                 inclusion,
             });
         }
         let state = self.witness(leaf_index).ok().map(|w| w.state);
+        drop(snapshot);
         Ok(History { leaf_index, head, state, events })
     }
 
@@ -191,7 +186,7 @@ impl Registry {
         let proof = if a.log_size == 0 {
             Vec::new()
         } else {
-            log::consistency_proof(&DbSubtrees(&self.conn), a.log_size, b.log_size)?
+            log::consistency_proof(&DbSubtrees(&self.db), a.log_size, b.log_size)?
         };
         Ok(ConsistencyProof { from: a, to: b, proof })
     }
@@ -199,83 +194,54 @@ impl Registry {
     /// SQLite's own consistency check of the file (`PRAGMA integrity_check`): an index edited
     /// behind the tables' back (through `writable_schema`) hides rows from the queries that use it.
     pub fn integrity_problems(&self) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?.into_iter().filter(|m| m != "ok").collect())
+        Ok(self.db.integrity_problems()?)
     }
 
     /// Every row of the `events` table, for the database audit to compare with the log.
     pub fn stored_events(&self) -> Result<Vec<StoredEvent>> {
-        let mut stmt = self.conn.prepare(
+        let rows = self.db.rows(
             "SELECT id, holder, kind, time, signer, index_case, accepted_at, log_idx, retracted,
                     retraction_log_idx FROM events ORDER BY id",
+            &[],
         )?;
-        let mut rows = stmt.query([])?;
-        let mut out = Vec::new();
-        let int = |v: i64, what: &str| {
-            u64::try_from(v).map_err(|_| RegistryError::Corrupt(format!("event {what} {v}")))
-        };
-        while let Some(r) = rows.next()? {
-            let holder: i64 = r.get(1)?;
-            let signer: Vec<u8> = r.get(4)?;
-            let index_case: Option<Vec<u8>> = r.get(5)?;
-            let log_idx: Option<i64> = r.get(7)?;
-            let retraction_log_idx: Option<i64> = r.get(9)?;
-            out.push(StoredEvent {
-                id: hash_from_blob(r.get(0)?)?,
-                holder: u32::try_from(holder)
-                    .map_err(|_| RegistryError::Corrupt(format!("event holder {holder}")))?,
-                kind: r.get(2)?,
-                time: int(r.get(3)?, "time")?,
-                signer: hash_from_blob(signer)?,
-                index_case: index_case.map(hash_from_blob).transpose()?,
-                accepted_at: int(r.get(6)?, "accepted_at")?,
-                log_index: log_idx.map(|i| int(i, "log index")).transpose()?,
-                retracted: r.get(8)?,
-                retraction_log_index: retraction_log_idx.map(|i| int(i, "log index")).transpose()?,
-            });
-        }
-        Ok(out)
+        rows.iter()
+            .map(|r| {
+                Ok(StoredEvent {
+                    id: hash_from_blob(r.get(0)?)?,
+                    holder: r.get(1)?,
+                    kind: r.get(2)?,
+                    time: r.get(3)?,
+                    signer: hash_from_blob(r.get(4)?)?,
+                    index_case: r.get::<Option<Vec<u8>>>(5)?.map(hash_from_blob).transpose()?,
+                    accepted_at: r.get(6)?,
+                    log_index: r.get(7)?,
+                    retracted: r.get(8)?,
+                    retraction_log_index: r.get(9)?,
+                })
+            })
+            .collect()
     }
 
     /// Every enrolled holder's stored state, by leaf (what witnesses and the next publish start
     /// from): the database audit compares it with the replay.
     pub fn stored_states(&self) -> Result<Vec<(u32, Vec<u64>)>> {
-        let mut stmt = self.conn.prepare("SELECT leaf_index, state FROM holders ORDER BY leaf_index")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        let rows = self.db.rows("SELECT leaf_index, state FROM holders ORDER BY leaf_index", &[])?;
         let kinds = self.policy.events.len();
-        rows.map(|row| {
-            let (leaf, blob) = row?;
-            let leaf =
-                u32::try_from(leaf).map_err(|_| RegistryError::Corrupt(format!("leaf index {leaf}")))?;
-            Ok((leaf, state_from_blob(&blob, kinds)?))
-        })
-        .collect()
+        rows.iter().map(|r| Ok((r.get(0)?, state_from_blob(&r.get::<Vec<u8>>(1)?, kinds)?))).collect()
     }
 
     /// The stored perfect subtrees of the log (`level`, `index`, hash): inclusion and consistency
     /// proofs and the next publish's log root are built from them.
     pub fn stored_log_nodes(&self) -> Result<Vec<(u32, u64, Hash)>> {
-        let mut stmt = self.conn.prepare("SELECT level, idx, hash FROM log_nodes ORDER BY level, idx")?;
-        let rows =
-            stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?)))?;
-        rows.map(|row| {
-            let (level, idx, hash) = row?;
-            let bad = || RegistryError::Corrupt(format!("log node {level}/{idx}"));
-            Ok((
-                u32::try_from(level).map_err(|_| bad())?,
-                u64::try_from(idx).map_err(|_| bad())?,
-                hash_from_blob(hash)?,
-            ))
-        })
-        .collect()
+        let rows = self.db.rows("SELECT level, idx, hash FROM log_nodes ORDER BY level, idx", &[])?;
+        rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?, hash_from_blob(r.get(2)?)?))).collect()
     }
 
     /// The logged entries `[from, to)` in order (what an auditor replays).
     pub fn log_entries(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>> {
-        let mut stmt =
-            self.conn.prepare("SELECT entry FROM log WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")?;
-        let rows = stmt.query_map(params![from as i64, to as i64], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows = self
+            .db
+            .rows("SELECT entry FROM log WHERE idx >= ?1 AND idx < ?2 ORDER BY idx", &args![from, to])?;
+        Ok(rows.iter().map(|r| r.get(0)).collect::<Result<_, _>>()?)
     }
 }

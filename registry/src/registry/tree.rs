@@ -73,7 +73,7 @@ impl TopCache {
 
 /// The tree as stored in one connection's view of the database (a transaction's snapshot).
 pub(super) struct DbNodes<'a> {
-    pub conn: &'a Connection,
+    pub db: &'a Db,
     pub cache: &'a mut TopCache,
 }
 
@@ -83,7 +83,7 @@ impl NodeSource for DbNodes<'_> {
     fn children(&mut self, level: usize, parents: &[u64]) -> Result<HashMap<u64, Fr>> {
         let mut out = HashMap::with_capacity(parents.len() * ARITY);
         if !self.cache.holds(level) {
-            read_children(self.conn, level, parents, &mut out)?;
+            read_children(self.db, level, parents, &mut out)?;
             return Ok(out);
         }
         let mut misses = Vec::new();
@@ -100,7 +100,7 @@ impl NodeSource for DbNodes<'_> {
             }
         }
         let mut read = HashMap::with_capacity(misses.len() * ARITY);
-        read_children(self.conn, level, &misses, &mut read)?;
+        read_children(self.db, level, &misses, &mut read)?;
         for &p in &misses {
             let group = std::array::from_fn(|i| read.get(&(p * ARITY as u64 + i as u64)).copied());
             self.cache.groups.insert((level, p), group);
@@ -111,10 +111,10 @@ impl NodeSource for DbNodes<'_> {
 }
 
 /// Reads the stored children of `parents` (ascending, distinct) on `level` into `out`: one
-/// indexed range read per run of adjacent parents (a bulk enrolment is one run per level).
-fn read_children(conn: &Connection, level: usize, parents: &[u64], out: &mut HashMap<u64, Fr>) -> Result<()> {
-    let mut stmt =
-        conn.prepare_cached("SELECT idx, hash FROM tree_nodes WHERE level = ?1 AND idx BETWEEN ?2 AND ?3")?;
+/// indexed range read per run of adjacent parents (a bulk enrolment is one run per level), all
+/// sent at once.
+fn read_children(db: &Db, level: usize, parents: &[u64], out: &mut HashMap<u64, Fr>) -> Result<()> {
+    let mut ranges = Vec::new();
     let mut start = 0;
     while start < parents.len() {
         let mut end = start;
@@ -122,20 +122,20 @@ fn read_children(conn: &Connection, level: usize, parents: &[u64], out: &mut Has
             end += 1;
         }
         let (lo, hi) = (parents[start] * ARITY as u64, parents[end] * ARITY as u64 + ARITY as u64 - 1);
-        let mut rows = stmt.query(params![level as i64, lo as i64, hi as i64])?;
-        while let Some(r) = rows.next()? {
-            let idx: i64 = r.get(0)?;
-            let hash: Vec<u8> = r.get(1)?;
-            out.insert(idx as u64, fr_from_blob(&hash)?);
-        }
+        ranges.push(args![level, lo, hi].to_vec());
         start = end + 1;
+    }
+    let replies =
+        db.rows_many("SELECT idx, hash FROM tree_nodes WHERE level = ?1 AND idx BETWEEN ?2 AND ?3", &ranges)?;
+    for r in replies.iter().flatten() {
+        out.insert(r.get(0)?, fr_from_blob(&r.get::<Vec<u8>>(1)?)?);
     }
     Ok(())
 }
 
 /// The authentication path of `leaf` in the stored tree.
-pub(super) fn path(conn: &Connection, cache: &mut TopCache, leaf: u32) -> Result<MerklePath> {
-    tree::path(&mut DbNodes { conn, cache }, leaf)
+pub(super) fn path(db: &Db, cache: &mut TopCache, leaf: u32) -> Result<MerklePath> {
+    tree::path(&mut DbNodes { db, cache }, leaf)
 }
 
 /// Sets `updates` over the stored tree, writes the nodes that changed (deleting those that became
@@ -143,12 +143,12 @@ pub(super) fn path(conn: &Connection, cache: &mut TopCache, leaf: u32) -> Result
 /// nothing, when the stored nodes it builds on do not hash to `root`, the latest head's: a lost
 /// or altered node must not go into the next signed head.
 pub(super) fn update(
-    conn: &Connection,
+    db: &Db,
     cache: &mut TopCache,
     root: Fr,
     updates: impl IntoIterator<Item = (u32, Fr)>,
 ) -> Result<Vec<Node>> {
-    let (changed, old_root) = tree::update_checked(&mut DbNodes { conn, cache }, updates)?;
+    let (changed, old_root) = tree::update_checked(&mut DbNodes { db, cache }, updates)?;
     // (The publish drops the cache on this error, as on any other.)
     if old_root.is_some_and(|old| old != root) {
         return Err(RegistryError::Corrupt(
@@ -157,30 +157,30 @@ pub(super) fn update(
                 .into(),
         ));
     }
-    let mut put =
-        conn.prepare_cached("INSERT OR REPLACE INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
-    let mut del = conn.prepare_cached("DELETE FROM tree_nodes WHERE level = ?1 AND idx = ?2")?;
+    let (mut put, mut del) = (Vec::new(), Vec::new());
     for &(level, idx, v) in &changed {
         if v == tree::empty_root(level) {
-            del.execute(params![level as i64, idx as i64])?;
+            del.push(args![level, idx].to_vec());
         } else {
-            put.execute(params![level as i64, idx as i64, field::to_bytes(&v).as_slice()])?;
+            put.push(args![level, idx, field::to_bytes(&v).as_slice()].to_vec());
         }
     }
+    db.exec_many(
+        "INSERT INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)
+         ON CONFLICT (level, idx) DO UPDATE SET hash = excluded.hash",
+        &put,
+    )?;
+    db.exec_many("DELETE FROM tree_nodes WHERE level = ?1 AND idx = ?2", &del)?;
     Ok(changed)
 }
 
 /// The whole stored tree in memory: for auditors, who compare every leaf with a replay of the
 /// log (a cost that grows with the holders by nature), and for tests.
-pub(super) fn load_all(conn: &Connection) -> Result<SparseTree> {
-    let mut stmt = conn.prepare("SELECT level, idx, hash FROM tree_nodes")?;
-    let mut nodes = Vec::new();
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let level: i64 = r.get(0)?;
-        let idx: i64 = r.get(1)?;
-        let hash: Vec<u8> = r.get(2)?;
-        nodes.push((level as usize, idx as u64, fr_from_blob(&hash)?));
-    }
+pub(super) fn load_all(db: &Db) -> Result<SparseTree> {
+    let nodes = db
+        .rows("SELECT level, idx, hash FROM tree_nodes", &[])?
+        .iter()
+        .map(|r| Ok((r.get(0)?, r.get(1)?, fr_from_blob(&r.get::<Vec<u8>>(2)?)?)))
+        .collect::<Result<Vec<Node>>>()?;
     SparseTree::from_nodes(nodes).map_err(RegistryError::Corrupt)
 }

@@ -1,4 +1,4 @@
-//! Storage: one SQLite file per registry (through `rusqlite`'s bundled SQLite).
+//! The SQLite engine: one file per registry (through `rusqlite`'s bundled SQLite).
 //!
 //! Why SQLite: a single file an operator can copy and inspect with standard tools, ACID
 //! transactions with a write-ahead log (a crash rolls back to the last commit, so an epoch is
@@ -9,8 +9,9 @@
 //! Migrations are keyed on `PRAGMA user_version`: [`MIGRATIONS`]`[i]` takes the schema from
 //! version `i` to `i + 1`, inside the same transaction as the version bump.
 
-use crate::log::{Hash, ProofError, Subtrees};
-use rusqlite::{params, Connection, OptionalExtension};
+use super::{DbError, DbErrorKind, DbResult, Row, TxKind, Val};
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
+use rusqlite::{Connection, ErrorCode};
 use std::path::Path;
 
 /// Schema steps, in order. Never edit a published step: append a new one.
@@ -76,8 +77,117 @@ CREATE TABLE auditors (
 ",
 ];
 
-/// Opens (creating if asked) a registry database and brings its schema up to date.
-pub fn open(path: &Path, create: bool) -> rusqlite::Result<Connection> {
+/// An open SQLite registry file.
+pub struct Sqlite {
+    conn: Connection,
+}
+
+impl Sqlite {
+    /// Opens (creating if asked) a registry file and brings its schema up to date.
+    pub fn open(path: &Path, create: bool) -> DbResult<Self> {
+        let conn = open(path, create)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(Self { conn })
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn exec(&self, sql: &str, args: &[Val]) -> DbResult<u64> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        Ok(stmt.execute(rusqlite::params_from_iter(args))? as u64)
+    }
+
+    pub fn exec_many(&self, sql: &str, args: &[Vec<Val>]) -> DbResult<()> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        for a in args {
+            stmt.execute(rusqlite::params_from_iter(a))?;
+        }
+        Ok(())
+    }
+
+    pub fn rows(&self, sql: &str, args: &[Val]) -> DbResult<Vec<Row>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let n = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut vals = Vec::with_capacity(n);
+            for i in 0..n {
+                vals.push(match r.get_ref(i)? {
+                    ValueRef::Null => Val::Null,
+                    ValueRef::Integer(v) => Val::Int(v),
+                    ValueRef::Blob(b) => Val::Bytes(b.to_vec()),
+                    ValueRef::Text(t) => Val::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Real(r) => {
+                        return Err(DbError::new(DbErrorKind::Unusable, format!("unexpected real {r}")))
+                    }
+                });
+            }
+            out.push(Row(vals));
+        }
+        Ok(out)
+    }
+
+    /// Runs statements without parameters (transaction control).
+    pub fn batch(&self, sql: &str) -> DbResult<()> {
+        Ok(self.conn.execute_batch(sql)?)
+    }
+
+    /// A write transaction takes SQLite's write lock at once (`IMMEDIATE`), so its reads see
+    /// the state it writes over; a snapshot is a deferred transaction, whose first read fixes it.
+    pub fn begin(&self, kind: TxKind) -> DbResult<()> {
+        let sql = match kind {
+            TxKind::Write => "BEGIN IMMEDIATE",
+            TxKind::Snapshot => "BEGIN DEFERRED",
+        };
+        self.batch(sql)
+    }
+
+    pub fn integrity_problems(&self) -> DbResult<Vec<String>> {
+        let rows = self.rows("PRAGMA integrity_check", &[])?;
+        let msgs = rows.iter().map(|r| r.get::<String>(0)).collect::<DbResult<Vec<_>>>()?;
+        Ok(msgs.into_iter().filter(|m| m != "ok").collect())
+    }
+}
+
+impl rusqlite::ToSql for Val {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Val::Null => ToSqlOutput::Owned(SqlValue::Null),
+            Val::Int(i) => ToSqlOutput::Owned(SqlValue::Integer(*i)),
+            Val::Bytes(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+            Val::Text(t) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
+        })
+    }
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> Self {
+        let kind = match &e {
+            rusqlite::Error::SqliteFailure(f, _) => match f.code {
+                ErrorCode::NotADatabase
+                | ErrorCode::DatabaseCorrupt
+                | ErrorCode::CannotOpen
+                | ErrorCode::PermissionDenied => DbErrorKind::Unusable,
+                ErrorCode::ReadOnly => DbErrorKind::ReadOnly,
+                ErrorCode::DiskFull => DbErrorKind::DiskFull,
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => DbErrorKind::Busy,
+                _ => DbErrorKind::Other,
+            },
+            _ => DbErrorKind::Other,
+        };
+        let message = match kind {
+            DbErrorKind::DiskFull => format!("sqlite: the disk is full ({e})"),
+            DbErrorKind::ReadOnly => format!("sqlite: the database file is read-only ({e})"),
+            _ => format!("sqlite: {e}"),
+        };
+        DbError { kind, message }
+    }
+}
+
+fn open(path: &Path, create: bool) -> rusqlite::Result<Connection> {
     use rusqlite::OpenFlags as F;
     let mut flags = F::SQLITE_OPEN_READ_WRITE | F::SQLITE_OPEN_NO_MUTEX;
     if create {
@@ -150,30 +260,6 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.commit()
 }
 
-pub fn schema_version(conn: &Connection) -> rusqlite::Result<usize> {
+fn schema_version(conn: &Connection) -> rusqlite::Result<usize> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
-}
-
-pub fn get_meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<Vec<u8>>> {
-    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()
-}
-
-pub fn set_meta(conn: &Connection, key: &str, value: &[u8]) -> rusqlite::Result<()> {
-    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", params![key, value])?;
-    Ok(())
-}
-
-/// The log's perfect subtrees as stored in `log_nodes`.
-pub struct DbSubtrees<'a>(pub &'a Connection);
-
-impl Subtrees for DbSubtrees<'_> {
-    fn subtree(&self, level: u32, index: u64) -> Result<Hash, ProofError> {
-        let v: Option<Vec<u8>> = self
-            .0
-            .prepare_cached("SELECT hash FROM log_nodes WHERE level = ?1 AND idx = ?2")
-            .and_then(|mut s| s.query_row(params![level, index as i64], |r| r.get(0)).optional())
-            .map_err(|e| ProofError::Storage(e.to_string()))?;
-        let v = v.ok_or_else(|| ProofError::Storage(format!("missing log node {level}/{index}")))?;
-        v.try_into().map_err(|_| ProofError::Storage("a log node is not 32 bytes".into()))
-    }
 }

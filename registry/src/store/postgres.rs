@@ -1,0 +1,561 @@
+//! The PostgreSQL engine: the registry's database on a server, for a deployment.
+//!
+//! Why PostgreSQL: several registry processes (one publishing, any number serving witnesses)
+//! and streaming read replicas over one database, native partitioning so old events can be
+//! detached and archived, and `COPY`-speed bulk loads. The driver is `tokio-postgres` on a
+//! single-threaded runtime owned by the handle, so the registry keeps its blocking API and can
+//! still pipeline a batch of statements ([`Postgres::exec_many`]): a publish's thousands of
+//! small writes cost one round trip per batch, not one each.
+//!
+//! Writers exclude each other with a transaction-scoped advisory lock ([`WRITER_LOCK`]), as
+//! SQLite's `BEGIN IMMEDIATE` does; reads that must agree (a witness: holder row, head and path)
+//! run in a `REPEATABLE READ READ ONLY` snapshot. Every statement runs in a transaction, so a
+//! killed process or a lost connection rolls back whatever it had not committed.
+
+use super::{DbError, DbErrorKind, DbResult, Row, TxKind, Val};
+use bytes::BytesMut;
+use futures_util::future::try_join_all;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{IsNull, ToSql, Type};
+use tokio_postgres::{Client, NoTls, Statement};
+
+/// The advisory lock every write transaction takes first (an arbitrary constant: "hcreg").
+pub const WRITER_LOCK: i64 = 0x0068_6372_6567;
+
+/// How long to wait for the server when connecting, unless the URL says (`connect_timeout=`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Statements per pipelined batch: bounds the memory of one batch's requests and replies.
+const PIPELINE: usize = 2048;
+
+/// Schema steps, in order (the PostgreSQL twin of `sqlite::MIGRATIONS`, same tables and
+/// columns). Never edit a published step: append a new one.
+pub const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE schema_version (version BIGINT NOT NULL);
+INSERT INTO schema_version VALUES (0);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value BYTEA NOT NULL);
+CREATE TABLE signers (
+    key BYTEA PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL CHECK (role IN ('lab', 'tracer')),
+    accredited_from BIGINT NOT NULL,
+    revoked_at BIGINT
+);
+CREATE TABLE holders (
+    leaf_index BIGINT PRIMARY KEY,
+    commitment BYTEA NOT NULL UNIQUE,
+    enrolled_at BIGINT NOT NULL,
+    published SMALLINT NOT NULL DEFAULT 0,
+    state BYTEA NOT NULL
+);
+-- Partitioned by month of acceptance (see event_partition): old months can be detached and
+-- archived. An event's id is unique across partitions because every insert is checked under
+-- the writer lock (the primary key of a partitioned table must hold the partition key).
+CREATE TABLE events (
+    id BYTEA NOT NULL,
+    holder BIGINT NOT NULL REFERENCES holders (leaf_index),
+    kind TEXT NOT NULL,
+    time BIGINT NOT NULL,
+    signer BYTEA NOT NULL REFERENCES signers (key),
+    index_case BYTEA,
+    accepted_at BIGINT NOT NULL,
+    log_idx BIGINT,
+    retracted SMALLINT NOT NULL DEFAULT 0,
+    retraction_log_idx BIGINT,
+    PRIMARY KEY (id, accepted_at)
+) PARTITION BY RANGE (accepted_at);
+CREATE INDEX events_by_holder ON events (holder);
+CREATE TABLE queue (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, entry BYTEA NOT NULL);
+CREATE TABLE log (idx BIGINT PRIMARY KEY, entry BYTEA NOT NULL, epoch BIGINT NOT NULL);
+CREATE TABLE log_nodes (level BIGINT NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL,
+    PRIMARY KEY (level, idx));
+CREATE TABLE tree_nodes (level BIGINT NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL,
+    PRIMARY KEY (level, idx));
+CREATE TABLE heads (epoch BIGINT PRIMARY KEY, head TEXT NOT NULL);
+CREATE TABLE holder_devices (
+    leaf_index BIGINT PRIMARY KEY REFERENCES holders (leaf_index),
+    key BYTEA NOT NULL UNIQUE
+);
+CREATE TABLE checkpoints (size BIGINT PRIMARY KEY, note BYTEA NOT NULL);
+CREATE TABLE auditors (
+    key BYTEA PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    added_at BIGINT NOT NULL,
+    revoked_at BIGINT
+);
+"];
+
+/// The tables [`MIGRATIONS`] makes: a database with one missing, or one more, was altered.
+const TABLES: &[&str] = &[
+    "auditors",
+    "checkpoints",
+    "events",
+    "heads",
+    "holder_devices",
+    "holders",
+    "log",
+    "log_nodes",
+    "meta",
+    "queue",
+    "schema_version",
+    "signers",
+    "tree_nodes",
+];
+
+/// An open connection to a registry database on a PostgreSQL server.
+pub struct Postgres {
+    rt: tokio::runtime::Runtime,
+    client: Client,
+    /// Prepared statements by their SQL text (as the registry writes it).
+    statements: RefCell<HashMap<String, Statement>>,
+    /// Event partitions known to exist.
+    partitions: RefCell<HashSet<String>>,
+    /// The URL without its password, for messages.
+    location: String,
+}
+
+impl Postgres {
+    /// Connects to the database at `url`; creates the registry schema if `create` (refusing a
+    /// database that has one), else refuses a database without one. Migrates and checks it.
+    pub fn open(url: &str, create: bool) -> DbResult<Self> {
+        let location = redact(url);
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+            DbError::new(
+                DbErrorKind::Unusable,
+                format!("postgres: {location} is not a valid database URL: {e}"),
+            )
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        config.application_name("healthcode-registry");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+            DbError::new(DbErrorKind::Other, format!("postgres: cannot start the driver's runtime: {e}"))
+        })?;
+        let (client, connection) = rt.block_on(config.connect(NoTls)).map_err(|e| {
+            let e = DbError::from(e);
+            DbError::new(e.kind, format!("cannot connect to {location}: {}", e.message))
+        })?;
+        // The connection's task runs whenever this handle waits on the runtime; it ends (and
+        // every later call fails as `Unavailable`) when the server goes away.
+        rt.spawn(connection);
+        let pg = Self {
+            rt,
+            client,
+            statements: RefCell::new(HashMap::new()),
+            partitions: RefCell::new(HashSet::new()),
+            location,
+        };
+        pg.prepare_schema(create)?;
+        Ok(pg)
+    }
+
+    fn prepare_schema(&self, create: bool) -> DbResult<()> {
+        let version = self.schema_version()?;
+        match version {
+            None if !create => {
+                return Err(DbError::new(
+                    DbErrorKind::Unusable,
+                    format!("postgres: {} is not a healthcode registry (no schema)", self.location),
+                ))
+            }
+            Some(_) if create => {
+                return Err(DbError::new(
+                    DbErrorKind::Exists,
+                    format!("postgres: {} already holds a registry", self.location),
+                ))
+            }
+            Some(v) if v > MIGRATIONS.len() => {
+                return Err(DbError::new(
+                    DbErrorKind::Unusable,
+                    format!("registry schema {v} is newer than this build ({})", MIGRATIONS.len()),
+                ))
+            }
+            Some(v) if v == MIGRATIONS.len() => return self.check_schema(),
+            _ => {}
+        }
+        self.begin(TxKind::Write)?;
+        let result = (|| {
+            // Under the writer lock: another process may have migrated meanwhile.
+            let from = self.schema_version()?.unwrap_or(0);
+            // (The first step creates `schema_version` itself.)
+            for (i, step) in MIGRATIONS.iter().enumerate().skip(from) {
+                self.batch(step)?;
+                self.exec("UPDATE schema_version SET version = ?1", &[Val::Int(i as i64 + 1)])?;
+            }
+            self.batch("COMMIT")
+        })();
+        if result.is_err() {
+            let _ = self.batch("ROLLBACK");
+        }
+        result?;
+        self.check_schema()
+    }
+
+    /// The schema version, or `None` for a database without our schema.
+    fn schema_version(&self) -> DbResult<Option<usize>> {
+        let rows = self.rows("SELECT to_regclass('schema_version') IS NOT NULL", &[])?;
+        let exists = matches!(rows.first().map(|r| &r.0[0]), Some(Val::Int(1)));
+        if !exists {
+            return Ok(None);
+        }
+        let rows = self.rows("SELECT version FROM schema_version", &[])?;
+        let v: i64 = rows.first().ok_or_else(|| altered("schema_version is empty"))?.get(0)?;
+        Ok(Some(usize::try_from(v).map_err(|_| altered("schema_version is negative"))?))
+    }
+
+    /// Refuses a database whose tables differ from what [`MIGRATIONS`] makes (a dropped `heads`
+    /// table must not leave a registry that accepts what it can never publish).
+    fn check_schema(&self) -> DbResult<()> {
+        let rows = self.rows(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+             ORDER BY c.relname",
+            &[],
+        )?;
+        let have = rows.iter().map(|r| r.get::<String>(0)).collect::<DbResult<Vec<_>>>()?;
+        let missing: Vec<&str> = TABLES.iter().copied().filter(|t| !have.iter().any(|h| h == t)).collect();
+        let extra: Vec<&str> = have.iter().map(String::as_str).filter(|h| !TABLES.contains(h)).collect();
+        if missing.is_empty() && extra.is_empty() {
+            return Ok(());
+        }
+        let list = |v: &[&str]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
+        Err(altered(&format!(
+            "the registry schema was altered (missing: {}; unexpected: {})",
+            list(&missing),
+            list(&extra)
+        )))
+    }
+
+    fn statement(&self, sql: &str) -> DbResult<Statement> {
+        if let Some(s) = self.statements.borrow().get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.rt.block_on(self.client.prepare(&placeholders(sql)))?;
+        self.statements.borrow_mut().insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+
+    pub fn exec(&self, sql: &str, args: &[Val]) -> DbResult<u64> {
+        let st = self.statement(sql)?;
+        Ok(self.rt.block_on(self.client.execute(&st, &refs(args)))?)
+    }
+
+    /// Sends up to [`PIPELINE`] executions before reading the first reply.
+    pub fn exec_many(&self, sql: &str, args: &[Vec<Val>]) -> DbResult<()> {
+        let st = self.statement(sql)?;
+        self.rt.block_on(async {
+            for chunk in args.chunks(PIPELINE) {
+                let params: Vec<Vec<&(dyn ToSql + Sync)>> = chunk.iter().map(|a| refs(a)).collect();
+                try_join_all(params.iter().map(|p| self.client.execute(&st, p))).await?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn rows(&self, sql: &str, args: &[Val]) -> DbResult<Vec<Row>> {
+        let st = self.statement(sql)?;
+        let rows = self.rt.block_on(self.client.query(&st, &refs(args)))?;
+        rows.iter().map(row).collect()
+    }
+
+    pub fn rows_many(&self, sql: &str, args: &[Vec<Val>]) -> DbResult<Vec<Vec<Row>>> {
+        let st = self.statement(sql)?;
+        let mut out = Vec::with_capacity(args.len());
+        self.rt.block_on(async {
+            for chunk in args.chunks(PIPELINE) {
+                let params: Vec<Vec<&(dyn ToSql + Sync)>> = chunk.iter().map(|a| refs(a)).collect();
+                let replies = try_join_all(params.iter().map(|p| self.client.query(&st, p))).await?;
+                for rows in replies {
+                    out.push(rows.iter().map(row).collect::<DbResult<Vec<_>>>()?);
+                }
+            }
+            Ok::<_, DbError>(())
+        })?;
+        Ok(out)
+    }
+
+    /// Runs statements without parameters (transaction control, schema).
+    pub fn batch(&self, sql: &str) -> DbResult<()> {
+        Ok(self.rt.block_on(self.client.batch_execute(sql))?)
+    }
+
+    pub fn begin(&self, kind: TxKind) -> DbResult<()> {
+        match kind {
+            TxKind::Write => {
+                self.batch("BEGIN")?;
+                let locked = self.exec("SELECT pg_advisory_xact_lock(?1)", &[Val::Int(WRITER_LOCK)]);
+                if locked.is_err() {
+                    let _ = self.batch("ROLLBACK");
+                }
+                locked.map(|_| ())
+            }
+            TxKind::Snapshot => self.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+        }
+    }
+
+    /// Makes sure the month partition of `events` that holds `accepted_at` exists (inside the
+    /// caller's write transaction).
+    pub fn event_partition(&self, accepted_at: u64) -> DbResult<()> {
+        let (name, from, to) = month_partition(accepted_at);
+        if self.partitions.borrow().contains(&name) {
+            return Ok(());
+        }
+        self.batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {name} PARTITION OF events FOR VALUES FROM ({from}) TO ({to})"
+        ))?;
+        self.partitions.borrow_mut().insert(name);
+        Ok(())
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // Forget the statements first: their drop tells the (maybe gone) server to close them.
+        self.statements.get_mut().clear();
+    }
+}
+
+/// Creates the (empty) database `name` on the server of `server_url` and returns its URL: what
+/// an operator does once before `registry init --db postgres://…`, and each test for itself.
+pub fn create_database(server_url: &str, name: &str) -> DbResult<String> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+        return Err(DbError::new(
+            DbErrorKind::Other,
+            format!("postgres: `{name}` is not a plain database name"),
+        ));
+    }
+    let config: tokio_postgres::Config = server_url.parse().map_err(|e| {
+        DbError::new(
+            DbErrorKind::Unusable,
+            format!("postgres: {} is not a valid URL: {e}", redact(server_url)),
+        )
+    })?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| DbError::new(DbErrorKind::Other, format!("postgres: runtime: {e}")))?;
+    rt.block_on(async {
+        let (client, connection) = config.connect(NoTls).await?;
+        let task = tokio::spawn(connection);
+        client.batch_execute(&format!("CREATE DATABASE {name}")).await?;
+        drop(client);
+        let _ = task.await;
+        Ok::<_, DbError>(())
+    })?;
+    Ok(with_database(server_url, name))
+}
+
+/// `url` naming database `name` instead of its own.
+pub fn with_database(url: &str, name: &str) -> String {
+    let scheme_end = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[scheme_end..];
+    let query = rest.find('?').unwrap_or(rest.len());
+    let path = rest[..query].find('/').unwrap_or(query);
+    format!("{}{}/{}{}", &url[..scheme_end], &rest[..path], name, &rest[query..])
+}
+
+/// The events partition for the month of `t` (Unix seconds, UTC): its name and bounds.
+fn month_partition(t: u64) -> (String, u64, u64) {
+    let (y, m) = year_month(t / 86_400);
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    (format!("events_{y:04}_{m:02}"), days_from_civil(y, m) * 86_400, days_from_civil(ny, nm) * 86_400)
+}
+
+/// The civil (proleptic Gregorian) year and month of day `z` after 1970-01-01.
+fn year_month(z: u64) -> (u64, u64) {
+    let z = z + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + u64::from(m <= 2), m)
+}
+
+/// Days from 1970-01-01 to the first of month `m` of year `y` (y ≥ 1970).
+fn days_from_civil(y: u64, m: u64) -> u64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn altered(why: &str) -> DbError {
+    DbError::new(DbErrorKind::Unusable, format!("postgres: {why}"))
+}
+
+/// `?1`-style parameters (SQLite's, as the registry writes its SQL) as PostgreSQL's `$1`.
+fn placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '?' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('$');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn refs(args: &[Val]) -> Vec<&(dyn ToSql + Sync)> {
+    args.iter().map(|a| a as &(dyn ToSql + Sync)).collect()
+}
+
+/// A result row as [`Val`]s, by each column's type.
+fn row(r: &tokio_postgres::Row) -> DbResult<Row> {
+    let mut vals = Vec::with_capacity(r.len());
+    for (i, col) in r.columns().iter().enumerate() {
+        let ty = col.type_();
+        let v = if *ty == Type::INT8 {
+            r.try_get::<_, Option<i64>>(i)?.map(Val::Int)
+        } else if *ty == Type::INT4 {
+            r.try_get::<_, Option<i32>>(i)?.map(|v| Val::Int(v.into()))
+        } else if *ty == Type::INT2 {
+            r.try_get::<_, Option<i16>>(i)?.map(|v| Val::Int(v.into()))
+        } else if *ty == Type::BOOL {
+            r.try_get::<_, Option<bool>>(i)?.map(|v| Val::Int(v.into()))
+        } else if *ty == Type::BYTEA {
+            r.try_get::<_, Option<Vec<u8>>>(i)?.map(Val::Bytes)
+        } else if [Type::TEXT, Type::VARCHAR, Type::NAME].contains(ty) {
+            r.try_get::<_, Option<String>>(i)?.map(Val::Text)
+        } else {
+            return Err(DbError::new(DbErrorKind::Other, format!("postgres: unexpected column type {ty}")));
+        };
+        vals.push(v.unwrap_or(Val::Null));
+    }
+    Ok(Row(vals))
+}
+
+impl ToSql for Val {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Val::Null => Ok(IsNull::Yes),
+            Val::Int(i) if *ty == Type::INT8 => i.to_sql(ty, out),
+            Val::Int(i) if *ty == Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+            Val::Int(i) if *ty == Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+            Val::Int(i) if *ty == Type::BOOL => (*i != 0).to_sql(ty, out),
+            Val::Int(_) => Err(format!("an integer passed for a {ty} parameter").into()),
+            Val::Bytes(b) => b.as_slice().to_sql(ty, out),
+            Val::Text(s) => s.as_str().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+/// `url` without its password (`postgres://user:***@host/db`), for messages and logs.
+pub fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_string() };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else { return url.to_string() };
+    match rest[..at].find(':') {
+        Some(colon) => format!("{}{}:***{}", &url[..scheme_end], &rest[..colon], &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
+impl From<tokio_postgres::Error> for DbError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        let code = e.code();
+        let (kind, what) = if e.is_closed() {
+            (DbErrorKind::Unavailable, "lost the connection to the database server")
+        } else if code == Some(&SqlState::DISK_FULL) {
+            (DbErrorKind::DiskFull, "the database server's disk is full")
+        } else if code == Some(&SqlState::READ_ONLY_SQL_TRANSACTION) {
+            (DbErrorKind::ReadOnly, "the database is read-only (a replica?); writes go to the primary")
+        } else if matches!(
+            code,
+            Some(&SqlState::ADMIN_SHUTDOWN)
+                | Some(&SqlState::CANNOT_CONNECT_NOW)
+                | Some(&SqlState::CRASH_SHUTDOWN)
+        ) {
+            (DbErrorKind::Unavailable, "the database server is shutting down or starting")
+        } else if matches!(
+            code,
+            Some(&SqlState::INVALID_CATALOG_NAME)
+                | Some(&SqlState::INVALID_PASSWORD)
+                | Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
+        ) {
+            (DbErrorKind::Unusable, "the database refused this registry")
+        } else if code.is_none() {
+            // No server reply: it could not be reached, or the connection broke.
+            (DbErrorKind::Unavailable, "the database server cannot be reached")
+        } else {
+            (DbErrorKind::Other, "database error")
+        };
+        let detail = match e.as_db_error() {
+            Some(db) => format!("{}: {}", db.code().code(), db.message()),
+            None => {
+                let mut s = e.to_string();
+                let mut src = std::error::Error::source(&e);
+                while let Some(inner) = src {
+                    s.push_str(&format!(": {inner}"));
+                    src = inner.source();
+                }
+                s
+            }
+        };
+        DbError::new(kind, format!("postgres: {what} ({detail})"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_dollar_parameters() {
+        assert_eq!(
+            placeholders("SELECT ?1, ?12 WHERE a = '?' AND b = ?2"),
+            "SELECT $1, $12 WHERE a = '?' AND b = $2"
+        );
+    }
+
+    #[test]
+    fn urls_are_shown_without_their_password() {
+        assert_eq!(
+            redact("postgres://reg:s3cr@t@db.example:5432/reg"),
+            "postgres://reg:***@db.example:5432/reg"
+        );
+        assert_eq!(redact("postgres://reg@db/reg"), "postgres://reg@db/reg");
+        assert_eq!(redact("postgresql:///reg?host=/tmp"), "postgresql:///reg?host=/tmp");
+    }
+
+    #[test]
+    fn urls_name_another_database() {
+        assert_eq!(
+            with_database("postgresql://postgres@/postgres?host=/tmp/pg&port=5", "t1"),
+            "postgresql://postgres@/t1?host=/tmp/pg&port=5"
+        );
+        assert_eq!(with_database("postgres://u:p@h:5432", "reg"), "postgres://u:p@h:5432/reg");
+        assert_eq!(with_database("postgres://h/db", "reg"), "postgres://h/reg");
+    }
+
+    #[test]
+    fn month_partitions_follow_the_calendar() {
+        // 2022-06-14 (the fixtures' T0) is in June 2022: 2022-06-01 .. 2022-07-01.
+        assert_eq!(month_partition(1_655_164_800), ("events_2022_06".into(), 1_654_041_600, 1_656_633_600));
+        // 2024-02-29 23:59:59 is in February of a leap year; December rolls into January.
+        assert_eq!(month_partition(1_709_251_199).0, "events_2024_02");
+        assert_eq!(month_partition(1_703_980_800), ("events_2023_12".into(), 1_701_388_800, 1_704_067_200));
+        assert_eq!(month_partition(0), ("events_1970_01".into(), 0, 2_678_400));
+    }
+}
