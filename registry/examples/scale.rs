@@ -4,7 +4,11 @@
 //! ```text
 //! cargo run --release -p healthcode-registry --example scale -- \
 //!     [--holders 1000000,10000000] [--events 100000] [--witnesses 2000] [--cache-levels 8] [--dir DIR]
+//!     [--pg postgres://…]
 //! ```
+//!
+//! With `--pg SERVER_URL` the registry of each size is a database `scale_<size>` on that server
+//! (dropped first if it exists), and bytes on disk are `pg_database_size`.
 //!
 //! Each phase runs in a process of its own, as it would in a deployment, so that its peak memory
 //! (Linux `VmHWM`) is its own: enrolling (in publishes of at most [`ENROL_BATCH`] enrolments),
@@ -17,9 +21,10 @@
 use ed25519_dalek::SigningKey;
 use healthcode_circuits::Fr;
 use healthcode_registry::event::Role;
+use healthcode_registry::store::{postgres, Db, Location};
 use healthcode_registry::{Event, Registry, SignedEvent};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const POLICY: &str = include_str!("../../policies/henan-2022.toml");
@@ -35,6 +40,8 @@ struct Args {
     witnesses: usize,
     cache_levels: usize,
     dir: Option<std::path::PathBuf>,
+    /// A PostgreSQL server URL: the registries go there instead of SQLite files.
+    pg: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -45,6 +52,7 @@ fn parse_args() -> Result<Args, String> {
         witnesses: 2000,
         cache_levels: 8,
         dir: None,
+        pg: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -58,6 +66,7 @@ fn parse_args() -> Result<Args, String> {
             "--witnesses" => a.witnesses = num(value()?)? as usize,
             "--cache-levels" => a.cache_levels = num(value()?)? as usize,
             "--dir" => a.dir = Some(value()?.into()),
+            "--pg" => a.pg = Some(value()?),
             "--phase" => a.phase = Some(value()?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
@@ -73,7 +82,11 @@ fn peak_mib() -> u64 {
     kb.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) / 1024
 }
 
-fn disk_bytes(dir: &Path) -> u64 {
+fn disk_bytes(a: &Args, size: u64, dir: &Path) -> u64 {
+    if a.pg.is_some() {
+        let db = Db::open(&Location::parse(&location(a, size, dir)), false).expect("the scale database");
+        return db.value("SELECT pg_database_size(current_database())", &[]).expect("its size").unwrap_or(0);
+    }
     let db = dir.join("registry.db");
     if let Ok(c) = rusqlite::Connection::open(&db) {
         let _ = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
@@ -97,8 +110,16 @@ fn spread(i: u64, holders: u64) -> u32 {
 
 /// One phase, in a process of its own (so that its peak memory is its own: memory the allocator
 /// kept from an earlier phase would count otherwise). Prints `key=value` lines.
+/// Where the registry of `size` holders lives: a file in `dir`, or a database on `--pg`.
+fn location(a: &Args, size: u64, dir: &Path) -> PathBuf {
+    match &a.pg {
+        Some(server) => PathBuf::from(postgres::with_database(server, &format!("scale_{size}"))),
+        None => dir.join("registry.db"),
+    }
+}
+
 fn phase(name: &str, size: u64, a: &Args, dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    let db = dir.join("registry.db");
+    let db = location(a, size, dir);
     let lab = SigningKey::from_bytes(&[1; 32]);
     match name {
         "enrol" => {
@@ -171,6 +192,7 @@ fn child(name: &str, size: u64, a: &Args, dir: &Path) -> Result<HashMap<String, 
         .args(["--witnesses", &a.witnesses.to_string(), "--cache-levels", &a.cache_levels.to_string()])
         .arg("--dir")
         .arg(dir)
+        .args(a.pg.iter().flat_map(|url| ["--pg", url.as_str()]))
         .stderr(std::process::Stdio::inherit())
         .output()
         .map_err(|e| e.to_string())?;
@@ -185,10 +207,15 @@ fn child(name: &str, size: u64, a: &Args, dir: &Path) -> Result<HashMap<String, 
 }
 
 fn row(size: u64, a: &Args, dir: &Path) -> Result<String, String> {
+    if let Some(server) = &a.pg {
+        let name = format!("scale_{size}");
+        postgres::drop_database(server, &name).map_err(|e| e.to_string())?;
+        postgres::create_database(server, &name).map_err(|e| e.to_string())?;
+    }
     let enrol = child("enrol", size, a, dir)?;
     let publish = child("publish", size, a, dir)?;
     let witness = child("witness", size, a, dir)?;
-    let bytes = disk_bytes(dir);
+    let bytes = disk_bytes(a, size, dir);
     eprintln!("  {size}: accepted {} events in {:.1} s", a.events, publish["accept_secs"]);
     Ok(format!(
         "| {size} | {:.1} min ({:.0} MiB) | {:.0} ({:.2} s, {:.0} MiB) | {} | {:.2} / {:.2} ms ({:.0} MiB) |",
@@ -212,7 +239,7 @@ fn main() {
                 eprintln!("scale: {e}");
             }
             eprintln!(
-                "usage: scale [--holders N,N…] [--events N] [--witnesses N] [--cache-levels N] [--dir DIR]"
+                "usage: scale [--holders N,N…] [--events N] [--witnesses N] [--cache-levels N] [--dir DIR] [--pg URL]"
             );
             std::process::exit(2);
         }

@@ -7,6 +7,7 @@ use healthcode_circuits::hashes;
 use healthcode_registry::event::{key_from_hex, Role};
 use healthcode_registry::history::IndexCaseStatus;
 use healthcode_registry::log::hash_from_hex;
+use healthcode_registry::store::Location;
 use healthcode_registry::{
     LogExport, PublishHooks, Registry, RegistryError, SignedEvent, SignedHead, SignedRetraction,
 };
@@ -185,6 +186,8 @@ use crate::output::unix_now as now;
 /// input problem (exit 2), and so is a file that is no usable registry (not a database, a
 /// damaged or altered one, read-only); those name the file. The rest is a failure (exit 1).
 fn err_for(db: &Path) -> impl Fn(RegistryError) -> CliError + Copy + '_ {
+    // A `postgres://` URL is shown without its password.
+    let place = move || Location::parse(db).to_string();
     move |e| match &e {
         RegistryError::Refused(_)
         | RegistryError::Exists(_)
@@ -192,13 +195,17 @@ fn err_for(db: &Path) -> impl Fn(RegistryError) -> CliError + Copy + '_ {
         | RegistryError::NoSuchEpoch(_)
         | RegistryError::NoSuchSigner(_)
         | RegistryError::NotPublished(_) => CliError::bad(e),
-        _ if e.is_unusable_database() => CliError::bad(format!("{}: {e}", db.display())),
-        _ => CliError::fail(format!("{}: {e}", db.display())),
+        _ if e.is_unusable_database() => CliError::bad(format!("{}: {e}", place())),
+        _ => CliError::fail(format!("{}: {e}", place())),
     }
 }
 
-/// Refuses a registry path that names nothing or a directory, before SQLite sees it.
+/// Refuses a registry path that names nothing or a directory, before SQLite sees it (a
+/// `postgres://` URL goes to the server as it is).
 pub fn existing_db_file(db: &Path) -> CliResult {
+    if matches!(Location::parse(db), Location::Postgres(_)) {
+        return Ok(());
+    }
     if !db.exists() {
         return Err(CliError::bad(format!(
             "{} does not exist (create it with `healthcode registry init`)",

@@ -4,7 +4,8 @@ use crate::cmd::sign_event::write_secret;
 use crate::output::{emit, read_file, CliError, CliResult};
 use clap::{Args, Subcommand};
 use healthcode_registry::event::key_from_hex;
-use healthcode_registry::Registry;
+use healthcode_registry::store::Location;
+use healthcode_registry::{Registry, RegistryError};
 use healthcode_service::server::web::WebConfig;
 use healthcode_service::server::{self, ServeConfig, WitnessConfig};
 use healthcode_service::witness::{self, WitnessKeyFile};
@@ -161,7 +162,22 @@ pub fn run_serve(a: ServeArgs) -> CliResult {
         }
         _ => None,
     };
-    if !a.db.exists() {
+    let on_server = matches!(Location::parse(&a.db), Location::Postgres(_));
+    if on_server {
+        // A database on a server is created by `--policy` the first time, opened after.
+        if let Some(policy) = &a.policy {
+            let src = read_file(policy, MAX_POLICY_BYTES)?;
+            match Registry::init(&a.db, &src, crate::output::unix_now()) {
+                Ok(reg) => eprintln!(
+                    "created {} — registry key {}",
+                    Location::parse(&a.db),
+                    hex::encode(reg.public_key().as_bytes())
+                ),
+                Err(RegistryError::Exists(_)) => {}
+                Err(e) => return Err(CliError::bad(e)),
+            }
+        }
+    } else if !a.db.exists() {
         let Some(policy) = &a.policy else {
             return Err(CliError::bad(format!(
                 "{} does not exist: pass --policy FILE to create it, or `healthcode registry init`",

@@ -28,6 +28,12 @@ pub const WRITER_LOCK: i64 = 0x0068_6372_6567;
 /// How long to wait for the server when connecting, unless the URL says (`connect_timeout=`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Rows per set statement (see [`Postgres::exec_many`]): bounds one message's size.
+const SET_ROWS: usize = 20_000;
+
+/// Below this many requests, [`Postgres::rows_many`] pipelines them instead.
+const SET_THRESHOLD: usize = 16;
+
 /// Statements per pipelined batch: bounds the memory of one batch's requests and replies.
 const PIPELINE: usize = 2048;
 
@@ -107,7 +113,7 @@ const TABLES: &[&str] = &[
 
 /// An open connection to a registry database on a PostgreSQL server.
 pub struct Postgres {
-    rt: tokio::runtime::Runtime,
+    rt: Driver,
     client: Client,
     /// Prepared statements by their SQL text (as the registry writes it).
     statements: RefCell<HashMap<String, Statement>>,
@@ -132,16 +138,14 @@ impl Postgres {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         config.application_name("healthcode-registry");
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
-            DbError::new(DbErrorKind::Other, format!("postgres: cannot start the driver's runtime: {e}"))
-        })?;
+        let rt = Driver::new()?;
         let (client, connection) = rt.block_on(config.connect(NoTls)).map_err(|e| {
             let e = DbError::from(e);
             DbError::new(e.kind, format!("cannot connect to {location}: {}", e.message))
         })?;
         // The connection's task runs whenever this handle waits on the runtime; it ends (and
         // every later call fails as `Unavailable`) when the server goes away.
-        rt.spawn(connection);
+        rt.0.as_ref().expect("a live driver").spawn(connection);
         let pg = Self {
             rt,
             client,
@@ -230,27 +234,51 @@ impl Postgres {
         )))
     }
 
+    /// Drives `work` on this handle's runtime (see [`block_on`]).
+    fn run<F: std::future::Future + Send>(&self, work: F) -> F::Output
+    where
+        F::Output: Send,
+    {
+        self.rt.block_on(work)
+    }
+
     fn statement(&self, sql: &str) -> DbResult<Statement> {
         if let Some(s) = self.statements.borrow().get(sql) {
             return Ok(s.clone());
         }
-        let s = self.rt.block_on(self.client.prepare(&placeholders(sql)))?;
+        let s = self.run(self.client.prepare(&placeholders(sql)))?;
         self.statements.borrow_mut().insert(sql.to_string(), s.clone());
         Ok(s)
     }
 
     pub fn exec(&self, sql: &str, args: &[Val]) -> DbResult<u64> {
         let st = self.statement(sql)?;
-        Ok(self.rt.block_on(self.client.execute(&st, &refs(args)))?)
+        Ok(self.run(self.client.execute(&st, &refs(args)))?)
     }
 
-    /// Sends up to [`PIPELINE`] executions before reading the first reply.
+    /// Many executions of one statement. An `INSERT … VALUES`, `UPDATE … WHERE` or
+    /// `DELETE … WHERE` becomes one statement over arrays of the rows' values ([`set_sql`]), sent
+    /// once per [`SET_ROWS`] rows; anything else is pipelined, [`PIPELINE`] executions at a time.
+    /// (The rows of one call must not touch the same row twice: one statement sees them at once.)
     pub fn exec_many(&self, sql: &str, args: &[Vec<Val>]) -> DbResult<()> {
         let st = self.statement(sql)?;
-        self.rt.block_on(async {
+        if let Some(set) = set_sql(sql, st.params()) {
+            let set_st = self.statement(&set)?;
+            for chunk in args.chunks(SET_ROWS) {
+                let columns = (0..st.params().len())
+                    .map(|k| Column::of(&st.params()[k], chunk, k))
+                    .collect::<DbResult<Vec<_>>>()?;
+                let refs: Vec<&(dyn ToSql + Sync)> =
+                    columns.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
+                self.run(self.client.execute(&set_st, &refs))?;
+            }
+            return Ok(());
+        }
+        let client = &self.client;
+        self.run(async {
             for chunk in args.chunks(PIPELINE) {
                 let params: Vec<Vec<&(dyn ToSql + Sync)>> = chunk.iter().map(|a| refs(a)).collect();
-                try_join_all(params.iter().map(|p| self.client.execute(&st, p))).await?;
+                try_join_all(params.iter().map(|p| client.execute(&st, p))).await?;
             }
             Ok(())
         })
@@ -258,17 +286,52 @@ impl Postgres {
 
     pub fn rows(&self, sql: &str, args: &[Val]) -> DbResult<Vec<Row>> {
         let st = self.statement(sql)?;
-        let rows = self.rt.block_on(self.client.query(&st, &refs(args)))?;
+        let rows = self.run(self.client.query(&st, &refs(args)))?;
         rows.iter().map(row).collect()
     }
 
+    /// The rows of one query per row of `args`. Many at once run as one set query
+    /// ([`lateral_sql`]) per [`SET_ROWS`] rows; a few are pipelined. (The order of each query's
+    /// own rows is kept only when pipelined: callers do not rely on it.)
     pub fn rows_many(&self, sql: &str, args: &[Vec<Val>]) -> DbResult<Vec<Vec<Row>>> {
         let st = self.statement(sql)?;
+        if args.len() > SET_THRESHOLD {
+            if let Some(set) = lateral_sql(sql, st.params()) {
+                let set_st = self.statement(&set)?;
+                let mut out = Vec::with_capacity(args.len());
+                for chunk in args.chunks(SET_ROWS) {
+                    let columns = (0..st.params().len())
+                        .map(|k| Column::of(&st.params()[k], chunk, k))
+                        .collect::<DbResult<Vec<_>>>()?;
+                    let refs: Vec<&(dyn ToSql + Sync)> =
+                        columns.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
+                    let rows = self.run(self.client.query(&set_st, &refs))?;
+                    let base = out.len();
+                    out.resize_with(base + chunk.len(), Vec::new);
+                    for r in &rows {
+                        let Row(mut vals) = row(r)?;
+                        let n = match vals.first() {
+                            Some(Val::Int(n)) if *n >= 1 && (*n as usize) <= chunk.len() => *n as usize,
+                            _ => {
+                                return Err(DbError::new(
+                                    DbErrorKind::Other,
+                                    "postgres: a set query's row number",
+                                ))
+                            }
+                        };
+                        vals.remove(0);
+                        out[base + n - 1].push(Row(vals));
+                    }
+                }
+                return Ok(out);
+            }
+        }
         let mut out = Vec::with_capacity(args.len());
-        self.rt.block_on(async {
+        let client = &self.client;
+        self.run(async {
             for chunk in args.chunks(PIPELINE) {
                 let params: Vec<Vec<&(dyn ToSql + Sync)>> = chunk.iter().map(|a| refs(a)).collect();
-                let replies = try_join_all(params.iter().map(|p| self.client.query(&st, p))).await?;
+                let replies = try_join_all(params.iter().map(|p| client.query(&st, p))).await?;
                 for rows in replies {
                     out.push(rows.iter().map(row).collect::<DbResult<Vec<_>>>()?);
                 }
@@ -280,7 +343,7 @@ impl Postgres {
 
     /// Runs statements without parameters (transaction control, schema).
     pub fn batch(&self, sql: &str) -> DbResult<()> {
-        Ok(self.rt.block_on(self.client.batch_execute(sql))?)
+        Ok(self.run(self.client.batch_execute(sql))?)
     }
 
     pub fn begin(&self, kind: TxKind) -> DbResult<()> {
@@ -312,41 +375,92 @@ impl Postgres {
     }
 }
 
-impl Drop for Postgres {
+/// The driver's single-threaded runtime. A registry may be used or dropped on an async
+/// runtime's thread (the service's state at shutdown, a test), where blocking in a nested
+/// runtime or dropping one that waits for its tasks would panic: work then runs on a scoped
+/// thread, and the runtime is let go in the background, which closes its connection.
+struct Driver(Option<tokio::runtime::Runtime>);
+
+impl Driver {
+    fn new() -> DbResult<Self> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+            DbError::new(DbErrorKind::Other, format!("postgres: cannot start the driver's runtime: {e}"))
+        })?;
+        Ok(Self(Some(rt)))
+    }
+
+    /// Runs `work` to completion.
+    fn block_on<F: std::future::Future + Send>(&self, work: F) -> F::Output
+    where
+        F::Output: Send,
+    {
+        let rt = self.0.as_ref().expect("the runtime lives until the driver is dropped");
+        if tokio::runtime::Handle::try_current().is_err() {
+            return rt.block_on(work);
+        }
+        std::thread::scope(|s| {
+            s.spawn(|| rt.block_on(work)).join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+        })
+    }
+}
+
+impl Drop for Driver {
     fn drop(&mut self) {
-        // Forget the statements first: their drop tells the (maybe gone) server to close them.
-        self.statements.get_mut().clear();
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
     }
 }
 
 /// Creates the (empty) database `name` on the server of `server_url` and returns its URL: what
 /// an operator does once before `registry init --db postgres://…`, and each test for itself.
 pub fn create_database(server_url: &str, name: &str) -> DbResult<String> {
+    admin(server_url, &format!("CREATE DATABASE {}", plain_name(name)?))?;
+    Ok(with_database(server_url, name))
+}
+
+/// Creates a database with a name no other in this process or another has taken (for tests and
+/// benchmarks, each of which wants a registry of its own) and returns its URL.
+pub fn create_fresh_database(server_url: &str) -> DbResult<String> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let name = format!("hc_{}_{}_{nanos}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    create_database(server_url, &name)
+}
+
+/// Drops the database `name` on the server of `server_url`, if it exists (benchmarks, tests).
+pub fn drop_database(server_url: &str, name: &str) -> DbResult<()> {
+    admin(server_url, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", plain_name(name)?))
+}
+
+fn plain_name(name: &str) -> DbResult<&str> {
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
         return Err(DbError::new(
             DbErrorKind::Other,
             format!("postgres: `{name}` is not a plain database name"),
         ));
     }
+    Ok(name)
+}
+
+/// Runs `sql` (outside any transaction) on the server of `server_url`.
+fn admin(server_url: &str, sql: &str) -> DbResult<()> {
     let config: tokio_postgres::Config = server_url.parse().map_err(|e| {
         DbError::new(
             DbErrorKind::Unusable,
             format!("postgres: {} is not a valid URL: {e}", redact(server_url)),
         )
     })?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| DbError::new(DbErrorKind::Other, format!("postgres: runtime: {e}")))?;
-    rt.block_on(async {
+    Driver::new()?.block_on(async {
         let (client, connection) = config.connect(NoTls).await?;
         let task = tokio::spawn(connection);
-        client.batch_execute(&format!("CREATE DATABASE {name}")).await?;
+        client.batch_execute(sql).await?;
         drop(client);
         let _ = task.await;
-        Ok::<_, DbError>(())
-    })?;
-    Ok(with_database(server_url, name))
+        Ok(())
+    })
 }
 
 /// `url` naming database `name` instead of its own.
@@ -404,6 +518,165 @@ fn placeholders(sql: &str) -> String {
         }
     }
     out
+}
+
+/// `sql` (one row's `INSERT … VALUES (…)`, `UPDATE … WHERE …` or `DELETE FROM … WHERE …`, with
+/// `?N` parameters of types `types`) as one statement over arrays: `unnest($1::T1[], …) AS
+/// v(c1, …)` joined in, each `?N` read as `v.cN`. `None` for any other shape.
+fn set_sql(sql: &str, types: &[Type]) -> Option<String> {
+    if types.is_empty() || types.iter().any(|t| Column::supported(t).is_none()) {
+        return None;
+    }
+    let names: Vec<String> = (1..=types.len()).map(|k| format!("c{k}")).collect();
+    let arrays: Vec<String> =
+        types.iter().enumerate().map(|(k, t)| format!("${}::{}[]", k + 1, t.name())).collect();
+    let source = format!("unnest({}) AS v({})", arrays.join(", "), names.join(", "));
+    // `?N` → `v.cN` (longest numbers first, so `?12` is not read as `?1` then `2`).
+    let mut body = sql.to_string();
+    for k in (1..=types.len()).rev() {
+        body = body.replace(&format!("?{k}"), &format!("v.c{k}"));
+    }
+    let head = body.trim_start();
+    let upper = head.to_ascii_uppercase();
+    if upper.starts_with("INSERT INTO") {
+        let at = upper.find("VALUES")?;
+        let open = at + head[at..].find('(')?;
+        let close = open + matching_paren(&head[open..])?;
+        Some(format!("{}SELECT {} FROM {source}{}", &head[..at], &head[open + 1..close], &head[close + 1..]))
+    } else if upper.starts_with("UPDATE") {
+        let at = upper.find(" WHERE ")?;
+        Some(format!("{} FROM {source}{}", &head[..at], &head[at..]))
+    } else if upper.starts_with("DELETE FROM") {
+        let at = upper.find(" WHERE ")?;
+        Some(format!("{} USING {source}{}", &head[..at], &head[at..]))
+    } else {
+        None
+    }
+}
+
+/// A query with `?N` parameters of types `types` as one query over arrays: run once per row of
+/// `unnest($1::T1[], …) WITH ORDINALITY AS v(c1, …, n)` (a lateral join, so each run uses the
+/// query's own index), each result row led by `v.n`, the 1-based number of its request.
+fn lateral_sql(sql: &str, types: &[Type]) -> Option<String> {
+    if types.is_empty() || types.iter().any(|t| Column::supported(t).is_none()) {
+        return None;
+    }
+    if !sql.trim_start().to_ascii_uppercase().starts_with("SELECT") {
+        return None;
+    }
+    let names: Vec<String> = (1..=types.len()).map(|k| format!("c{k}")).collect();
+    let arrays: Vec<String> =
+        types.iter().enumerate().map(|(k, t)| format!("${}::{}[]", k + 1, t.name())).collect();
+    let mut body = sql.to_string();
+    for k in (1..=types.len()).rev() {
+        body = body.replace(&format!("?{k}"), &format!("v.c{k}"));
+    }
+    Some(format!(
+        "SELECT v.n, q.* FROM unnest({}) WITH ORDINALITY AS v({}, n) CROSS JOIN LATERAL ({body}) AS q ORDER BY v.n",
+        arrays.join(", "),
+        names.join(", ")
+    ))
+}
+
+/// The offset of the parenthesis closing the one `s` starts with.
+fn matching_paren(s: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// One parameter's values across the rows of a set statement, typed as the statement wants.
+#[derive(Debug)]
+enum Column {
+    Int8(Vec<Option<i64>>),
+    Int4(Vec<Option<i32>>),
+    Int2(Vec<Option<i16>>),
+    Bytea(Vec<Option<Vec<u8>>>),
+    Text(Vec<Option<String>>),
+}
+
+impl Column {
+    fn supported(t: &Type) -> Option<()> {
+        [Type::INT8, Type::INT4, Type::INT2, Type::BYTEA, Type::TEXT].contains(t).then_some(())
+    }
+
+    fn of(t: &Type, rows: &[Vec<Val>], k: usize) -> DbResult<Self> {
+        let bad = |v: &Val| DbError::new(DbErrorKind::Other, format!("postgres: {v:?} for a {t} parameter"));
+        let int = |v: &Val| match v {
+            Val::Null => Ok(None),
+            Val::Int(i) => Ok(Some(*i)),
+            other => Err(bad(other)),
+        };
+        let values = rows.iter().map(|r| r.get(k).unwrap_or(&Val::Null));
+        Ok(if *t == Type::INT8 {
+            Column::Int8(values.map(int).collect::<DbResult<_>>()?)
+        } else if *t == Type::INT4 {
+            Column::Int4(
+                values
+                    .map(|v| int(v)?.map(|i| i32::try_from(i).map_err(|_| bad(v))).transpose())
+                    .collect::<DbResult<_>>()?,
+            )
+        } else if *t == Type::INT2 {
+            Column::Int2(
+                values
+                    .map(|v| int(v)?.map(|i| i16::try_from(i).map_err(|_| bad(v))).transpose())
+                    .collect::<DbResult<_>>()?,
+            )
+        } else if *t == Type::BYTEA {
+            Column::Bytea(
+                values
+                    .map(|v| match v {
+                        Val::Null => Ok(None),
+                        Val::Bytes(b) => Ok(Some(b.clone())),
+                        other => Err(bad(other)),
+                    })
+                    .collect::<DbResult<_>>()?,
+            )
+        } else {
+            Column::Text(
+                values
+                    .map(|v| match v {
+                        Val::Null => Ok(None),
+                        Val::Text(s) => Ok(Some(s.clone())),
+                        other => Err(bad(other)),
+                    })
+                    .collect::<DbResult<_>>()?,
+            )
+        })
+    }
+}
+
+impl ToSql for Column {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Column::Int8(v) => v.to_sql(ty, out),
+            Column::Int4(v) => v.to_sql(ty, out),
+            Column::Int2(v) => v.to_sql(ty, out),
+            Column::Bytea(v) => v.to_sql(ty, out),
+            Column::Text(v) => v.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    tokio_postgres::types::to_sql_checked!();
 }
 
 fn refs(args: &[Val]) -> Vec<&(dyn ToSql + Sync)> {
@@ -527,6 +800,32 @@ mod tests {
             placeholders("SELECT ?1, ?12 WHERE a = '?' AND b = ?2"),
             "SELECT $1, $12 WHERE a = '?' AND b = $2"
         );
+    }
+
+    #[test]
+    fn row_statements_become_set_statements() {
+        let (i, b) = (Type::INT8, Type::BYTEA);
+        assert_eq!(
+            set_sql("INSERT INTO t (a, b) VALUES (?1, ?2) ON CONFLICT (a) DO UPDATE SET b = excluded.b", &[i.clone(), b.clone()])
+                .unwrap(),
+            "INSERT INTO t (a, b) SELECT v.c1, v.c2 FROM unnest($1::int8[], $2::bytea[]) AS v(c1, c2) ON CONFLICT (a) DO UPDATE SET b = excluded.b"
+        );
+        assert_eq!(
+            set_sql("UPDATE h SET state = ?1, published = 1 WHERE leaf_index = ?2", &[b.clone(), i.clone()]).unwrap(),
+            "UPDATE h SET state = v.c1, published = 1 FROM unnest($1::bytea[], $2::int8[]) AS v(c1, c2) WHERE leaf_index = v.c2"
+        );
+        assert_eq!(
+            set_sql("DELETE FROM n WHERE level = ?1 AND idx = ?2", &[i.clone(), i.clone()]).unwrap(),
+            "DELETE FROM n USING unnest($1::int8[], $2::int8[]) AS v(c1, c2) WHERE level = v.c1 AND idx = v.c2"
+        );
+        assert_eq!(set_sql("SELECT ?1", std::slice::from_ref(&i)), None);
+        assert_eq!(
+            lateral_sql("SELECT idx, hash FROM n WHERE level = ?1 AND idx BETWEEN ?2 AND ?3", &[i.clone(), i.clone(), i.clone()])
+                .unwrap(),
+            "SELECT v.n, q.* FROM unnest($1::int8[], $2::int8[], $3::int8[]) WITH ORDINALITY AS v(c1, c2, c3, n) \
+             CROSS JOIN LATERAL (SELECT idx, hash FROM n WHERE level = v.c1 AND idx BETWEEN v.c2 AND v.c3) AS q ORDER BY v.n"
+        );
+        assert_eq!(lateral_sql("DELETE FROM n WHERE a = ?1", &[i]), None);
     }
 
     #[test]

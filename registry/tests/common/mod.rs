@@ -40,14 +40,7 @@ pub fn on_postgres() -> bool {
 pub fn new_db(dir: &Path) -> PathBuf {
     match pg_server() {
         None => dir.join("registry.db"),
-        Some(server) => {
-            use std::sync::atomic::{AtomicU32, Ordering};
-            static NEXT: AtomicU32 = AtomicU32::new(0);
-            let nanos =
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-            let name = format!("t{}_{}_{nanos}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-            PathBuf::from(store::postgres::create_database(&server, &name).unwrap())
-        }
+        Some(server) => PathBuf::from(store::postgres::create_fresh_database(&server).unwrap()),
     }
 }
 

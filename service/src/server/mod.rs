@@ -177,7 +177,13 @@ pub async fn serve_on(
     listener.set_nonblocking(true).map_err(listen_err)?;
     let local = listener.local_addr().map_err(listen_err)?;
     let tls = config.tls.as_ref().map(|(cert, key)| tls_config(cert, key)).transpose()?;
-    let (app, writer) = open(&config)?;
+    // Opening may wait on a database server (PostgreSQL's driver blocks): not on this runtime.
+    let (app, writer) = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || open(&config))
+            .await
+            .map_err(|e| ServeError::Other(e.to_string()))??
+    };
     // A checkpoint the witnesses have not seen (first start, or new heads since) goes to them now.
     let startup = app.clone();
     tokio::task::spawn_blocking(move || publisher::cosign_latest(&startup))

@@ -139,10 +139,30 @@ pub fn start_witness_with(kf: &WitnessKeyFile, state: &Path, log_vkey: &str) -> 
 
 /// A new registry file; returns its path and the head log's vkey.
 pub fn new_registry(dir: &Path) -> (PathBuf, ed25519_dalek::VerifyingKey, String) {
-    let db = dir.join("registry.db");
+    let db = new_db(dir);
     let reg = Registry::init(&db, POLICY, unix_now() - 10).unwrap();
     let key = reg.public_key();
     (db, key, headlog::log_vkey(&key))
+}
+
+/// A place for a new registry: a file in `dir`, or a fresh database on the PostgreSQL server
+/// named by `HEALTHCODE_TEST_PG` (as `.ci/run` sets it for the PostgreSQL pass).
+pub fn new_db(dir: &Path) -> PathBuf {
+    match std::env::var("HEALTHCODE_TEST_PG").ok().filter(|s| !s.is_empty()) {
+        None => dir.join("registry.db"),
+        Some(server) => {
+            PathBuf::from(healthcode_registry::store::postgres::create_fresh_database(&server).unwrap())
+        }
+    }
+}
+
+/// Tests that copy or alter the SQLite file run on SQLite only; on PostgreSQL they say so.
+pub fn sqlite_only(test: &str) -> bool {
+    let pg = std::env::var("HEALTHCODE_TEST_PG").is_ok_and(|s| !s.is_empty());
+    if pg {
+        eprintln!("{test}: SQLite-specific (copies the database file); skipped on PostgreSQL");
+    }
+    pg
 }
 
 pub fn key(seed: u8) -> SigningKey {
