@@ -2,7 +2,8 @@
 # A throwaway PostgreSQL cluster for the tests: `scripts/pg-cluster.sh start DIR PORT` initialises
 # one in DIR (listening only on a Unix socket in DIR) and prints its server URL; `stop DIR` stops
 # it. Uses Debian's postgresql package (installed by .ci/run); PostgreSQL refuses to run as root,
-# so as root the cluster belongs to the `postgres` user.
+# so as root the cluster belongs to the `postgres` user. PG_OPTS adds server settings
+# (`-c shared_buffers=2GB` for a benchmark, say).
 set -euo pipefail
 cmd=${1:?start DIR PORT | stop DIR}
 dir=${2:?a directory}
@@ -20,7 +21,7 @@ case "$cmd" in
       as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-instructions >"$dir/initdb.log"
     fi
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses='' -c unix_socket_directories='$dir' -p $port -c max_connections=200" start >/dev/null
+      -o "-c listen_addresses='' -c unix_socket_directories='$dir' -p $port -c max_connections=200 ${PG_OPTS:-}" start >/dev/null
     echo "postgresql://postgres@/postgres?host=$dir&port=$port"
     ;;
   stop)

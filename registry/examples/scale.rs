@@ -42,6 +42,8 @@ struct Args {
     dir: Option<std::path::PathBuf>,
     /// A PostgreSQL server URL: the registries go there instead of SQLite files.
     pg: Option<String>,
+    /// Which batch of events the publish phase makes (another round: other events).
+    round: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -53,6 +55,7 @@ fn parse_args() -> Result<Args, String> {
         cache_levels: 8,
         dir: None,
         pg: None,
+        round: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -67,6 +70,7 @@ fn parse_args() -> Result<Args, String> {
             "--cache-levels" => a.cache_levels = num(value()?)? as usize,
             "--dir" => a.dir = Some(value()?.into()),
             "--pg" => a.pg = Some(value()?),
+            "--round" => a.round = num(value()?)?,
             "--phase" => a.phase = Some(value()?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
@@ -144,6 +148,7 @@ fn phase(name: &str, size: u64, a: &Args, dir: &Path) -> Result<(), Box<dyn std:
             reg.set_tree_cache_levels(a.cache_levels);
             // Events dated up to 2.3 days back: the sample policy's window allows 30 days.
             let events: Vec<SignedEvent> = (0..a.events)
+                .map(|i| i + a.round * a.events)
                 .map(|i| {
                     let holder = spread(i, size);
                     let kind = if i % 3 == 0 { "positive_test" } else { "negative_test" };
@@ -151,7 +156,9 @@ fn phase(name: &str, size: u64, a: &Args, dir: &Path) -> Result<(), Box<dyn std:
                 })
                 .collect();
             let t = Instant::now();
-            for chunk in events.chunks(20_000) {
+            // (Resumable: events accepted by an earlier, interrupted run are queued already.)
+            let queued = reg.queue_len()? >= a.events;
+            for chunk in events.chunks(20_000).filter(|_| !queued) {
                 for verdict in reg.submit_batch(chunk, T0)? {
                     verdict?;
                 }

@@ -1,4 +1,5 @@
-//! `healthcode registry …`: the registry operator's commands over one registry database file.
+//! `healthcode registry …`: the registry operator's commands over one registry database (a SQLite
+//! file or a PostgreSQL URL).
 
 use crate::output::{emit, epoch_number, read_file, unix_time, write_file, CliError, CliResult};
 use clap::{Args, Subcommand};
@@ -17,7 +18,8 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct Db {
-    /// The registry database file.
+    /// The registry database: a SQLite file, or a PostgreSQL database given as a URL
+    /// (`postgresql://user@host/dbname`; the database must exist, `init` creates the tables).
     db: PathBuf,
     /// Print one JSON object instead of text.
     #[arg(long)]

@@ -17,7 +17,10 @@ use std::time::Duration;
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// The registry database (SQLite). Created with --policy when it does not exist.
+    /// The registry database: a SQLite file (created with --policy when it does not exist), or
+    /// a PostgreSQL URL such as `postgresql://registry@db.internal/registry` (the database must
+    /// exist; with --policy its tables are created the first time). Several `serve` processes
+    /// may share one PostgreSQL database; point read-only ones at a replica.
     #[arg(long)]
     pub db: PathBuf,
     /// Create the registry with this policy if --db does not exist yet.

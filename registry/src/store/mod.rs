@@ -96,6 +96,10 @@ pub struct Db {
     engine: Engine,
     /// Open transactions on this handle; an inner one joins the outer.
     depth: Cell<u32>,
+    /// A statement failed inside the open transaction: it must not commit. (PostgreSQL aborts
+    /// such a transaction and answers its `COMMIT` with a rollback, not an error; SQLite would
+    /// commit the statements before the failure. Either way the caller asked for all or none.)
+    failed: Cell<bool>,
 }
 
 /// Which transaction to begin.
@@ -115,7 +119,7 @@ impl Db {
             Location::File(path) => Engine::Sqlite(sqlite::Sqlite::open(path, create)?),
             Location::Postgres(url) => Engine::Postgres(Box::new(postgres::Postgres::open(url, create)?)),
         };
-        Ok(Self { engine, depth: Cell::new(0) })
+        Ok(Self { engine, depth: Cell::new(0), failed: Cell::new(false) })
     }
 
     /// `"sqlite"` or `"postgres"`.
@@ -128,10 +132,18 @@ impl Db {
 
     /// Runs one statement; returns the rows it changed.
     pub fn exec(&self, sql: &str, args: &[Val]) -> DbResult<u64> {
-        match &self.engine {
+        self.note(match &self.engine {
             Engine::Sqlite(e) => e.exec(sql, args),
             Engine::Postgres(e) => e.exec(sql, args),
+        })
+    }
+
+    /// Marks the open transaction failed when `result` is an error.
+    fn note<T>(&self, result: DbResult<T>) -> DbResult<T> {
+        if result.is_err() && self.depth.get() > 0 {
+            self.failed.set(true);
         }
+        result
     }
 
     /// Runs one statement per row of `args` (PostgreSQL sends them all before waiting for any).
@@ -139,18 +151,18 @@ impl Db {
         if args.is_empty() {
             return Ok(());
         }
-        match &self.engine {
+        self.note(match &self.engine {
             Engine::Sqlite(e) => e.exec_many(sql, args),
             Engine::Postgres(e) => e.exec_many(sql, args),
-        }
+        })
     }
 
     /// The rows of one query.
     pub fn rows(&self, sql: &str, args: &[Val]) -> DbResult<Vec<Row>> {
-        match &self.engine {
+        self.note(match &self.engine {
             Engine::Sqlite(e) => e.rows(sql, args),
             Engine::Postgres(e) => e.rows(sql, args),
-        }
+        })
     }
 
     /// The rows of one query per row of `args`, in order (pipelined on PostgreSQL).
@@ -158,10 +170,10 @@ impl Db {
         if args.is_empty() {
             return Ok(Vec::new());
         }
-        match &self.engine {
+        self.note(match &self.engine {
             Engine::Sqlite(e) => args.iter().map(|a| e.rows(sql, a)).collect(),
             Engine::Postgres(e) => e.rows_many(sql, args),
-        }
+        })
     }
 
     /// The first row of a query, if any.
@@ -183,6 +195,7 @@ impl Db {
                 Engine::Sqlite(e) => e.begin(kind)?,
                 Engine::Postgres(e) => e.begin(kind)?,
             }
+            self.failed.set(false);
         }
         self.depth.set(self.depth.get() + 1);
         Ok(Tx { db: self, outer, done: false })
@@ -202,10 +215,10 @@ impl Db {
     /// Makes sure an event accepted at `accepted_at` has a place to go: on PostgreSQL, the
     /// month partition of `events` (created inside the caller's write transaction).
     pub fn event_partition(&self, accepted_at: u64) -> DbResult<()> {
-        match &self.engine {
+        self.note(match &self.engine {
             Engine::Sqlite(_) => Ok(()),
             Engine::Postgres(e) => e.event_partition(accepted_at),
-        }
+        })
     }
 
     pub fn get_meta(&self, key: &str) -> DbResult<Option<Vec<u8>>> {
@@ -237,12 +250,20 @@ pub struct Tx<'a> {
 }
 
 impl Tx<'_> {
-    /// Commits (an inner transaction commits with its outer one).
+    /// Commits (an inner transaction commits with its outer one). A transaction in which a
+    /// statement failed is rolled back instead, and this says so.
     pub fn commit(mut self) -> DbResult<()> {
         self.done = true;
         self.db.depth.set(self.db.depth.get() - 1);
         if !self.outer {
             return Ok(());
+        }
+        if self.db.failed.get() {
+            self.db.rollback();
+            return Err(DbError::new(
+                DbErrorKind::Other,
+                "a statement of this transaction failed: it was rolled back, nothing was written",
+            ));
         }
         let result = match &self.db.engine {
             Engine::Sqlite(e) => e.batch("COMMIT"),

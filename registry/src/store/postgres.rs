@@ -16,7 +16,7 @@ use super::{DbError, DbErrorKind, DbResult, Row, TxKind, Val};
 use bytes::BytesMut;
 use futures_util::future::try_join_all;
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{IsNull, ToSql, Type};
@@ -57,9 +57,10 @@ CREATE TABLE holders (
     published SMALLINT NOT NULL DEFAULT 0,
     state BYTEA NOT NULL
 );
--- Partitioned by month of acceptance (see event_partition): old months can be detached and
--- archived. An event's id is unique across partitions because every insert is checked under
--- the writer lock (the primary key of a partitioned table must hold the partition key).
+-- Partitioned by month of acceptance (see event_partition), each month recorded in
+-- event_partitions. An event's id is unique across partitions because every insert is checked
+-- under the writer lock (the primary key of a partitioned table must hold the partition key), so
+-- every month must stay attached: opening refuses a registry with a recorded month missing.
 CREATE TABLE events (
     id BYTEA NOT NULL,
     holder BIGINT NOT NULL REFERENCES holders (leaf_index),
@@ -74,6 +75,7 @@ CREATE TABLE events (
     PRIMARY KEY (id, accepted_at)
 ) PARTITION BY RANGE (accepted_at);
 CREATE INDEX events_by_holder ON events (holder);
+CREATE TABLE event_partitions (name TEXT PRIMARY KEY);
 CREATE TABLE queue (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, entry BYTEA NOT NULL);
 CREATE TABLE log (idx BIGINT PRIMARY KEY, entry BYTEA NOT NULL, epoch BIGINT NOT NULL);
 CREATE TABLE log_nodes (level BIGINT NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL,
@@ -98,6 +100,7 @@ CREATE TABLE auditors (
 const TABLES: &[&str] = &[
     "auditors",
     "checkpoints",
+    "event_partitions",
     "events",
     "heads",
     "holder_devices",
@@ -117,8 +120,6 @@ pub struct Postgres {
     client: Client,
     /// Prepared statements by their SQL text (as the registry writes it).
     statements: RefCell<HashMap<String, Statement>>,
-    /// Event partitions known to exist.
-    partitions: RefCell<HashSet<String>>,
     /// The URL without its password, for messages.
     location: String,
 }
@@ -146,13 +147,12 @@ impl Postgres {
         // The connection's task runs whenever this handle waits on the runtime; it ends (and
         // every later call fails as `Unavailable`) when the server goes away.
         rt.0.as_ref().expect("a live driver").spawn(connection);
-        let pg = Self {
-            rt,
-            client,
-            statements: RefCell::new(HashMap::new()),
-            partitions: RefCell::new(HashSet::new()),
-            location,
-        };
+        let pg = Self { rt, client, statements: RefCell::new(HashMap::new()), location };
+        // Every statement of the registry is a key look-up, or a batch of them against a table
+        // far larger than the batch: a nested loop over an index is always the plan. The
+        // planner's estimate for an `unnest` of a parameter array can tip it to a hash join over
+        // a scan of the whole table instead, so those plans are off for this session.
+        pg.batch("SET enable_hashjoin = off; SET enable_mergejoin = off")?;
         pg.prepare_schema(create)?;
         Ok(pg)
     }
@@ -224,6 +224,23 @@ impl Postgres {
         let missing: Vec<&str> = TABLES.iter().copied().filter(|t| !have.iter().any(|h| h == t)).collect();
         let extra: Vec<&str> = have.iter().map(String::as_str).filter(|h| !TABLES.contains(h)).collect();
         if missing.is_empty() && extra.is_empty() {
+            // Every recorded month is attached: a detached or dropped one would hide its events
+            // from the duplicate, index-case and retraction checks.
+            let gone = self.rows(
+                "SELECT name FROM event_partitions p WHERE NOT EXISTS (
+                     SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                     WHERE i.inhparent = 'events'::regclass AND c.relname = p.name)
+                 ORDER BY name",
+                &[],
+            )?;
+            let gone = gone.iter().map(|r| r.get::<String>(0)).collect::<DbResult<Vec<_>>>()?;
+            if !gone.is_empty() {
+                return Err(altered(&format!(
+                    "events of {} were detached or dropped: the registry needs every month it \
+                     accepted to refuse duplicates and check index cases and retractions",
+                    gone.join(", ")
+                )));
+            }
             return Ok(());
         }
         let list = |v: &[&str]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
@@ -360,17 +377,21 @@ impl Postgres {
         }
     }
 
-    /// Makes sure the month partition of `events` that holds `accepted_at` exists (inside the
-    /// caller's write transaction).
+    /// Makes sure the month partition of `events` that holds `accepted_at` exists, inside the
+    /// caller's write transaction: created and recorded with the transaction, and gone with it if
+    /// it rolls back (so nothing outside the database has to remember it).
     pub fn event_partition(&self, accepted_at: u64) -> DbResult<()> {
         let (name, from, to) = month_partition(accepted_at);
-        if self.partitions.borrow().contains(&name) {
+        if !self
+            .rows("SELECT 1 FROM event_partitions WHERE name = ?1", &[Val::Text(name.clone())])?
+            .is_empty()
+        {
             return Ok(());
         }
         self.batch(&format!(
             "CREATE TABLE IF NOT EXISTS {name} PARTITION OF events FOR VALUES FROM ({from}) TO ({to})"
         ))?;
-        self.partitions.borrow_mut().insert(name);
+        self.exec("INSERT INTO event_partitions (name) VALUES (?1)", &[Val::Text(name)])?;
         Ok(())
     }
 }
@@ -556,7 +577,9 @@ fn set_sql(sql: &str, types: &[Type]) -> Option<String> {
 
 /// A query with `?N` parameters of types `types` as one query over arrays: run once per row of
 /// `unnest($1::T1[], …) WITH ORDINALITY AS v(c1, …, n)` (a lateral join, so each run uses the
-/// query's own index), each result row led by `v.n`, the 1-based number of its request.
+/// query's own index), each result row led by `v.n`, the 1-based number of its request. The
+/// `OFFSET 0` keeps the planner from flattening the lateral query into a join, which it would
+/// run as a hash join over a scan of the whole table (seen: minutes per level at 10 M holders).
 fn lateral_sql(sql: &str, types: &[Type]) -> Option<String> {
     if types.is_empty() || types.iter().any(|t| Column::supported(t).is_none()) {
         return None;
@@ -572,7 +595,7 @@ fn lateral_sql(sql: &str, types: &[Type]) -> Option<String> {
         body = body.replace(&format!("?{k}"), &format!("v.c{k}"));
     }
     Some(format!(
-        "SELECT v.n, q.* FROM unnest({}) WITH ORDINALITY AS v({}, n) CROSS JOIN LATERAL ({body}) AS q ORDER BY v.n",
+        "SELECT v.n, q.* FROM unnest({}) WITH ORDINALITY AS v({}, n) CROSS JOIN LATERAL ({body} OFFSET 0) AS q ORDER BY v.n",
         arrays.join(", "),
         names.join(", ")
     ))
@@ -598,20 +621,20 @@ fn matching_paren(s: &str) -> Option<usize> {
 
 /// One parameter's values across the rows of a set statement, typed as the statement wants.
 #[derive(Debug)]
-enum Column {
+enum Column<'a> {
     Int8(Vec<Option<i64>>),
     Int4(Vec<Option<i32>>),
     Int2(Vec<Option<i16>>),
-    Bytea(Vec<Option<Vec<u8>>>),
-    Text(Vec<Option<String>>),
+    Bytea(Vec<Option<&'a [u8]>>),
+    Text(Vec<Option<&'a str>>),
 }
 
-impl Column {
+impl<'a> Column<'a> {
     fn supported(t: &Type) -> Option<()> {
         [Type::INT8, Type::INT4, Type::INT2, Type::BYTEA, Type::TEXT].contains(t).then_some(())
     }
 
-    fn of(t: &Type, rows: &[Vec<Val>], k: usize) -> DbResult<Self> {
+    fn of(t: &Type, rows: &'a [Vec<Val>], k: usize) -> DbResult<Self> {
         let bad = |v: &Val| DbError::new(DbErrorKind::Other, format!("postgres: {v:?} for a {t} parameter"));
         let int = |v: &Val| match v {
             Val::Null => Ok(None),
@@ -638,7 +661,7 @@ impl Column {
                 values
                     .map(|v| match v {
                         Val::Null => Ok(None),
-                        Val::Bytes(b) => Ok(Some(b.clone())),
+                        Val::Bytes(b) => Ok(Some(b.as_slice())),
                         other => Err(bad(other)),
                     })
                     .collect::<DbResult<_>>()?,
@@ -648,7 +671,7 @@ impl Column {
                 values
                     .map(|v| match v {
                         Val::Null => Ok(None),
-                        Val::Text(s) => Ok(Some(s.clone())),
+                        Val::Text(s) => Ok(Some(s.as_str())),
                         other => Err(bad(other)),
                     })
                     .collect::<DbResult<_>>()?,
@@ -657,7 +680,7 @@ impl Column {
     }
 }
 
-impl ToSql for Column {
+impl ToSql for Column<'_> {
     fn to_sql(
         &self,
         ty: &Type,
@@ -754,13 +777,13 @@ impl From<tokio_postgres::Error> for DbError {
             (DbErrorKind::DiskFull, "the database server's disk is full")
         } else if code == Some(&SqlState::READ_ONLY_SQL_TRANSACTION) {
             (DbErrorKind::ReadOnly, "the database is read-only (a replica?); writes go to the primary")
-        } else if matches!(
-            code,
-            Some(&SqlState::ADMIN_SHUTDOWN)
-                | Some(&SqlState::CANNOT_CONNECT_NOW)
-                | Some(&SqlState::CRASH_SHUTDOWN)
-        ) {
-            (DbErrorKind::Unavailable, "the database server is shutting down or starting")
+        } else if matches!(code, Some(&SqlState::ADMIN_SHUTDOWN) | Some(&SqlState::CRASH_SHUTDOWN)) {
+            (
+                DbErrorKind::Unavailable,
+                "lost the connection: the database server ended it (shutdown, crash or administrator)",
+            )
+        } else if code == Some(&SqlState::CANNOT_CONNECT_NOW) {
+            (DbErrorKind::Unavailable, "the database server is starting or shutting down")
         } else if matches!(
             code,
             Some(&SqlState::INVALID_CATALOG_NAME)
@@ -823,7 +846,7 @@ mod tests {
             lateral_sql("SELECT idx, hash FROM n WHERE level = ?1 AND idx BETWEEN ?2 AND ?3", &[i.clone(), i.clone(), i.clone()])
                 .unwrap(),
             "SELECT v.n, q.* FROM unnest($1::int8[], $2::int8[], $3::int8[]) WITH ORDINALITY AS v(c1, c2, c3, n) \
-             CROSS JOIN LATERAL (SELECT idx, hash FROM n WHERE level = v.c1 AND idx BETWEEN v.c2 AND v.c3) AS q ORDER BY v.n"
+             CROSS JOIN LATERAL (SELECT idx, hash FROM n WHERE level = v.c1 AND idx BETWEEN v.c2 AND v.c3 OFFSET 0) AS q ORDER BY v.n"
         );
         assert_eq!(lateral_sql("DELETE FROM n WHERE a = ?1", &[i]), None);
     }
