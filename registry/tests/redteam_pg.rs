@@ -17,6 +17,29 @@ use std::time::{Duration, Instant};
 const JUNE_LAST: u64 = 1_656_633_599;
 const JULY_FIRST: u64 = 1_656_633_600;
 
+/// Cancels the registry's statement matching `query_like` once it waits on a lock.
+fn cancel_when_waiting(path: &std::path::Path, query_like: &str) {
+    let admin = raw(path);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pid: Option<i64> = admin
+            .value(
+                "SELECT pid::bigint FROM pg_stat_activity WHERE datname = current_database()
+                 AND application_name = 'healthcode-registry' AND wait_event_type = 'Lock'
+                 AND query LIKE ?1 AND pid <> pg_backend_pid() LIMIT 1",
+                &[Val::Text(query_like.into())],
+            )
+            .unwrap();
+        if let Some(pid) = pid {
+            let _: Option<i64> =
+                admin.value("SELECT pg_cancel_backend(?1::int)::int::bigint", &[Val::Int(pid)]).unwrap();
+            return;
+        }
+        assert!(Instant::now() < deadline, "the registry never waited on a lock ({query_like})");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn audit(reg: &Registry) -> healthcode_registry::audit::Replay {
     let size = reg.head().unwrap().log_size;
     let entries = reg.log_entries(0, size).unwrap();
@@ -56,25 +79,7 @@ fn a_rolled_back_first_acceptance_of_a_month_does_not_poison_the_month() {
         (reg, r)
     });
     // Cancel the registry's statement once it waits for the lock.
-    let admin = raw(&path);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let pid: Option<i64> = admin
-            .value(
-                "SELECT pid::bigint FROM pg_stat_activity WHERE datname = current_database()
-                 AND application_name = 'healthcode-registry' AND wait_event_type = 'Lock'
-                 AND query LIKE '%INSERT INTO queue%' AND pid <> pg_backend_pid() LIMIT 1",
-                &[],
-            )
-            .unwrap();
-        if let Some(pid) = pid {
-            let _: Option<i64> =
-                admin.value("SELECT pg_cancel_backend(?1::int)::int::bigint", &[Val::Int(pid)]).unwrap();
-            break;
-        }
-        assert!(Instant::now() < deadline, "the registry never waited on the lock");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    cancel_when_waiting(&path, "%INSERT INTO queue%");
     let (mut reg, first) = worker.join().unwrap();
     assert!(first.is_err(), "the cancelled acceptance must fail: {first:?}");
     blocker.exec("ROLLBACK", &[]).unwrap();
@@ -358,25 +363,7 @@ fn a_publish_cancelled_mid_way_leaves_nothing_and_the_handle_publishes_again() {
         let r = reg.publish(T0 + 10);
         (reg, r)
     });
-    let admin = raw(&path);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let pid: Option<i64> = admin
-            .value(
-                "SELECT pid::bigint FROM pg_stat_activity WHERE datname = current_database()
-                 AND application_name = 'healthcode-registry' AND wait_event_type = 'Lock'
-                 AND query LIKE '%tree_nodes%' AND pid <> pg_backend_pid() LIMIT 1",
-                &[],
-            )
-            .unwrap();
-        if let Some(pid) = pid {
-            let _: Option<i64> =
-                admin.value("SELECT pg_cancel_backend(?1::int)::int::bigint", &[Val::Int(pid)]).unwrap();
-            break;
-        }
-        assert!(Instant::now() < deadline, "the publish never waited on the lock");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    cancel_when_waiting(&path, "%tree_nodes%");
     let (mut reg, first) = worker.join().unwrap();
     assert!(first.is_err(), "the cancelled publish must fail: {first:?}");
     blocker.exec("ROLLBACK", &[]).unwrap();

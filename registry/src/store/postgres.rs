@@ -282,12 +282,8 @@ impl Postgres {
         if let Some(set) = set_sql(sql, st.params()) {
             let set_st = self.statement(&set)?;
             for chunk in args.chunks(SET_ROWS) {
-                let columns = (0..st.params().len())
-                    .map(|k| Column::of(&st.params()[k], chunk, k))
-                    .collect::<DbResult<Vec<_>>>()?;
-                let refs: Vec<&(dyn ToSql + Sync)> =
-                    columns.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
-                self.run(self.client.execute(&set_st, &refs))?;
+                let columns = Column::all(st.params(), chunk)?;
+                self.run(self.client.execute(&set_st, &column_refs(&columns)))?;
             }
             return Ok(());
         }
@@ -317,12 +313,8 @@ impl Postgres {
                 let set_st = self.statement(&set)?;
                 let mut out = Vec::with_capacity(args.len());
                 for chunk in args.chunks(SET_ROWS) {
-                    let columns = (0..st.params().len())
-                        .map(|k| Column::of(&st.params()[k], chunk, k))
-                        .collect::<DbResult<Vec<_>>>()?;
-                    let refs: Vec<&(dyn ToSql + Sync)> =
-                        columns.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
-                    let rows = self.run(self.client.query(&set_st, &refs))?;
+                    let columns = Column::all(st.params(), chunk)?;
+                    let rows = self.run(self.client.query(&set_st, &column_refs(&columns)))?;
                     let base = out.len();
                     out.resize_with(base + chunk.len(), Vec::new);
                     for r in &rows {
@@ -634,48 +626,47 @@ impl<'a> Column<'a> {
         [Type::INT8, Type::INT4, Type::INT2, Type::BYTEA, Type::TEXT].contains(t).then_some(())
     }
 
+    /// One column per parameter of a statement with `types`, over `rows`.
+    fn all(types: &[Type], rows: &'a [Vec<Val>]) -> DbResult<Vec<Self>> {
+        types.iter().enumerate().map(|(k, t)| Column::of(t, rows, k)).collect()
+    }
+
     fn of(t: &Type, rows: &'a [Vec<Val>], k: usize) -> DbResult<Self> {
         let bad = |v: &Val| DbError::new(DbErrorKind::Other, format!("postgres: {v:?} for a {t} parameter"));
-        let int = |v: &Val| match v {
-            Val::Null => Ok(None),
-            Val::Int(i) => Ok(Some(*i)),
-            other => Err(bad(other)),
-        };
-        let values = rows.iter().map(|r| r.get(k).unwrap_or(&Val::Null));
+        let values = || rows.iter().map(|r| r.get(k).unwrap_or(&Val::Null));
+        /// The integers of a column, each narrowed to the parameter's width.
+        fn ints<'v, T: TryFrom<i64>>(
+            values: impl Iterator<Item = &'v Val>,
+            bad: impl Fn(&Val) -> DbError,
+        ) -> DbResult<Vec<Option<T>>> {
+            values
+                .map(|v| match v {
+                    Val::Null => Ok(None),
+                    Val::Int(i) => T::try_from(*i).map(Some).map_err(|_| bad(v)),
+                    other => Err(bad(other)),
+                })
+                .collect()
+        }
         Ok(if *t == Type::INT8 {
-            Column::Int8(values.map(int).collect::<DbResult<_>>()?)
+            Column::Int8(ints(values(), bad)?)
         } else if *t == Type::INT4 {
-            Column::Int4(
-                values
-                    .map(|v| int(v)?.map(|i| i32::try_from(i).map_err(|_| bad(v))).transpose())
-                    .collect::<DbResult<_>>()?,
-            )
+            Column::Int4(ints(values(), bad)?)
         } else if *t == Type::INT2 {
-            Column::Int2(
-                values
-                    .map(|v| int(v)?.map(|i| i16::try_from(i).map_err(|_| bad(v))).transpose())
-                    .collect::<DbResult<_>>()?,
-            )
+            Column::Int2(ints(values(), bad)?)
         } else if *t == Type::BYTEA {
-            Column::Bytea(
-                values
-                    .map(|v| match v {
-                        Val::Null => Ok(None),
-                        Val::Bytes(b) => Ok(Some(b.as_slice())),
-                        other => Err(bad(other)),
-                    })
-                    .collect::<DbResult<_>>()?,
-            )
+            let bytes = |v: &'a Val| match v {
+                Val::Null => Ok(None),
+                Val::Bytes(b) => Ok(Some(b.as_slice())),
+                other => Err(bad(other)),
+            };
+            Column::Bytea(values().map(bytes).collect::<DbResult<_>>()?)
         } else {
-            Column::Text(
-                values
-                    .map(|v| match v {
-                        Val::Null => Ok(None),
-                        Val::Text(s) => Ok(Some(s.as_str())),
-                        other => Err(bad(other)),
-                    })
-                    .collect::<DbResult<_>>()?,
-            )
+            let text = |v: &'a Val| match v {
+                Val::Null => Ok(None),
+                Val::Text(s) => Ok(Some(s.as_str())),
+                other => Err(bad(other)),
+            };
+            Column::Text(values().map(text).collect::<DbResult<_>>()?)
         })
     }
 }
@@ -700,6 +691,10 @@ impl ToSql for Column<'_> {
     }
 
     tokio_postgres::types::to_sql_checked!();
+}
+
+fn column_refs<'c>(columns: &'c [Column<'_>]) -> Vec<&'c (dyn ToSql + Sync)> {
+    columns.iter().map(|c| c as &(dyn ToSql + Sync)).collect()
 }
 
 fn refs(args: &[Val]) -> Vec<&(dyn ToSql + Sync)> {
