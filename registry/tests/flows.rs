@@ -57,6 +57,9 @@ fn witness_history_consistency_and_replay() {
     for e in &hist.events {
         e.inclusion.as_ref().unwrap().verify(&hist.head).unwrap();
     }
+    // Her state as of the head (read inside the history's own snapshot: the witness's read joins
+    // it; a nested BEGIN used to fail there, and the history silently carried no state).
+    assert_eq!(hist.state, Some(f.reg.witness(1).unwrap().state), "the history's state");
 
     // Retraction of the positive test: holder 0 goes back to green at the next epoch.
     assert_eq!(f.reg.witness(0).unwrap().state["positive_test"], T0 - 2 * DAY);
