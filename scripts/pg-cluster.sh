@@ -25,6 +25,8 @@ case "$cmd" in
     echo "postgresql://postgres@/postgres?host=$dir&port=$port"
     ;;
   stop)
+    # Quiet and successful when it is stopped already (`.ci/run` stops it, then its exit trap).
+    [ -f "$dir/data/postmaster.pid" ] || exit 0
     as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
     ;;
   *) echo "pg-cluster: unknown command $cmd" >&2; exit 2 ;;
