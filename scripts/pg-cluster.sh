@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster for the tests: `scripts/pg-cluster.sh start DIR PORT` initialises
 # one in DIR (listening only on a Unix socket in DIR) and prints its server URL; `stop DIR` stops
-# it. Uses Debian's postgresql package (installed by .ci/run); PostgreSQL refuses to run as root,
+# it; `kill DIR` stops it as a crash would. Uses Debian's postgresql package (installed by .ci/run); PostgreSQL refuses to run as root,
 # so as root the cluster belongs to the `postgres` user. PG_OPTS adds server settings
 # (`-c shared_buffers=2GB` for a benchmark, say).
 set -euo pipefail
-cmd=${1:?start DIR PORT | stop DIR}
+cmd=${1:?start DIR PORT | stop DIR | kill DIR}
 dir=${2:?a directory}
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$bin/pg_ctl" ] || { echo "pg-cluster: PostgreSQL is not installed (apt-get install postgresql)" >&2; exit 1; }
@@ -28,6 +28,10 @@ case "$cmd" in
     # Quiet and successful when it is stopped already (`.ci/run` stops it, then its exit trap).
     [ -f "$dir/data/postmaster.pid" ] || exit 0
     as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
+    ;;
+  kill)
+    # As a crash would: no shutdown checkpoint (the tests' restart under load).
+    as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
     ;;
   *) echo "pg-cluster: unknown command $cmd" >&2; exit 2 ;;
 esac

@@ -116,47 +116,38 @@ struct Cluster {
     dir: PathBuf,
 }
 
+/// The port of this test's cluster (its socket lives in its own directory).
+const PORT: &str = "55439";
+
 impl Cluster {
-    fn script() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/pg-cluster.sh")
+    /// Runs `scripts/pg-cluster.sh CMD DIR [PORT]` and returns what it printed.
+    fn script(cmd: &str, dir: &Path) -> String {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/pg-cluster.sh");
+        let mut c = Command::new(script);
+        c.arg(cmd).arg(dir);
+        if cmd == "start" {
+            c.arg(PORT);
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "pg-cluster {cmd}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
     fn start(dir: &Path) -> (Self, String) {
-        let out = Command::new(Self::script()).arg("start").arg(dir).arg("55439").output().unwrap();
-        assert!(out.status.success(), "pg-cluster start: {}", String::from_utf8_lossy(&out.stderr));
-        (Self { dir: dir.to_path_buf() }, String::from_utf8(out.stdout).unwrap().trim().to_string())
+        let url = Self::script("start", dir);
+        (Self { dir: dir.to_path_buf() }, url)
     }
 
     /// Kills the server as a crash would (`immediate`: no checkpoint), then starts it again.
     fn crash_and_restart(&self) {
-        let bin = Command::new("sh")
-            .arg("-c")
-            .arg("ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1")
-            .output()
-            .unwrap();
-        let pg_ctl = format!("{}/pg_ctl", String::from_utf8(bin.stdout).unwrap().trim());
-        let as_owner = |args: &[&str]| {
-            let root = is_root();
-            let mut c = if root { Command::new("runuser") } else { Command::new(&pg_ctl) };
-            if root {
-                c.args(["-u", "postgres", "--", &pg_ctl]);
-            }
-            let st = c.args(args).output().unwrap();
-            assert!(st.status.success(), "pg_ctl {args:?}: {}", String::from_utf8_lossy(&st.stderr));
-        };
-        let data = self.dir.join("data");
-        as_owner(&["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"]);
-        Command::new(Self::script()).arg("start").arg(&self.dir).arg("55439").output().unwrap();
+        Self::script("kill", &self.dir);
+        Self::script("start", &self.dir);
     }
-}
-
-fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = Command::new(Self::script()).arg("stop").arg(&self.dir).output();
+        let _ = std::panic::catch_unwind(|| Self::script("stop", &self.dir));
     }
 }
 

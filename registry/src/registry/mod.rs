@@ -325,16 +325,6 @@ impl Registry {
     pub fn stored_tree(&self) -> Result<SparseTree> {
         tree::load_all(&self.db)
     }
-
-    /// The storage engine in use: `"sqlite"` or `"postgres"`.
-    pub fn engine(&self) -> &'static str {
-        self.db.engine_name()
-    }
-
-    /// The open SQLite connection, if the registry is a file (tests that damage it, tools).
-    pub fn sqlite(&self) -> Option<&rusqlite::Connection> {
-        self.db.sqlite()
-    }
 }
 
 fn latest_head(db: &Db) -> Result<SignedHead> {

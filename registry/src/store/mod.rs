@@ -122,14 +122,6 @@ impl Db {
         Ok(Self { engine, depth: Cell::new(0), failed: Cell::new(false) })
     }
 
-    /// `"sqlite"` or `"postgres"`.
-    pub fn engine_name(&self) -> &'static str {
-        match self.engine {
-            Engine::Sqlite(_) => "sqlite",
-            Engine::Postgres(_) => "postgres",
-        }
-    }
-
     /// Runs one statement; returns the rows it changed.
     pub fn exec(&self, sql: &str, args: &[Val]) -> DbResult<u64> {
         self.note(match &self.engine {
@@ -231,14 +223,6 @@ impl Db {
             &[key.into(), value.into()],
         )?;
         Ok(())
-    }
-
-    /// The SQLite connection, for the few things only SQLite has (tests that damage the file).
-    pub fn sqlite(&self) -> Option<&rusqlite::Connection> {
-        match &self.engine {
-            Engine::Sqlite(e) => Some(e.conn()),
-            Engine::Postgres(_) => None,
-        }
     }
 }
 

@@ -537,18 +537,8 @@ fn placeholders(sql: &str) -> String {
 /// `?N` parameters of types `types`) as one statement over arrays: `unnest($1::T1[], …) AS
 /// v(c1, …)` joined in, each `?N` read as `v.cN`. `None` for any other shape.
 fn set_sql(sql: &str, types: &[Type]) -> Option<String> {
-    if types.is_empty() || types.iter().any(|t| Column::supported(t).is_none()) {
-        return None;
-    }
-    let names: Vec<String> = (1..=types.len()).map(|k| format!("c{k}")).collect();
-    let arrays: Vec<String> =
-        types.iter().enumerate().map(|(k, t)| format!("${}::{}[]", k + 1, t.name())).collect();
-    let source = format!("unnest({}) AS v({})", arrays.join(", "), names.join(", "));
-    // `?N` → `v.cN` (longest numbers first, so `?12` is not read as `?1` then `2`).
-    let mut body = sql.to_string();
-    for k in (1..=types.len()).rev() {
-        body = body.replace(&format!("?{k}"), &format!("v.c{k}"));
-    }
+    let (arrays, names, body) = over_arrays(sql, types)?;
+    let source = format!("unnest({arrays}) AS v({names})");
     let head = body.trim_start();
     let upper = head.to_ascii_uppercase();
     if upper.starts_with("INSERT INTO") {
@@ -573,24 +563,31 @@ fn set_sql(sql: &str, types: &[Type]) -> Option<String> {
 /// `OFFSET 0` keeps the planner from flattening the lateral query into a join, which it would
 /// run as a hash join over a scan of the whole table (seen: minutes per level at 10 M holders).
 fn lateral_sql(sql: &str, types: &[Type]) -> Option<String> {
-    if types.is_empty() || types.iter().any(|t| Column::supported(t).is_none()) {
+    if !sql.trim_start().to_ascii_uppercase().starts_with("SELECT") {
         return None;
     }
-    if !sql.trim_start().to_ascii_uppercase().starts_with("SELECT") {
+    let (arrays, names, body) = over_arrays(sql, types)?;
+    Some(format!(
+        "SELECT v.n, q.* FROM unnest({arrays}) WITH ORDINALITY AS v({names}, n) CROSS JOIN LATERAL ({body} OFFSET 0) AS q ORDER BY v.n"
+    ))
+}
+
+/// What [`set_sql`] and [`lateral_sql`] share: the typed array parameters (`$1::int8[], …`), the
+/// names of their columns (`c1, …`) and `sql` with each `?N` read as `v.cN`. `None` when a
+/// parameter's type has no [`Column`].
+fn over_arrays(sql: &str, types: &[Type]) -> Option<(String, String, String)> {
+    if types.is_empty() || types.iter().any(|t| Column::supported(t).is_none()) {
         return None;
     }
     let names: Vec<String> = (1..=types.len()).map(|k| format!("c{k}")).collect();
     let arrays: Vec<String> =
         types.iter().enumerate().map(|(k, t)| format!("${}::{}[]", k + 1, t.name())).collect();
+    // `?N` → `v.cN` (longest numbers first, so `?12` is not read as `?1` then `2`).
     let mut body = sql.to_string();
     for k in (1..=types.len()).rev() {
         body = body.replace(&format!("?{k}"), &format!("v.c{k}"));
     }
-    Some(format!(
-        "SELECT v.n, q.* FROM unnest({}) WITH ORDINALITY AS v({}, n) CROSS JOIN LATERAL ({body} OFFSET 0) AS q ORDER BY v.n",
-        arrays.join(", "),
-        names.join(", ")
-    ))
+    Some((arrays.join(", "), names.join(", "), body))
 }
 
 /// The offset of the parenthesis closing the one `s` starts with.

@@ -90,10 +90,6 @@ impl Sqlite {
         Ok(Self { conn })
     }
 
-    pub fn conn(&self) -> &Connection {
-        &self.conn
-    }
-
     pub fn exec(&self, sql: &str, args: &[Val]) -> DbResult<u64> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         Ok(stmt.execute(rusqlite::params_from_iter(args))? as u64)
