@@ -330,7 +330,8 @@ fn values_out_of_range_in_the_database_are_damage_not_panics() {
 fn stored_states_and_log_nodes_edited_in_place_are_named() {
     for (edit, named) in [
         ("UPDATE holders SET state = zeroblob(length(state)) WHERE leaf_index = 0", "state of leaf 0"),
-        ("UPDATE log_nodes SET hash = zeroblob(32) WHERE level = 0 AND idx = 1", "log node 0/1"),
+        // (The lowest stored level: the ones below it are rehashed from the entries.)
+        ("UPDATE log_nodes SET hash = zeroblob(32) WHERE level = 4 AND idx = 0", "log node 4/0"),
         ("UPDATE events SET kind = 'positive_test' WHERE time = (SELECT max(time) FROM events)", "event row"),
         ("DELETE FROM events WHERE holder = 0", "logged but missing from the event rows"),
         // An index that hides holder 0's events from histories, disguised as the original one.
@@ -344,7 +345,12 @@ fn stored_states_and_log_nodes_edited_in_place_are_named() {
             "SQLite integrity check",
         ),
     ] {
-        let (_dir, db, reg) = registry();
+        let (_dir, db, mut reg) = registry();
+        // Sixteen log entries or more, so that a log subtree is stored.
+        for i in 0..12 {
+            reg.enroll(HolderFile::generate(&format!("F{i}")).commitment, T0).unwrap();
+        }
+        reg.publish(T0 + 1).unwrap();
         drop(reg);
         assert_eq!(run(["registry", "audit", p(&db)]).code, 0);
         rusqlite::Connection::open(&db).unwrap().execute_batch(edit).unwrap();

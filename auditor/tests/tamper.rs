@@ -243,12 +243,12 @@ fn leaf_turned_red_without_an_event_is_caught() {
     let cm = HolderFile::from_secret(103u64.into(), 10u64.into()).commitment;
     let red =
         healthcode_circuits::hashes::leaf(cm, &healthcode_circuits::state::pack(&[T0 - DAY, T0 - DAY, 0, 0]));
-    let n = db(&r)
-        .execute(
-            "UPDATE tree_nodes SET hash = ?1 WHERE level = 0 AND idx = 3",
-            [healthcode_circuits::field::to_bytes(&red).to_vec()],
-        )
-        .unwrap();
+    // Leaf 3 is the last child of the first leaf group.
+    let c = db(&r);
+    let mut group: Vec<u8> =
+        c.query_row("SELECT hashes FROM tree_groups WHERE level = 0 AND idx = 0", [], |r| r.get(0)).unwrap();
+    group[96..128].copy_from_slice(&healthcode_circuits::field::to_bytes(&red));
+    let n = c.execute("UPDATE tree_groups SET hashes = ?1 WHERE level = 0 AND idx = 0", [group]).unwrap();
     assert_eq!(n, 1);
     let report = registry::audit(&r.path).unwrap();
     assert_fails(&report, "stored holder tree", "leaf 3");

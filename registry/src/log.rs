@@ -21,6 +21,16 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     Sha256::new().chain_update([1u8]).chain_update(left).chain_update(right).finalize().into()
 }
 
+/// The hash of a perfect subtree from its leaf hashes (a power of two of them, at least one).
+pub fn perfect_root(leaves: &[Hash]) -> Hash {
+    debug_assert!(leaves.len().is_power_of_two());
+    let mut level = leaves.to_vec();
+    while level.len() > 1 {
+        level = level.chunks(2).map(|p| node_hash(&p[0], &p[1])).collect();
+    }
+    level[0]
+}
+
 /// The root of the empty log: `SHA-256("")`.
 pub fn empty_root() -> Hash {
     Sha256::digest([]).into()

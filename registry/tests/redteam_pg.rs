@@ -337,7 +337,7 @@ fn an_archived_month_does_not_let_its_events_be_accepted_again() {
 
 // ---- 8. a publish cancelled mid-way, then the same handle used again -------------------------
 
-/// Cancels the registry's statement while its publish waits on `tree_nodes` (after the log,
+/// Cancels the registry's statement while its publish waits on `tree_groups` (after the log,
 /// events and holder states were written in its transaction), then publishes again on the same
 /// handle (whose connection survives a cancel, unlike a lost one): nothing of the first attempt
 /// may remain (no aborted transaction left open, no half batch committed), and the second
@@ -357,13 +357,13 @@ fn a_publish_cancelled_mid_way_leaves_nothing_and_the_handle_publishes_again() {
     let before = f.snapshot();
     let blocker = raw(&path);
     blocker.exec("BEGIN", &[]).unwrap();
-    blocker.exec("LOCK TABLE tree_nodes IN ACCESS EXCLUSIVE MODE", &[]).unwrap();
+    blocker.exec("LOCK TABLE tree_groups IN ACCESS EXCLUSIVE MODE", &[]).unwrap();
     let mut reg = std::mem::replace(&mut f.reg, Registry::open(&path).unwrap());
     let worker = std::thread::spawn(move || {
         let r = reg.publish(T0 + 10);
         (reg, r)
     });
-    cancel_when_waiting(&path, "%tree_nodes%");
+    cancel_when_waiting(&path, "%tree_groups%");
     let (mut reg, first) = worker.join().unwrap();
     assert!(first.is_err(), "the cancelled publish must fail: {first:?}");
     blocker.exec("ROLLBACK", &[]).unwrap();

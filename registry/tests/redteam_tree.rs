@@ -1,6 +1,6 @@
 //! Red team of the on-disk holder tree (commit 6bbce64): the per-handle top cache tagged with a
 //! root, the shared `update`/`path` code, publishes that fail midway, several handles and threads
-//! on one file, and damaged `tree_nodes` rows.
+//! on one file, and damaged `tree_groups` rows.
 //!
 //! Every served witness must open the head it is served with, every signed head must carry the
 //! root an auditor recomputes from the log, and a damaged database must give an error, not a
@@ -49,7 +49,11 @@ fn audit_ok(reg: &Registry, path: &Path, commitments: &[Fr]) {
 /// test is shared by the registry, the in-memory tree and the auditor): every level hashed in
 /// full from a map, with `hashes::node` and the empty subtrees.
 fn naive_root(reg: &Registry, path: &Path, commitments: &[Fr]) -> Fr {
-    let rows = common::raw(path).rows("SELECT leaf_index FROM holders WHERE published = 1", &[]).unwrap();
+    // The published holders are the head's first `holders` leaves.
+    let published = reg.head().unwrap().holders;
+    let rows = common::raw(path)
+        .rows("SELECT leaf_index FROM holders WHERE leaf_index < ?1", &[published.into()])
+        .unwrap();
     let published: Vec<i64> = rows.iter().map(|r| r.get(0).unwrap()).collect();
     let states: HashMap<u32, Vec<u64>> = reg.stored_states().unwrap().into_iter().collect();
     let mut level: HashMap<u64, Fr> = HashMap::new();
@@ -467,8 +471,22 @@ fn threads_publish_and_serve_on_one_file() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A damaged `tree_nodes`.
+// A damaged `tree_groups`.
 // ---------------------------------------------------------------------------------------------
+
+/// Rewrites child `k` of the stored group of `parent` on `level` (its 32 bytes in the row).
+fn set_child(c: &Connection, level: usize, parent: u64, k: usize, value: &[u8]) {
+    let at = params![level as i64, parent as i64];
+    let mut g: Vec<u8> = c
+        .query_row("SELECT hashes FROM tree_groups WHERE level = ?1 AND idx = ?2", at, |r| r.get(0))
+        .unwrap();
+    g[k * 32..k * 32 + 32].copy_from_slice(value);
+    c.execute(
+        "UPDATE tree_groups SET hashes = ?1 WHERE level = ?2 AND idx = ?3",
+        params![g, level as i64, parent as i64],
+    )
+    .unwrap();
+}
 
 /// The head and the queue are as they were before a failed publish.
 fn unchanged(f: &Fixture, before: &SignedHead, queued: u64) {
@@ -476,8 +494,8 @@ fn unchanged(f: &Fixture, before: &SignedHead, queued: u64) {
     assert_eq!(f.reg.queue_len().unwrap(), queued);
 }
 
-/// Rows with a hash of the wrong length, a non-canonical field element, a text hash and a real
-/// index, on a node some witness path and the next publish read: errors, never a panic, and a
+/// Groups of the wrong length, with a non-canonical field element, as text and as a real
+/// number, on a group some witness path and the next publish read: errors, never a panic, and a
 /// failed publish applies nothing.
 #[test]
 fn malformed_rows_are_errors_not_panics() {
@@ -486,34 +504,33 @@ fn malformed_rows_are_errors_not_panics() {
     }
     let cases: Vec<(&str, Damage)> = vec![
         (
-            "short hash",
+            "short group",
             Box::new(|c| {
-                c.execute("UPDATE tree_nodes SET hash = x'0102' WHERE level = 0 AND idx = 1", []).unwrap();
+                c.execute("UPDATE tree_groups SET hashes = x'0102' WHERE level = 0 AND idx = 0", []).unwrap();
             }),
         ),
         (
             "non-canonical hash",
             Box::new(|c| {
-                c.execute("UPDATE tree_nodes SET hash = ?1 WHERE level = 0 AND idx = 1", [vec![0xffu8; 32]])
-                    .unwrap();
+                set_child(c, 0, 0, 1, &[0xff; 32]);
             }),
         ),
         (
-            "text hash",
+            "text group",
             Box::new(|c| {
-                c.execute("UPDATE tree_nodes SET hash = 'abc' WHERE level = 0 AND idx = 1", []).unwrap();
+                c.execute("UPDATE tree_groups SET hashes = 'abc' WHERE level = 0 AND idx = 0", []).unwrap();
             }),
         ),
         (
-            "real index",
+            "real group",
             Box::new(|c| {
-                c.execute("INSERT INTO tree_nodes (level, idx, hash) VALUES (0, 2.5, x'00')", []).unwrap();
+                c.execute("UPDATE tree_groups SET hashes = 2.5 WHERE level = 0 AND idx = 0", []).unwrap();
             }),
         ),
         (
-            "upper node short",
+            "upper group short",
             Box::new(|c| {
-                c.execute("UPDATE tree_nodes SET hash = x'00' WHERE level = 15 AND idx = 0", []).unwrap();
+                c.execute("UPDATE tree_groups SET hashes = x'00' WHERE level = 15 AND idx = 0", []).unwrap();
             }),
         ),
     ];
@@ -535,8 +552,8 @@ fn malformed_rows_are_errors_not_panics() {
     }
 }
 
-/// Rows outside the tree (level 17, a negative level or index, an index past the level's end)
-/// are never read by witnesses or publishes; the auditor's full load reports them.
+/// Groups outside the tree (level 16, whose parent would be above the root, level 17, a negative
+/// level or index, a parent past the level's end) are never read by witnesses or publishes; the auditor's full load reports them.
 #[test]
 fn rows_outside_the_tree_are_ignored_by_witness_and_publish() {
     if sqlite_only("rows_outside_the_tree_are_ignored_by_witness_and_publish") {
@@ -548,10 +565,11 @@ fn rows_outside_the_tree_are_ignored_by_witness_and_publish() {
         f.reg.set_tree_cache_levels(levels);
         let c = raw(&f.path);
         let one = field::to_bytes(&Fr::from(1u64));
-        for (l, i) in [(17i64, 0i64), (-1, 0), (0, -1), (0, 1 << 32), (15, 4), (16, 1), (1, -4)] {
+        let group = one.repeat(ARITY);
+        for (l, i) in [(17i64, 0i64), (16, 0), (-1, 0), (0, -1), (0, 1 << 30), (15, 1), (1, -4)] {
             c.execute(
-                "INSERT INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
-                params![l, i, one.as_slice()],
+                "INSERT INTO tree_groups (level, idx, hashes) VALUES (?1, ?2, ?3)",
+                params![l, i, group.as_slice()],
             )
             .unwrap();
         }
@@ -574,8 +592,8 @@ fn rows_outside_the_tree_are_ignored_by_witness_and_publish() {
     }
 }
 
-/// A node stored explicitly with the value of the empty subtree (which the registry never
-/// stores) reads as that empty subtree: witnesses open and the next publish replays.
+/// A group stored explicitly with four empty subtrees (which the registry never stores) reads as
+/// empty: witnesses open and the next publish replays.
 #[test]
 fn an_explicit_empty_node_is_harmless() {
     if sqlite_only("an_explicit_empty_node_is_harmless") {
@@ -586,10 +604,10 @@ fn an_explicit_empty_node_is_harmless() {
         let cms = commitments(&f);
         f.reg.set_tree_cache_levels(levels);
         let c = raw(&f.path);
-        for (l, i) in [(0usize, 5u64), (0, 7), (1, 2), (3, 1), (15, 3)] {
+        for (l, i) in [(0usize, 2u64), (0, 7), (1, 2), (3, 1), (14, 3)] {
             c.execute(
-                "INSERT INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
-                params![l as i64, i as i64, field::to_bytes(&empty_root(l)).as_slice()],
+                "INSERT INTO tree_groups (level, idx, hashes) VALUES (?1, ?2, ?3)",
+                params![l as i64, i as i64, field::to_bytes(&empty_root(l)).repeat(ARITY)],
             )
             .unwrap();
         }
@@ -609,7 +627,7 @@ fn an_explicit_empty_node_is_harmless() {
     }
 }
 
-/// Finding 1: a node missing from (or altered in) `tree_nodes` is read as an empty subtree (or
+/// Finding 1: a node missing from (or altered in) the stored tree is read as an empty subtree (or
 /// taken as is); the registry served, without an error, a witness whose path does not open the
 /// head it is served with (the citizen's check failed with RootMismatch). Now refused: the
 /// witness checks its own path against its head.
@@ -621,8 +639,8 @@ fn a_missing_node_is_not_served_as_a_witness() {
     for levels in [0usize, 8, 16] {
         let mut f = fixture(5);
         f.reg.set_tree_cache_levels(levels);
-        raw(&f.path).execute("DELETE FROM tree_nodes WHERE level = 0 AND idx = 1", []).unwrap();
-        // Holder 0's path has holder 1's leaf as a sibling.
+        // Holder 1's leaf, a sibling on holder 0's path, lost (stored as the empty leaf).
+        set_child(&raw(&f.path), 0, 0, 1, &field::to_bytes(&empty_root(0)));
         match f.reg.witness(0) {
             Err(RegistryError::Corrupt(_)) => {}
             Ok(w) => panic!(
@@ -634,7 +652,7 @@ fn a_missing_node_is_not_served_as_a_witness() {
     }
 }
 
-/// Finding 2: a publish over a damaged `tree_nodes` (a sibling of a dirty path deleted) signed a
+/// Finding 2: a publish over a damaged stored tree (a sibling of a dirty path deleted) signed a
 /// head whose root is not the root of the leaves, which the auditor's replay rejects and the
 /// registry cannot take back. Now refused: the nodes it builds on must hash to the last root.
 #[test]
@@ -645,8 +663,8 @@ fn a_publish_over_a_missing_node_is_refused() {
     for levels in [0usize, 8] {
         let mut f = fixture(5);
         f.reg.set_tree_cache_levels(levels);
-        // Holder 4's leaf group (level 1, index 1) is the sibling of holder 0's group.
-        raw(&f.path).execute("DELETE FROM tree_nodes WHERE level = 1 AND idx = 1", []).unwrap();
+        // Holder 4's leaf group (level 1, index 1) is the sibling of holder 0's group: lost.
+        set_child(&raw(&f.path), 1, 0, 1, &field::to_bytes(&empty_root(1)));
         f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0 - DAY, None), T0).unwrap();
         let before = f.reg.head().unwrap();
         let q = f.reg.queue_len().unwrap();
@@ -675,12 +693,7 @@ fn a_publish_over_an_altered_sibling_is_refused() {
         return;
     }
     let mut f = fixture(5);
-    raw(&f.path)
-        .execute(
-            "UPDATE tree_nodes SET hash = ?1 WHERE level = 0 AND idx = 1",
-            [field::to_bytes(&Fr::from(12345u64)).to_vec()],
-        )
-        .unwrap();
+    set_child(&raw(&f.path), 0, 0, 1, &field::to_bytes(&Fr::from(12345u64)));
     f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0 - DAY, None), T0).unwrap();
     let before = f.reg.head().unwrap();
     let q = f.reg.queue_len().unwrap();
@@ -745,10 +758,10 @@ fn a_repaired_node_is_not_kept_damaged_in_the_cache() {
     reg.set_tree_cache_levels(16);
     let c = raw(&f.path);
     let good: Vec<u8> =
-        c.query_row("SELECT hash FROM tree_nodes WHERE level = 0 AND idx = 1", [], |r| r.get(0)).unwrap();
-    c.execute("DELETE FROM tree_nodes WHERE level = 0 AND idx = 1", []).unwrap();
+        c.query_row("SELECT hashes FROM tree_groups WHERE level = 0 AND idx = 0", [], |r| r.get(0)).unwrap();
+    set_child(&c, 0, 0, 1, &field::to_bytes(&empty_root(0)));
     let _ = reg.witness(0); // served or refused: the damaged group is read
-    c.execute("INSERT INTO tree_nodes (level, idx, hash) VALUES (0, 1, ?1)", [good]).unwrap();
+    c.execute("UPDATE tree_groups SET hashes = ?1 WHERE level = 0 AND idx = 0", [good]).unwrap();
     // The database is whole again.
     let fresh = Registry::open(&f.path).unwrap();
     witness_opens(&fresh, 0);

@@ -28,7 +28,7 @@ use crate::head::{HeadFields, SignedHead};
 use crate::history::{History, HistoryEvent, InclusionProof, IndexCaseStatus};
 use crate::log::{self, Frontier, Hash, ProofError};
 use crate::receipt::Receipt;
-use crate::store::{Db, DbError, DbErrorKind, DbSubtrees, Location, TxKind};
+use crate::store::{Db, DbError, DbErrorKind, DbSubtrees, Location, TxKind, LOG_STORED_FROM};
 use crate::witness::{WitnessFile, WITNESS_VERSION};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use healthcode_circuits::field;
@@ -156,7 +156,7 @@ pub struct Registry {
     key: SigningKey,
     policy: Policy,
     digest: Hash,
-    /// The upper levels of the holder tree (which lives in `tree_nodes`, see `tree.rs`).
+    /// The upper levels of the holder tree (which lives in `tree_groups`, see `tree.rs`).
     cache: RefCell<tree::TopCache>,
 }
 
@@ -170,11 +170,19 @@ fn hex_id(h: &Hash) -> String {
     hex::encode(h)
 }
 
+/// A holder state as stored: eight big-endian bytes a kind, or nothing for the state of a holder
+/// without events (most holders, most of the time: 25 bytes a holder saved).
 fn state_to_blob(state: &[u64]) -> Vec<u8> {
+    if state.iter().all(|&t| t == 0) {
+        return Vec::new();
+    }
     state.iter().flat_map(|t| t.to_be_bytes()).collect()
 }
 
 fn state_from_blob(b: &[u8], kinds: usize) -> Result<Vec<u64>> {
+    if b.is_empty() {
+        return Ok(vec![0; kinds]);
+    }
     if b.len() != 8 * kinds {
         return Err(RegistryError::Corrupt("a holder state has the wrong length".into()));
     }
@@ -278,6 +286,7 @@ impl Registry {
             }
         }
         let db = Db::open(&at, false)?;
+        tree::adopt_node_rows(&db)?;
         let missing = |k: &str| RegistryError::Corrupt(format!("meta `{k}` is missing"));
         let key_bytes = db.get_meta(META_KEY)?.ok_or_else(|| missing(META_KEY))?;
         let key_bytes: [u8; 32] = key_bytes

@@ -129,6 +129,7 @@ impl Registry {
         let mut holders: Vec<u32> = touched.keys().copied().collect();
         holders.sort_unstable();
         let mut rows: Vec<(u32, Fr, Vec<u64>)> = Vec::with_capacity(holders.len());
+        let mut changed_states = Vec::new();
         {
             let keys: Vec<Vec<_>> = holders.iter().map(|&h| args![h].to_vec()).collect();
             let stored =
@@ -164,6 +165,11 @@ impl Registry {
                         state[*k] = state[*k].max(*t);
                     }
                 }
+                // A row is rewritten only when its state changed (a new holder without events
+                // keeps the row her enrolment wrote: one write, not two, per holder).
+                if state_to_blob(&state) != st {
+                    changed_states.push(args![state_to_blob(&state), h].to_vec());
+                }
                 rows.push((h, fr_from_blob(&cm)?, state));
             }
         }
@@ -189,7 +195,9 @@ impl Registry {
                 let idx = frontier.size();
                 log_rows.push(args![idx, bytes.as_slice(), epoch].to_vec());
                 for (level, index, hash) in frontier.push(log::leaf_hash(bytes)) {
-                    node_rows.push(args![level, index, &hash].to_vec());
+                    if level >= LOG_STORED_FROM {
+                        node_rows.push(args![level, index, &hash].to_vec());
+                    }
                 }
                 match summary {
                     Summary::Event { id, .. } => event_rows.push(args![idx, id].to_vec()),
@@ -206,9 +214,7 @@ impl Registry {
             tx.exec_many("INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)", &node_rows)?;
             tx.exec_many("UPDATE events SET log_idx = ?1 WHERE id = ?2", &event_rows)?;
             tx.exec_many("UPDATE events SET retraction_log_idx = ?1 WHERE id = ?2", &retraction_rows)?;
-            let holder_rows: Vec<Vec<_>> =
-                rows.iter().map(|(h, _, st)| args![state_to_blob(st), *h].to_vec()).collect();
-            tx.exec_many("UPDATE holders SET state = ?1, published = 1 WHERE leaf_index = ?2", &holder_rows)?;
+            tx.exec_many("UPDATE holders SET state = ?1 WHERE leaf_index = ?2", &changed_states)?;
             let leaves =
                 hashing.join().map_err(|_| RegistryError::Corrupt("leaf hashing panicked".into()))?;
             Ok((frontier.size(), frontier.root(), leaves))

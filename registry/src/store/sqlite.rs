@@ -75,7 +75,25 @@ CREATE TABLE auditors (
     revoked_at INTEGER
 );
 ",
+    SIZE_STEP,
 ];
+
+/// Smaller rows, for a registry of a nation (the same step on both engines, up to the types):
+/// log subtrees below [`super::LOG_STORED_FROM`] are rehashed from the entries instead of
+/// stored (do not raise that constant above 4 without a step that stores the missing levels);
+/// whether a holder is published follows from the latest head (leaves are given out in order and
+/// a publish takes the whole queue), so her row is written once, at enrolment; and the holder
+/// tree is stored by groups of four siblings, one row per parent instead of one per node
+/// (`tree_nodes` is emptied into it when a registry is opened, see `registry/tree.rs`).
+const SIZE_STEP: &str = r"
+DELETE FROM log_nodes WHERE level < 4;
+ALTER TABLE holders DROP COLUMN published;
+-- The holder tree as of the latest head, by parent: level is the children's level (0 = leaves),
+-- idx the parent's index, hashes the four children's 32-byte hashes in order (an empty child as
+-- the empty subtree of its level). A parent whose children are all empty has no row.
+CREATE TABLE tree_groups (level INTEGER NOT NULL, idx INTEGER NOT NULL, hashes BLOB NOT NULL,
+    PRIMARY KEY (level, idx)) WITHOUT ROWID;
+";
 
 /// An open SQLite registry file.
 pub struct Sqlite {
