@@ -9,6 +9,7 @@ use healthcode_circuits::policy::Policy;
 use healthcode_circuits::statement::{circuit_info, HealthCodeCircuit};
 use healthcode_registry::event::{Entry, EntryBody, Role};
 use healthcode_registry::head::{HeadFields, SignedHead};
+use healthcode_registry::store::log_pages;
 use healthcode_registry::{Event, HolderFile, Registry, SignedEvent};
 use healthcode_verifier::bundle::Manifest;
 use healthcode_verifier::keyfile::{encode, KeyKind};
@@ -212,13 +213,41 @@ fn db(r: &Reg) -> rusqlite::Connection {
     rusqlite::Connection::open(&r.path).unwrap()
 }
 
+/// Every stored log entry, in order (from the log's pages).
+fn log_entries(r: &Reg) -> Vec<Vec<u8>> {
+    let c = db(r);
+    let mut st = c.prepare("SELECT entries FROM log_pages ORDER BY page").unwrap();
+    let pages = st.query_map([], |row| row.get::<_, Vec<u8>>(0)).unwrap();
+    pages.flat_map(|p| log_pages::decode(&p.unwrap()).unwrap()).collect()
+}
+
+/// Stores `entries` as the whole log, behind the registry's back.
+fn set_log_entries(r: &Reg, entries: &[Vec<u8>]) {
+    let c = db(r);
+    c.execute("DELETE FROM log_pages", []).unwrap();
+    for (page, chunk) in entries.chunks(log_pages::PAGE as usize).enumerate() {
+        c.execute(
+            "INSERT INTO log_pages (page, entries) VALUES (?1, ?2)",
+            rusqlite::params![page as i64, log_pages::encode(chunk)],
+        )
+        .unwrap();
+    }
+}
+
 fn log_entry(r: &Reg, idx: i64) -> Vec<u8> {
-    db(r).query_row("SELECT entry FROM log WHERE idx = ?1", [idx], |row| row.get(0)).unwrap()
+    log_entries(r)[idx as usize].clone()
+}
+
+/// Replaces entry `idx` of the stored log.
+fn set_log_entry(r: &Reg, idx: i64, bytes: Vec<u8>) {
+    let mut entries = log_entries(r);
+    entries[idx as usize] = bytes;
+    set_log_entries(r, &entries);
 }
 
 fn find_entry(r: &Reg, pred: impl Fn(&Entry) -> bool) -> i64 {
-    let n: i64 = db(r).query_row("SELECT COUNT(*) FROM log", [], |row| row.get(0)).unwrap();
-    (0..n).find(|&i| pred(&Entry::from_bytes(&log_entry(r, i)).unwrap())).unwrap()
+    let entries = log_entries(r);
+    entries.iter().position(|e| pred(&Entry::from_bytes(e).unwrap())).unwrap() as i64
 }
 
 #[test]
@@ -261,7 +290,7 @@ fn forged_signature_is_caught_with_epoch_and_event() {
     let mut bytes = log_entry(&r, i);
     let n = bytes.len();
     bytes[n - 1] ^= 1; // the last signature byte
-    db(&r).execute("UPDATE log SET entry = ?1 WHERE idx = ?2", rusqlite::params![bytes, i]).unwrap();
+    set_log_entry(&r, i, bytes);
     let report = registry::audit(&r.path).unwrap();
     assert_fails(&report, "log entries backed by signatures", &format!("epoch 2 entry {i} leaf 3 event"));
     assert_fails(&report, "log entries backed by signatures", "signature does not verify");
@@ -281,9 +310,7 @@ fn event_from_a_revoked_signer_is_caught() {
         at: T0 + 20,
         body: EntryBody::Event(event(&reg, &r.lab, 3, "negative_test", T0 - DAY, None)),
     };
-    db(&r)
-        .execute("UPDATE log SET entry = ?1 WHERE idx = ?2", rusqlite::params![forged.to_bytes(), i])
-        .unwrap();
+    set_log_entry(&r, i, forged.to_bytes());
     let report = registry::audit(&r.path).unwrap();
     assert_fails(
         &report,
@@ -299,9 +326,10 @@ fn head_resigned_over_a_rewritten_log_is_caught() {
     // Drop holder 3's epoch-2 negative test from the log, then re-sign the latest head over the
     // rewritten log, with roots recomputed so that head alone looks consistent.
     let i = find_entry(&r, |e| matches!(&e.body, EntryBody::Event(se) if se.event.kind == "negative_test"));
+    let mut entries = log_entries(&r);
+    entries.remove(i as usize);
+    set_log_entries(&r, &entries);
     let conn = db(&r);
-    conn.execute("DELETE FROM log WHERE idx = ?1", [i]).unwrap();
-    conn.execute("UPDATE log SET idx = idx - 1 WHERE idx > ?1", [i]).unwrap();
     let reg = Registry::open(&r.path).unwrap();
     let heads = reg.heads().unwrap();
     let entries = reg.log_entries(0, u64::MAX >> 1).unwrap();

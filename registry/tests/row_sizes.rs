@@ -8,7 +8,7 @@ mod common;
 use common::{fixture, raw, T0};
 use healthcode_circuits::field;
 use healthcode_registry::log::{MemoryLog, Subtrees};
-use healthcode_registry::store::{Val, LOG_STORED_FROM};
+use healthcode_registry::store::{log_pages, Val, LOG_STORED_FROM};
 use healthcode_registry::{Registry, RegistryError};
 
 fn count(f: &common::Fixture, sql: &str) -> i64 {
@@ -34,6 +34,16 @@ fn every_log_proof_verifies(reg: &Registry) {
     }
 }
 
+/// Rewrites the log's first page (entries 0..256) through `edit`.
+fn edit_first_page(f: &common::Fixture, edit: impl FnOnce(&mut Vec<Vec<u8>>)) {
+    let db = raw(&f.path);
+    let page: Vec<u8> = db.value("SELECT entries FROM log_pages WHERE page = 0", &[]).unwrap().unwrap();
+    let mut entries = log_pages::decode(&page).unwrap();
+    edit(&mut entries);
+    db.exec("UPDATE log_pages SET entries = ?1 WHERE page = 0", &[Val::Bytes(log_pages::encode(&entries))])
+        .unwrap();
+}
+
 #[test]
 fn lower_log_levels_are_rehashed_from_the_entries() {
     // 2 accreditations + 37 enrolments, then 3 and 6 events: log sizes 39, 42 and 48, none a
@@ -55,7 +65,7 @@ fn lower_log_levels_are_rehashed_from_the_entries() {
 
     // The rehashed levels must not hide damage: an altered entry breaks its neighbours' proofs
     // (their sibling is rebuilt from it), and a missing one is an error, not a short proof.
-    raw(&f.path).exec("UPDATE log SET entry = ?1 WHERE idx = 1", &[Val::Bytes(b"forged".to_vec())]).unwrap();
+    edit_first_page(&f, |entries| entries[1] = b"forged".to_vec());
     let head = f.reg.head().unwrap();
     assert!(
         f.reg.inclusion(0, &head).unwrap().verify(&head).is_err(),
@@ -63,9 +73,9 @@ fn lower_log_levels_are_rehashed_from_the_entries() {
     );
     assert!(f.reg.inclusion(1, &head).unwrap().verify(&head).is_err(), "the forged entry itself");
     assert!(f.reg.inclusion(20, &head).unwrap().verify(&head).is_ok(), "another block is untouched");
-    raw(&f.path).exec("DELETE FROM log WHERE idx = 2", &[]).unwrap();
+    edit_first_page(&f, |entries| entries.truncate(2));
     let err = f.reg.inclusion(3, &head).unwrap_err();
-    assert!(err.to_string().contains("missing log entries 2..3"), "{err}");
+    assert!(err.to_string().contains("log entries 3..4 are missing"), "{err}");
 }
 
 #[test]
@@ -95,8 +105,8 @@ fn a_holder_row_is_written_once() {
     assert!(matches!(err, RegistryError::Corrupt(_)), "{err}");
 }
 
-/// A registry of schema step 2 (a `published` column, every log level stored, zero states as
-/// eight bytes a kind, the tree one row per node, on PostgreSQL a B-tree unique index of
+/// A registry of schema step 2 (`published` and `enrolled_at` columns, every log level stored,
+/// zero states as eight bytes a kind, the log one row per entry, the tree one row per node, on PostgreSQL a B-tree unique index of
 /// commitments), rebuilt from a current one, opens: migrated, every proof and witness as
 /// before, and the auditor's view of the stored rows unchanged.
 #[test]
@@ -107,6 +117,8 @@ fn a_registry_of_the_previous_schema_is_migrated() {
     f.reg.publish(T0).unwrap();
     let head = f.reg.head().unwrap();
     let states = f.reg.stored_states().unwrap();
+    let log_entries = f.reg.log_entries(0, head.log_size).unwrap();
+    assert_eq!(log_entries.len() as u64, head.log_size);
     let db = raw(&f.path);
     // Back to step 2.
     let mut log = MemoryLog::new();
@@ -141,6 +153,24 @@ fn a_registry_of_the_previous_schema_is_migrated() {
         }
     }
     assert_eq!(lower, 24 + 12 + 6 + 3, "24 entries: 2 accreditations, 21 enrolments, 1 event");
+    // The log one row per entry, and the holders' enrolment times.
+    for (idx, entry) in f.reg.log_entries(0, head.log_size).unwrap().into_iter().enumerate() {
+        db.exec(
+            "INSERT INTO log (idx, entry, epoch) VALUES (?1, ?2, 1)",
+            &[Val::Int(idx as i64), Val::Bytes(entry)],
+        )
+        .unwrap();
+    }
+    db.exec("DROP TABLE log_pages", &[]).unwrap();
+    db.exec(
+        if postgres {
+            "ALTER TABLE holders ADD COLUMN enrolled_at BIGINT NOT NULL DEFAULT 0"
+        } else {
+            "ALTER TABLE holders ADD COLUMN enrolled_at INTEGER NOT NULL DEFAULT 0"
+        },
+        &[],
+    )
+    .unwrap();
     // The tree one row per node, the root too, as step 2 kept it.
     let tree = f.reg.stored_tree().unwrap();
     for (level, idx, v) in tree.nodes() {
@@ -169,12 +199,15 @@ fn a_registry_of_the_previous_schema_is_migrated() {
     assert!(db.rows("SELECT published FROM holders", &[]).is_err(), "the column is gone");
     assert_eq!(reg.stored_states().unwrap(), states);
     assert_eq!(n("SELECT COUNT(*) FROM tree_nodes"), 0, "the node rows went into groups");
+    assert_eq!(n("SELECT COUNT(*) FROM log"), 0, "the entry rows went into pages");
+    assert_eq!(n("SELECT COUNT(*) FROM log_pages"), 1);
+    assert_eq!(reg.log_entries(0, u64::MAX >> 1).unwrap(), log_entries);
     let adopted = reg.stored_tree().unwrap();
     assert_eq!(adopted.root(), head.root);
     assert_eq!(adopted.nodes().collect::<std::collections::BTreeSet<_>>(), tree.nodes().collect());
     // A duplicate commitment is still refused (on PostgreSQL by the new exclusion constraint).
     let dup = db.exec(
-        "INSERT INTO holders (leaf_index, commitment, enrolled_at, state) SELECT 999, commitment, 0, ?1 FROM holders WHERE leaf_index = 0",
+        "INSERT INTO holders (leaf_index, commitment, state) SELECT 999, commitment, ?1 FROM holders WHERE leaf_index = 0",
         &[Val::Bytes(Vec::new())],
     );
     assert!(dup.is_err(), "a second holder with holder 0's commitment");

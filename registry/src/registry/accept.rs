@@ -141,7 +141,7 @@ impl Registry {
                 return Err(Refusal::DuplicateCommitment(at).into());
             }
             batch.insert(bytes, index);
-            holders.push(args![index, bytes.as_slice(), now, zero.as_slice()].to_vec());
+            holders.push(args![index, bytes.as_slice(), zero.as_slice()].to_vec());
             let entry = Entry { at: now, body: EntryBody::Enrol { leaf_index: index, commitment: bytes } };
             entries.push(args![entry.to_bytes()].to_vec());
             if let Some(key) = devices.and_then(|d| d.get(i)) {
@@ -155,10 +155,7 @@ impl Registry {
         if let Some(r) = found.iter().flatten().next() {
             return Err(Refusal::DuplicateCommitment(r.get(0)?).into());
         }
-        tx.exec_many(
-            "INSERT INTO holders (leaf_index, commitment, enrolled_at, state) VALUES (?1, ?2, ?3, ?4)",
-            &holders,
-        )?;
+        tx.exec_many("INSERT INTO holders (leaf_index, commitment, state) VALUES (?1, ?2, ?3)", &holders)?;
         tx.exec_many("INSERT INTO queue (entry) VALUES (?1)", &entries)?;
         tx.exec_many("INSERT INTO holder_devices (leaf_index, key) VALUES (?1, ?2)", &keys)?;
         tx.commit()?;

@@ -28,7 +28,7 @@ use crate::head::{HeadFields, SignedHead};
 use crate::history::{History, HistoryEvent, InclusionProof, IndexCaseStatus};
 use crate::log::{self, Frontier, Hash, ProofError};
 use crate::receipt::Receipt;
-use crate::store::{Db, DbError, DbErrorKind, DbSubtrees, Location, TxKind, LOG_STORED_FROM};
+use crate::store::{log_pages, Db, DbError, DbErrorKind, DbSubtrees, Location, TxKind, LOG_STORED_FROM};
 use crate::witness::{WitnessFile, WITNESS_VERSION};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use healthcode_circuits::field;
@@ -287,6 +287,7 @@ impl Registry {
         }
         let db = Db::open(&at, false)?;
         tree::adopt_node_rows(&db)?;
+        log_pages::adopt_rows(&db)?;
         let missing = |k: &str| RegistryError::Corrupt(format!("meta `{k}` is missing"));
         let key_bytes = db.get_meta(META_KEY)?.ok_or_else(|| missing(META_KEY))?;
         let key_bytes: [u8; 32] = key_bytes

@@ -189,11 +189,21 @@ impl Registry {
                 })
             });
             let mut frontier = Frontier::load(&DbSubtrees(&tx), prev.log_size)?;
+            // The stored log (entries and subtrees) must be the one the last head signed: a
+            // head over an altered entry or node would sign a log that does not extend the
+            // previous one (its consistency proof fails), under the registry's own key.
+            if frontier.root() != prev.log_root {
+                return Err(RegistryError::Corrupt(format!(
+                    "the stored log does not hash to head {}'s log root (an entry or a log node was \
+                     altered or lost); nothing was published",
+                    prev.epoch
+                )));
+            }
             let (mut log_rows, mut node_rows, mut event_rows, mut retraction_rows) =
                 (Vec::with_capacity(queue.len()), Vec::new(), Vec::new(), Vec::new());
             for (i, ((_, bytes), summary)) in queue.iter().zip(&summaries).enumerate() {
                 let idx = frontier.size();
-                log_rows.push(args![idx, bytes.as_slice(), epoch].to_vec());
+                log_rows.push(bytes.as_slice());
                 for (level, index, hash) in frontier.push(log::leaf_hash(bytes)) {
                     if level >= LOG_STORED_FROM {
                         node_rows.push(args![level, index, &hash].to_vec());
@@ -210,7 +220,7 @@ impl Registry {
                     }
                 }
             }
-            tx.exec_many("INSERT INTO log (idx, entry, epoch) VALUES (?1, ?2, ?3)", &log_rows)?;
+            log_pages::append(&tx, prev.log_size, &log_rows)?;
             tx.exec_many("INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)", &node_rows)?;
             tx.exec_many("UPDATE events SET log_idx = ?1 WHERE id = ?2", &event_rows)?;
             tx.exec_many("UPDATE events SET retraction_log_idx = ?1 WHERE id = ?2", &retraction_rows)?;

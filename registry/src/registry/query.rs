@@ -115,10 +115,10 @@ impl Registry {
 
     /// Inclusion proof of log entry `index` in the log of the head at `epoch`.
     pub fn inclusion(&self, index: u64, head: &SignedHead) -> Result<InclusionProof> {
-        let entry: Vec<u8> = self
-            .db
-            .value("SELECT entry FROM log WHERE idx = ?1", &args![index])?
-            .ok_or(ProofError::IndexOutOfRange { index, size: head.log_size })?;
+        if index >= head.log_size {
+            return Err(ProofError::IndexOutOfRange { index, size: head.log_size }.into());
+        }
+        let entry = log_pages::read_all(&self.db, index, index + 1)?.remove(0);
         let proof = log::inclusion_proof(&DbSubtrees(&self.db), index, head.log_size)?;
         Ok(InclusionProof { index, log_size: head.log_size, entry, proof })
     }
@@ -238,9 +238,6 @@ impl Registry {
 
     /// The logged entries `[from, to)` in order (what an auditor replays).
     pub fn log_entries(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>> {
-        let rows = self
-            .db
-            .rows("SELECT entry FROM log WHERE idx >= ?1 AND idx < ?2 ORDER BY idx", &args![from, to])?;
-        Ok(rows.iter().map(|r| r.get(0)).collect::<Result<_, _>>()?)
+        Ok(log_pages::read(&self.db, from, to)?)
     }
 }

@@ -216,6 +216,11 @@ pub(super) fn update(
     Ok(changed)
 }
 
+/// How many parents the nodes of `level` (below the root) have: `4^(LEVELS - 1 - level)`.
+fn parents_on(level: usize) -> u64 {
+    1 << (2 * (LEVELS - 1 - level))
+}
+
 /// The whole stored tree in memory: for auditors, who compare every leaf with a replay of the
 /// log (a cost that grows with the holders by nature), and for tests. Its root is what the
 /// stored top group hashes to.
@@ -224,7 +229,7 @@ pub(super) fn load_all(db: &Db) -> Result<SparseTree> {
     let mut top = None;
     for r in db.rows("SELECT level, idx, hashes FROM tree_groups", &[])? {
         let (level, parent): (usize, u64) = (r.get(0)?, r.get(1)?);
-        if level >= LEVELS {
+        if level >= LEVELS || parent >= parents_on(level) {
             return Err(RegistryError::Corrupt(format!("tree group {level}/{parent} is outside the tree")));
         }
         let group = group_from_blob(level, &r.get::<Vec<u8>>(2)?)?;
@@ -258,6 +263,18 @@ pub(super) fn adopt_node_rows(db: &Db) -> Result<()> {
     }
     const PAGE: u64 = 1 << 20;
     for level in 0..LEVELS {
+        // A node outside its level would wrap the page arithmetic below (and never be read).
+        let outside: Option<crate::store::Row> = tx.row(
+            "SELECT level, idx FROM tree_nodes WHERE level = ?1 AND (idx < 0 OR idx >= ?2) LIMIT 1",
+            &args![level, parents_on(level) * ARITY as u64],
+        )?;
+        if let Some(r) = outside {
+            return Err(RegistryError::Corrupt(format!(
+                "tree node {}/{} is outside the tree; the tree was not converted to groups",
+                r.get::<i64>(0)?,
+                r.get::<i64>(1)?
+            )));
+        }
         let mut from = 0u64;
         while let Some(r) =
             tx.row("SELECT MIN(idx) FROM tree_nodes WHERE level = ?1 AND idx >= ?2", &args![level, from])?

@@ -10,6 +10,7 @@
 //! migrations, how a write transaction excludes other writers, how a read transaction gets a
 //! snapshot, and how a batch of statements is sent ([`Db::exec_many`], pipelined on PostgreSQL).
 
+pub mod log_pages;
 pub mod postgres;
 pub mod sqlite;
 mod value;
@@ -306,21 +307,8 @@ impl Subtrees for DbSubtrees<'_> {
         let storage = |e: DbError| ProofError::Storage(e.to_string());
         if level < LOG_STORED_FROM {
             let (first, count) = (index << level, 1u64 << level);
-            let rows = self
-                .0
-                .rows(
-                    "SELECT entry FROM log WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
-                    &[first.into(), (first + count).into()],
-                )
-                .map_err(storage)?;
-            if rows.len() as u64 != count {
-                return Err(ProofError::Storage(format!("missing log entries {first}..{}", first + count)));
-            }
-            let leaves = rows
-                .iter()
-                .map(|r| r.get::<Vec<u8>>(0).map(|e| crate::log::leaf_hash(&e)))
-                .collect::<DbResult<Vec<_>>>()
-                .map_err(storage)?;
+            let entries = log_pages::read_all(self.0, first, first + count).map_err(storage)?;
+            let leaves: Vec<Hash> = entries.iter().map(|e| crate::log::leaf_hash(e)).collect();
             return Ok(crate::log::perfect_root(&leaves));
         }
         let v: Option<Vec<u8>> = self

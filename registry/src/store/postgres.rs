@@ -106,6 +106,8 @@ CREATE TABLE auditors (
     r"
 DELETE FROM log_nodes WHERE level < 4;
 ALTER TABLE holders DROP COLUMN published;
+ALTER TABLE holders DROP COLUMN enrolled_at;
+CREATE TABLE log_pages (page BIGINT PRIMARY KEY, entries BYTEA NOT NULL);
 ALTER TABLE holders DROP CONSTRAINT holders_commitment_key;
 ALTER TABLE holders ADD CONSTRAINT holders_commitment_unique EXCLUDE USING hash (commitment WITH =);
 CREATE TABLE tree_groups (level BIGINT NOT NULL, idx BIGINT NOT NULL, hashes BYTEA NOT NULL,
@@ -124,6 +126,7 @@ const TABLES: &[&str] = &[
     "holders",
     "log",
     "log_nodes",
+    "log_pages",
     "meta",
     "queue",
     "schema_version",

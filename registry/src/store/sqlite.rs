@@ -84,10 +84,16 @@ CREATE TABLE auditors (
 /// whether a holder is published follows from the latest head (leaves are given out in order and
 /// a publish takes the whole queue), so her row is written once, at enrolment; and the holder
 /// tree is stored by groups of four siblings, one row per parent instead of one per node
-/// (`tree_nodes` is emptied into it when a registry is opened, see `registry/tree.rs`).
+/// (`tree_nodes` is emptied into it when a registry is opened, see `registry/tree.rs`); the log's
+/// entries are stored by pages (`log` is emptied into `log_pages` likewise).
 const SIZE_STEP: &str = r"
 DELETE FROM log_nodes WHERE level < 4;
 ALTER TABLE holders DROP COLUMN published;
+-- (Never read: the enrolment's log entry carries its time.)
+ALTER TABLE holders DROP COLUMN enrolled_at;
+-- The log's entries by pages of 256 (see store/log_pages.rs); `log` is emptied into it when a
+-- registry is opened.
+CREATE TABLE log_pages (page INTEGER PRIMARY KEY, entries BLOB NOT NULL);
 -- The holder tree as of the latest head, by parent: level is the children's level (0 = leaves),
 -- idx the parent's index, hashes the four children's 32-byte hashes in order (an empty child as
 -- the empty subtree of its level). A parent whose children are all empty has no row.

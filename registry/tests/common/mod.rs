@@ -96,7 +96,7 @@ impl Fixture {
     pub fn snapshot(&self) -> Vec<(String, i64, i64)> {
         let c = raw(&self.path);
         let value = |sql: &str| -> i64 { c.value(sql, &[]).unwrap().unwrap() };
-        ["signers", "holders", "events", "queue", "log", "log_nodes", "tree_groups", "heads"]
+        ["signers", "holders", "events", "queue", "log_pages", "log_nodes", "tree_groups", "heads"]
             .iter()
             .map(|t| {
                 let n = value(&format!("SELECT COUNT(*) FROM {t}"));
