@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p healthcode-registry --example scale -- \
 //!     [--holders 1000000,10000000] [--events 100000] [--witnesses 2000] [--cache-levels 8] [--dir DIR]
-//!     [--pg postgres://…]
+//!     [--enrol-batch 1000000] [--pg postgres://…]
 //! ```
 //!
 //! With `--pg SERVER_URL` the registry of each size is a database `scale_<size>` on that server
@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 
 const POLICY: &str = include_str!("../../policies/henan-2022.toml");
 const T0: u64 = 1_655_164_800;
-/// Enrolments per publish while loading: bounds the memory of one publish's dirty paths.
+/// Enrolments per publish while loading, by default (`--enrol-batch`): bounds the memory of one
+/// enrolment and of one publish's dirty paths.
 const ENROL_BATCH: u64 = 1_000_000;
 
 struct Args {
@@ -44,6 +45,8 @@ struct Args {
     pg: Option<String>,
     /// Which batch of events the publish phase makes (another round: other events).
     round: u64,
+    /// Enrolments per publish while loading.
+    enrol_batch: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -56,6 +59,7 @@ fn parse_args() -> Result<Args, String> {
         dir: None,
         pg: None,
         round: 0,
+        enrol_batch: ENROL_BATCH,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -71,6 +75,7 @@ fn parse_args() -> Result<Args, String> {
             "--dir" => a.dir = Some(value()?.into()),
             "--pg" => a.pg = Some(value()?),
             "--round" => a.round = num(value()?)?,
+            "--enrol-batch" => a.enrol_batch = num(value()?)?.max(1),
             "--phase" => a.phase = Some(value()?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
@@ -150,7 +155,7 @@ fn phase(name: &str, size: u64, a: &Args, dir: &Path) -> Result<(), Box<dyn std:
             let start = Instant::now();
             let mut done = 0;
             while done < size {
-                let end = (done + ENROL_BATCH).min(size);
+                let end = (done + a.enrol_batch).min(size);
                 let cms: Vec<Fr> = (done..end).map(|i| Fr::from(i + 1)).collect();
                 reg.enroll_batch(&cms, T0 - 100)?;
                 reg.publish(T0 - 100)?;
@@ -214,6 +219,7 @@ fn child(name: &str, size: u64, a: &Args, dir: &Path) -> Result<HashMap<String, 
     let out = std::process::Command::new(exe)
         .args(["--phase", name, "--holders", &size.to_string(), "--events", &a.events.to_string()])
         .args(["--witnesses", &a.witnesses.to_string(), "--cache-levels", &a.cache_levels.to_string()])
+        .args(["--enrol-batch", &a.enrol_batch.to_string()])
         .arg("--dir")
         .arg(dir)
         .args(a.pg.iter().flat_map(|url| ["--pg", url.as_str()]))
@@ -263,7 +269,7 @@ fn main() {
                 eprintln!("scale: {e}");
             }
             eprintln!(
-                "usage: scale [--holders N,N…] [--events N] [--witnesses N] [--cache-levels N] [--dir DIR] [--pg URL]"
+                "usage: scale [--holders N,N…] [--events N] [--witnesses N] [--cache-levels N] [--enrol-batch N] [--dir DIR] [--pg URL]"
             );
             std::process::exit(2);
         }
