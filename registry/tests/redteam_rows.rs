@@ -5,7 +5,7 @@
 //! batches and a hash exclusion constraint for commitments, and the schema step that brings an
 //! old registry there.
 //!
-//! Findings (failing on afac394):
+//! Findings (failing on afac394, all three fixed since):
 //! - `a_publish_over_an_altered_log_entry_is_refused`: the publish signs a head whose log is not
 //!   an extension of the previous head's (a forked log) when an entry of the unstored tail was
 //!   altered.
@@ -19,9 +19,7 @@ mod common;
 use common::*;
 use healthcode_circuits::{field, Fr};
 use healthcode_registry::audit::replay;
-use healthcode_registry::head::verify_chain;
-use healthcode_registry::log::{MemoryLog, Subtrees};
-use healthcode_registry::store::{log_pages, TxKind, Val, LOG_STORED_FROM};
+use healthcode_registry::store::{log_pages, TxKind, Val};
 use healthcode_registry::{HolderFile, PublishHooks, PublishStep, Refusal, Registry, RegistryError};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Barrier};
@@ -39,103 +37,6 @@ fn edit_entries(path: &Path, edit: impl FnOnce(&mut Vec<Vec<u8>>)) {
 
 fn count(path: &Path, sql: &str) -> i64 {
     raw(path).value(sql, &[]).unwrap().unwrap()
-}
-
-/// Every head chains, the auditor's replay of the log accepts them all (log roots and tree
-/// roots), the stored tree's leaves and top hash to the latest root, and every published
-/// holder's witness opens the latest head.
-fn audit_ok(reg: &Registry) {
-    let head = reg.head().unwrap();
-    let heads = reg.heads().unwrap();
-    verify_chain(&heads, &reg.public_key(), &reg.policy_digest()).unwrap();
-    let entries = reg.log_entries(0, head.log_size).unwrap();
-    let r = replay(&entries, &heads, &reg.public_key(), reg.policy()).expect("the auditor's replay");
-    assert_eq!(r.tree.root(), head.root, "replayed root");
-    let stored = reg.stored_tree().unwrap();
-    assert_eq!(stored.recompute_root(), head.root, "stored leaves' root");
-    assert_eq!(stored.root(), head.root, "stored top group's root");
-    for i in 0..head.holders as u32 {
-        let w = reg.witness(i).unwrap_or_else(|e| panic!("witness {i}: {e}"));
-        w.check(&reg.public_key(), reg.policy()).unwrap_or_else(|e| panic!("witness {i}: {e:?}"));
-    }
-}
-
-/// Brings the registry at `path` back to the schema before afac394 (SQLite step 2, PostgreSQL
-/// step 1): a `published` column set from the latest head, zero states as eight bytes a kind,
-/// every log level stored, the log one row per entry and `enrolled_at` back (`log_pages`
-/// dropped), the tree one row per node (the root too), `tree_groups` dropped and,
-/// on PostgreSQL, the B-tree unique constraint on commitments. `reg` must be the registry's only
-/// handle; it is dropped.
-fn downgrade(reg: Registry, path: &Path) {
-    let head = reg.head().unwrap();
-    let kinds = reg.policy().events.len();
-    let tree = reg.stored_tree().unwrap();
-    let entries = reg.log_entries(0, head.log_size).unwrap();
-    drop(reg);
-    let postgres = on_postgres();
-    let db = raw(path);
-    db.exec(
-        if postgres {
-            "ALTER TABLE holders ADD COLUMN published SMALLINT NOT NULL DEFAULT 0"
-        } else {
-            "ALTER TABLE holders ADD COLUMN published INTEGER NOT NULL DEFAULT 0"
-        },
-        &[],
-    )
-    .unwrap();
-    db.exec("UPDATE holders SET published = 1 WHERE leaf_index < ?1", &[Val::Int(head.holders as i64)])
-        .unwrap();
-    db.exec("UPDATE holders SET state = ?1 WHERE length(state) = 0", &[Val::Bytes(vec![0; 8 * kinds])])
-        .unwrap();
-    let mut log = MemoryLog::new();
-    for e in &entries {
-        log.append(e);
-    }
-    for level in 0..LOG_STORED_FROM {
-        for idx in 0..head.log_size >> level {
-            db.exec(
-                "INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
-                &[
-                    Val::Int(level.into()),
-                    Val::Int(idx as i64),
-                    Val::Bytes(log.subtree(level, idx).unwrap().to_vec()),
-                ],
-            )
-            .unwrap();
-        }
-    }
-    for (level, idx, v) in tree.nodes() {
-        db.exec(
-            "INSERT INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
-            &[Val::Int(level as i64), Val::Int(idx as i64), Val::Bytes(field::to_bytes(&v).to_vec())],
-        )
-        .unwrap();
-    }
-    db.exec("DROP TABLE tree_groups", &[]).unwrap();
-    for (idx, e) in entries.iter().enumerate() {
-        db.exec(
-            "INSERT INTO log (idx, entry, epoch) VALUES (?1, ?2, 1)",
-            &[Val::Int(idx as i64), Val::Bytes(e.clone())],
-        )
-        .unwrap();
-    }
-    db.exec("DROP TABLE log_pages", &[]).unwrap();
-    db.exec(
-        if postgres {
-            "ALTER TABLE holders ADD COLUMN enrolled_at BIGINT NOT NULL DEFAULT 0"
-        } else {
-            "ALTER TABLE holders ADD COLUMN enrolled_at INTEGER NOT NULL DEFAULT 0"
-        },
-        &[],
-    )
-    .unwrap();
-    if postgres {
-        db.exec("ALTER TABLE holders DROP CONSTRAINT holders_commitment_unique", &[]).unwrap();
-        db.exec("ALTER TABLE holders ADD CONSTRAINT holders_commitment_key UNIQUE (commitment)", &[])
-            .unwrap();
-    }
-    db.exec(if postgres { "UPDATE schema_version SET version = 1" } else { "PRAGMA user_version = 2" }, &[])
-        .unwrap();
 }
 
 /// Takes the registry out of a fixture (to be downgraded): its directory, path and handle.
