@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p healthcode-registry --example scale -- \
 //!     [--holders 1000000,10000000] [--events 100000] [--witnesses 2000] [--cache-levels 8] [--dir DIR]
-//!     [--enrol-batch 1000000] [--pg postgres://…]
+//!     [--enrol-batch 1000000] [--resume] [--pg postgres://…]
 //! ```
 //!
 //! With `--pg SERVER_URL` the registry of each size is a database `scale_<size>` on that server
@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 
 const POLICY: &str = include_str!("../../policies/henan-2022.toml");
 const T0: u64 = 1_655_164_800;
+/// When the enrolment phase starts: a day before the events, room for 86,400 batches.
+const ENROL_START: u64 = T0 - 300_000;
 /// Enrolments per publish while loading, by default (`--enrol-batch`): bounds the memory of one
 /// enrolment and of one publish's dirty paths.
 const ENROL_BATCH: u64 = 1_000_000;
@@ -47,6 +49,8 @@ struct Args {
     round: u64,
     /// Enrolments per publish while loading.
     enrol_batch: u64,
+    /// Continue an enrolment that stopped (the database is kept; its holders stay enrolled).
+    resume: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -60,6 +64,7 @@ fn parse_args() -> Result<Args, String> {
         pg: None,
         round: 0,
         enrol_batch: ENROL_BATCH,
+        resume: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -76,6 +81,7 @@ fn parse_args() -> Result<Args, String> {
             "--pg" => a.pg = Some(value()?),
             "--round" => a.round = num(value()?)?,
             "--enrol-batch" => a.enrol_batch = num(value()?)?.max(1),
+            "--resume" => a.resume = true,
             "--phase" => a.phase = Some(value()?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
@@ -149,16 +155,28 @@ fn phase(name: &str, size: u64, a: &Args, dir: &Path) -> Result<(), Box<dyn std:
     let lab = SigningKey::from_bytes(&[1; 32]);
     match name {
         "enrol" => {
-            let mut reg = Registry::init(&db, POLICY, T0 - 100)?;
+            // Each batch is published one second after the previous one (heads' times must not
+            // run ahead of the clock), all of them before the events of the publish phase.
+            let mut reg = if a.resume {
+                Registry::open(&db)?
+            } else {
+                let mut reg = Registry::init(&db, POLICY, ENROL_START)?;
+                reg.add_signer("lab", Role::Lab, lab.verifying_key(), 0, ENROL_START)?;
+                reg
+            };
             reg.set_tree_cache_levels(a.cache_levels);
-            reg.add_signer("lab", Role::Lab, lab.verifying_key(), 0, T0 - 100)?;
             let start = Instant::now();
-            let mut done = 0;
+            // (Resumed: the holders of the last head are in; a batch left queued is published.)
+            let mut done = reg.head()?.holders + reg.queue_len()?;
+            if reg.queue_len()? > 0 {
+                reg.publish(reg.head()?.issued_at + 1)?;
+            }
             while done < size {
                 let end = (done + a.enrol_batch).min(size);
                 let cms: Vec<Fr> = (done..end).map(|i| Fr::from(i + 1)).collect();
-                reg.enroll_batch(&cms, T0 - 100)?;
-                reg.publish(T0 - 100)?;
+                let now = reg.head()?.issued_at + 1;
+                reg.enroll_batch(&cms, now)?;
+                reg.publish(now)?;
                 done = end;
                 eprint!("\r  {size}: {done} enrolled ({:.0?})", start.elapsed());
             }
@@ -177,17 +195,19 @@ fn phase(name: &str, size: u64, a: &Args, dir: &Path) -> Result<(), Box<dyn std:
                     Event::signed_by(&lab, reg.public_key(), holder, kind, T0 - 200_000 + i % 200_000, None)
                 })
                 .collect();
+            // (T0, or just after the last head: a resumed enrolment may have run past T0.)
+            let now = T0.max(reg.head()?.issued_at + 1);
             let t = Instant::now();
             // (Resumable: events accepted by an earlier, interrupted run are queued already.)
             let queued = reg.queue_len()? >= a.events;
             for chunk in events.chunks(20_000).filter(|_| !queued) {
-                for verdict in reg.submit_batch(chunk, T0)? {
+                for verdict in reg.submit_batch(chunk, now)? {
                     verdict?;
                 }
             }
             println!("accept_secs={}", t.elapsed().as_secs_f64());
             let t = Instant::now();
-            reg.publish(T0)?;
+            reg.publish(now)?;
             println!("secs={}", t.elapsed().as_secs_f64());
         }
         "witness" => {
@@ -220,6 +240,7 @@ fn child(name: &str, size: u64, a: &Args, dir: &Path) -> Result<HashMap<String, 
         .args(["--phase", name, "--holders", &size.to_string(), "--events", &a.events.to_string()])
         .args(["--witnesses", &a.witnesses.to_string(), "--cache-levels", &a.cache_levels.to_string()])
         .args(["--enrol-batch", &a.enrol_batch.to_string()])
+        .args(a.resume.then_some("--resume"))
         .arg("--dir")
         .arg(dir)
         .args(a.pg.iter().flat_map(|url| ["--pg", url.as_str()]))
@@ -237,7 +258,7 @@ fn child(name: &str, size: u64, a: &Args, dir: &Path) -> Result<HashMap<String, 
 }
 
 fn row(size: u64, a: &Args, dir: &Path) -> Result<String, String> {
-    if let Some(server) = &a.pg {
+    if let Some(server) = a.pg.as_ref().filter(|_| !a.resume) {
         let name = format!("scale_{size}");
         postgres::drop_database(server, &name).map_err(|e| e.to_string())?;
         postgres::create_database(server, &name).map_err(|e| e.to_string())?;
@@ -269,7 +290,7 @@ fn main() {
                 eprintln!("scale: {e}");
             }
             eprintln!(
-                "usage: scale [--holders N,N…] [--events N] [--witnesses N] [--cache-levels N] [--enrol-batch N] [--dir DIR] [--pg URL]"
+                "usage: scale [--holders N,N…] [--events N] [--witnesses N] [--cache-levels N] [--enrol-batch N] [--resume] [--dir DIR] [--pg URL]"
             );
             std::process::exit(2);
         }

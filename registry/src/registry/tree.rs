@@ -261,6 +261,13 @@ pub(super) fn adopt_node_rows(db: &Db) -> Result<()> {
     if tx.row("SELECT 1 FROM tree_nodes LIMIT 1", &[])?.is_none() {
         return Ok(());
     }
+    // Rows in both tables: not a registry of the previous layout (whose groups are empty) but
+    // damage, which adopting would mix into the tree.
+    if tx.row("SELECT 1 FROM tree_groups LIMIT 1", &[])?.is_some() {
+        return Err(RegistryError::Corrupt(
+            "both `tree_nodes` rows and `tree_groups` hold the tree; it was not converted".into(),
+        ));
+    }
     const PAGE: u64 = 1 << 20;
     for level in 0..LEVELS {
         // A node outside its level would wrap the page arithmetic below (and never be read).

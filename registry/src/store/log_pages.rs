@@ -34,11 +34,12 @@ pub fn decode(page: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         if len > tail.len() {
             return Err("a log page ends inside an entry".into());
         }
+        if out.len() as u64 == PAGE {
+            // (Checked as it parses: a blob of empty entries must not allocate its count first.)
+            return Err(format!("a log page holds more than {PAGE} entries"));
+        }
         out.push(tail[..len].to_vec());
         rest = &tail[len..];
-    }
-    if out.len() as u64 > PAGE {
-        return Err(format!("a log page holds {} entries, more than {PAGE}", out.len()));
     }
     Ok(out)
 }
@@ -66,11 +67,17 @@ pub fn read(db: &Db, from: u64, to: u64) -> DbResult<Vec<Vec<u8>>> {
         }
         let entries = decode(&r.get::<Vec<u8>>(1)?).map_err(|e| corrupt(format!("log page {page}: {e}")))?;
         let base = page * PAGE;
-        let full = entries.len() as u64 == PAGE;
+        let len = entries.len();
+        let full = len as u64 == PAGE;
         let wanted =
             entries.into_iter().enumerate().filter(|(i, _)| (from..to).contains(&(base + *i as u64)));
         out.extend(wanted.map(|(_, e)| e));
         if !full {
+            // Only the log's last page may be short: a short page with a successor lost
+            // entries, and those after the hole would be served under earlier indices.
+            if db.row("SELECT 1 FROM log_pages WHERE page = ?1", &args![page + 1])?.is_some() {
+                return Err(corrupt(format!("log page {page} holds {len} entries but is not the last page")));
+            }
             break;
         }
     }
@@ -122,19 +129,42 @@ pub fn adopt_rows(db: &Db) -> DbResult<()> {
     if tx.row("SELECT 1 FROM log LIMIT 1", &[])?.is_none() {
         return Ok(());
     }
-    let size: u64 = tx.value("SELECT COUNT(*) FROM log", &[])?.unwrap_or(0);
-    let max: Option<u64> = tx.value("SELECT MAX(idx) FROM log", &[])?;
-    if max.map_or(0, |m| m + 1) != size {
-        return Err(corrupt(format!("the log's {size} entries are not numbered 0..{size}")));
+    // Rows in both tables: not a registry of the previous layout (whose pages are empty) but
+    // damage; adopting would overwrite the signed log's first pages.
+    if tx.row("SELECT 1 FROM log_pages LIMIT 1", &[])?.is_some() {
+        return Err(corrupt(
+            "both `log` rows and `log_pages` hold entries; the log was not converted".into(),
+        ));
+    }
+    let size: i64 = tx.value("SELECT COUNT(*) FROM log", &[])?.unwrap_or(0);
+    let (min, max): (Option<i64>, Option<i64>) = match tx.row("SELECT MIN(idx), MAX(idx) FROM log", &[])? {
+        Some(r) => (r.get(0)?, r.get(1)?),
+        None => (None, None),
+    };
+    let misnumbered = || corrupt(format!("the log's {size} entries are not numbered 0..{size}"));
+    if min != Some(0) || max != Some(size - 1) {
+        return Err(misnumbered());
     }
     const RUN: u64 = 64 * PAGE;
+    let size = size as u64;
     let mut done = 0;
     while done < size {
         let rows = tx.rows(
-            "SELECT entry FROM log WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+            "SELECT idx, entry FROM log WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
             &args![done, done + RUN],
         )?;
-        let entries = rows.iter().map(|r| r.get::<Vec<u8>>(0)).collect::<DbResult<Vec<_>>>()?;
+        // Every index of the run, each once: with MIN 0, MAX size - 1 and COUNT size, a duplicate
+        // and a gap could otherwise cancel out and shift the entries between them.
+        let mut entries = Vec::with_capacity(rows.len());
+        for (want, r) in (done..).zip(&rows) {
+            if r.get::<u64>(0)? != want {
+                return Err(misnumbered());
+            }
+            entries.push(r.get::<Vec<u8>>(1)?);
+        }
+        if entries.is_empty() {
+            return Err(misnumbered());
+        }
         append(&tx, done, &entries)?;
         done += entries.len() as u64;
     }
