@@ -22,7 +22,7 @@ use ed25519_dalek::SigningKey;
 use healthcode_circuits::Fr;
 use healthcode_registry::event::Role;
 use healthcode_registry::store::{postgres, Db, Location};
-use healthcode_registry::{Event, Registry, SignedEvent};
+use healthcode_registry::{Event, PublishHooks, PublishStep, Registry, SignedEvent};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -207,7 +207,19 @@ fn phase(name: &str, size: u64, a: &Args, dir: &Path) -> Result<(), Box<dyn std:
             }
             println!("accept_secs={}", t.elapsed().as_secs_f64());
             let t = Instant::now();
-            reg.publish(now)?;
+            // Where the publish's time goes: the time at each of its steps (stderr).
+            let mut last = Duration::ZERO;
+            let mut step = |s: PublishStep| {
+                let at = t.elapsed();
+                eprintln!(
+                    "  {size}: publish {s:?} at {:.2} s (+{:.2} s)",
+                    at.as_secs_f64(),
+                    (at - last).as_secs_f64()
+                );
+                last = at;
+                Ok(())
+            };
+            reg.publish_with(now, PublishHooks { progress: None, fault: Some(&mut step) })?;
             println!("secs={}", t.elapsed().as_secs_f64());
         }
         "witness" => {
