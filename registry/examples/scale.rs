@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p healthcode-registry --example scale -- \
 //!     [--holders 1000000,10000000] [--events 100000] [--witnesses 2000] [--cache-levels 8] [--dir DIR]
-//!     [--enrol-batch 1000000] [--resume] [--pg postgres://…]
+//!     [--enrol-batch 1000000] [--resume] [--round K] [--pg postgres://…]
 //! ```
 //!
 //! With `--pg SERVER_URL` the registry of each size is a database `scale_<size>` on that server
@@ -253,6 +253,7 @@ fn child(name: &str, size: u64, a: &Args, dir: &Path) -> Result<HashMap<String, 
         .args(["--witnesses", &a.witnesses.to_string(), "--cache-levels", &a.cache_levels.to_string()])
         .args(["--enrol-batch", &a.enrol_batch.to_string()])
         .args(a.resume.then_some("--resume"))
+        .args(["--round", &a.round.to_string()])
         .arg("--dir")
         .arg(dir)
         .args(a.pg.iter().flat_map(|url| ["--pg", url.as_str()]))
@@ -302,7 +303,7 @@ fn main() {
                 eprintln!("scale: {e}");
             }
             eprintln!(
-                "usage: scale [--holders N,N…] [--events N] [--witnesses N] [--cache-levels N] [--enrol-batch N] [--resume] [--dir DIR] [--pg URL]"
+                "usage: scale [--holders N,N…] [--events N] [--witnesses N] [--cache-levels N] [--enrol-batch N] [--resume] [--round K] [--dir DIR] [--pg URL]"
             );
             std::process::exit(2);
         }
