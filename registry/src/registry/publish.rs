@@ -167,8 +167,9 @@ impl Registry {
                 }
                 // A row is rewritten only when its state changed (a new holder without events
                 // keeps the row her enrolment wrote: one write, not two, per holder).
-                if state_to_blob(&state) != st {
-                    changed_states.push(args![state_to_blob(&state), h].to_vec());
+                let blob = state_to_blob(&state);
+                if blob != st {
+                    changed_states.push(args![blob, h].to_vec());
                 }
                 rows.push((h, fr_from_blob(&cm)?, state));
             }

@@ -54,8 +54,7 @@ impl TopCache {
     pub(super) fn apply(&mut self, changed: &[Node], root: Fr) {
         for &(level, index, value) in changed {
             if let Some(group) = self.groups.get_mut(&(level, index / ARITY as u64)) {
-                let empty = value == tree::empty_root(level);
-                group[(index % ARITY as u64) as usize] = (!empty).then_some(value);
+                group[(index % ARITY as u64) as usize] = stored(level, value);
             }
         }
         self.root = Some(root);
@@ -115,6 +114,11 @@ impl NodeSource for DbNodes<'_> {
     }
 }
 
+/// A node as a group slot holds it: the empty subtree of its level as `None`.
+fn stored(level: usize, v: Fr) -> Option<Fr> {
+    (v != tree::empty_root(level)).then_some(v)
+}
+
 /// A stored group's children, an empty subtree as `None`.
 fn group_from_blob(level: usize, blob: &[u8]) -> Result<[Option<Fr>; ARITY]> {
     if blob.len() != ARITY * 32 {
@@ -126,7 +130,7 @@ fn group_from_blob(level: usize, blob: &[u8]) -> Result<[Option<Fr>; ARITY]> {
     let mut group = [None; ARITY];
     for (slot, bytes) in group.iter_mut().zip(blob.chunks(32)) {
         let v = fr_from_blob(bytes)?;
-        *slot = (v != tree::empty_root(level)).then_some(v);
+        *slot = stored(level, v);
     }
     Ok(group)
 }
@@ -193,7 +197,7 @@ pub(super) fn update(
         let group = groups.get_mut(&key).ok_or_else(|| {
             RegistryError::Corrupt(format!("tree node {level}/{idx} changed without its group being read"))
         })?;
-        group[(idx % ARITY as u64) as usize] = (v != tree::empty_root(level)).then_some(v);
+        group[(idx % ARITY as u64) as usize] = stored(level, v);
         dirty.push(key);
     }
     dirty.sort_unstable();
@@ -297,7 +301,7 @@ pub(super) fn adopt_node_rows(db: &Db) -> Result<()> {
                 let (idx, hash): (u64, Vec<u8>) = (r.get(0)?, r.get(1)?);
                 let v = fr_from_blob(&hash)?;
                 let group = groups.entry(idx / ARITY as u64).or_insert([None; ARITY]);
-                group[(idx % ARITY as u64) as usize] = (v != tree::empty_root(level)).then_some(v);
+                group[(idx % ARITY as u64) as usize] = stored(level, v);
             }
             let put: Vec<Vec<crate::store::Val>> = groups
                 .iter()
