@@ -111,43 +111,49 @@ fn a_read_only_replica_serves_and_refuses_writes() {
     assert_eq!(replica.head().unwrap(), head);
 }
 
-/// A cluster of this test's own (it is restarted), on a Unix socket in `dir`.
+/// A cluster of a test's own (restarted, or replicated), on a Unix socket in `dir`.
 struct Cluster {
     dir: PathBuf,
+    port: &'static str,
 }
 
-/// The port of this test's cluster (its socket lives in its own directory).
-const PORT: &str = "55439";
+/// The ports of the tests' own clusters (each socket lives in its own directory; the ports only
+/// have to differ between the clusters of tests running at once).
+const RESTART_PORT: &str = "55439";
+const PRIMARY_PORT: &str = "55437";
+const REPLICA_PORT: &str = "55438";
 
 impl Cluster {
-    /// Runs `scripts/pg-cluster.sh CMD DIR [PORT]` and returns what it printed.
-    fn script(cmd: &str, dir: &Path) -> String {
+    /// Runs `scripts/pg-cluster.sh CMD DIR ARGS…` and returns what it printed.
+    fn script(cmd: &str, dir: &Path, args: &[&str]) -> String {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/pg-cluster.sh");
-        let mut c = Command::new(script);
-        c.arg(cmd).arg(dir);
-        if cmd == "start" {
-            c.arg(PORT);
-        }
-        let out = c.output().unwrap();
+        let out = Command::new(script).arg(cmd).arg(dir).args(args).output().unwrap();
         assert!(out.status.success(), "pg-cluster {cmd}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
-    fn start(dir: &Path) -> (Self, String) {
-        let url = Self::script("start", dir);
-        (Self { dir: dir.to_path_buf() }, url)
+    fn start(dir: &Path, port: &'static str) -> (Self, String) {
+        let url = Self::script("start", dir, &[port]);
+        (Self { dir: dir.to_path_buf(), port }, url)
+    }
+
+    /// A hot standby of `primary` (a base backup, then streaming replication) in `dir`.
+    fn replica_of(primary: &Cluster, dir: &Path, port: &'static str) -> (Self, String) {
+        let primary_dir = primary.dir.to_str().unwrap();
+        let url = Self::script("replica", dir, &[port, primary_dir, primary.port]);
+        (Self { dir: dir.to_path_buf(), port }, url)
     }
 
     /// Kills the server as a crash would (`immediate`: no checkpoint), then starts it again.
     fn crash_and_restart(&self) {
-        Self::script("kill", &self.dir);
-        Self::script("start", &self.dir);
+        Self::script("kill", &self.dir, &[]);
+        Self::script("start", &self.dir, &[self.port]);
     }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = std::panic::catch_unwind(|| Self::script("stop", &self.dir));
+        let _ = std::panic::catch_unwind(|| Self::script("stop", &self.dir, &[]));
     }
 }
 
@@ -159,7 +165,7 @@ fn a_server_restarted_under_load_loses_no_acknowledged_event() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let (cluster, server) = Cluster::start(&tmp.path().join("pg"));
+    let (cluster, server) = Cluster::start(&tmp.path().join("pg"), RESTART_PORT);
     let url = healthcode_registry::store::postgres::create_database(&server, "restart").unwrap();
     let path = PathBuf::from(&url);
     let mut reg = Registry::init(&path, POLICY, T0 - 10 * DAY).unwrap();
@@ -231,4 +237,164 @@ fn a_server_restarted_under_load_loses_no_acknowledged_event() {
     assert!(acked.iter().all(|id| stored.iter().any(|e| e.id == *id && e.log_index.is_some())));
     assert!(head.log_size as usize >= acked.len());
     eprintln!("{} events acknowledged, {} refused while the server restarted", acked.len(), errors.len());
+}
+
+/// A publish rewrites the rows of the holders with new events and the tree groups on their
+/// paths. Pages keep room for that (schema step 3), so each rewrite is a
+/// heap-only tuple: no index entry written, where otherwise each one wrote into every index of
+/// its table, on a random page of an index far larger than memory at national scale. Holders
+/// bulk-enrolled fill their pages as a deployment's do; the events are spread a few per page.
+#[test]
+fn a_publish_rewrites_rows_without_writing_index_entries() {
+    if server().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let path = new_db(tmp.path());
+    let mut reg = Registry::init(&path, POLICY, T0 - 10 * DAY).unwrap();
+    let lab = key(1);
+    reg.add_signer("lab", healthcode_registry::Role::Lab, lab.verifying_key(), 0, T0 - 10 * DAY).unwrap();
+    let cms: Vec<healthcode_circuits::Fr> =
+        (0..2000).map(|i| healthcode_circuits::Fr::from(10_000 + i)).collect();
+    reg.enroll_batch(&cms, T0 - 10 * DAY).unwrap();
+    reg.publish(T0 - 10 * DAY).unwrap();
+    let events: Vec<_> = (0..50u32)
+        .map(|i| {
+            let kind = if i % 2 == 0 { "negative_test" } else { "positive_test" };
+            healthcode_registry::Event::signed_by(
+                &lab,
+                reg.public_key(),
+                i * 40,
+                kind,
+                T0 - 3600 + i as u64,
+                None,
+            )
+        })
+        .collect();
+    for verdict in reg.submit_batch(&events, T0).unwrap() {
+        verdict.unwrap();
+    }
+    reg.publish(T0).unwrap();
+    reg.witness(40).unwrap().check(&reg.public_key(), reg.policy()).unwrap();
+    // The registry's statistics reach the server's counters when its connection closes.
+    drop(reg);
+    let db = raw(&path);
+    let mut counts = Vec::new();
+    for _ in 0..100 {
+        db.exec("SELECT pg_stat_clear_snapshot()", &[]).unwrap();
+        counts = db
+            .rows(
+                "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
+                 WHERE relname IN ('holders', 'tree_groups') ORDER BY relname",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get::<String>(0).unwrap(), r.get::<i64>(1).unwrap(), r.get::<i64>(2).unwrap()))
+            .collect::<Vec<_>>();
+        if counts.iter().any(|(t, upd, _)| t == "holders" && *upd >= 50) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let of = |table: &str| counts.iter().find(|c| c.0.starts_with(table)).cloned().unwrap();
+    let (_, upd, hot) = of("holders");
+    assert_eq!((upd, hot), (50, 50), "holder rows were rewritten with index entries: {counts:?}");
+    // The upper groups are rewritten many to a page in one publish, more than its room holds;
+    // the lower ones, spread out, fit (without the room: none of the 152 did).
+    let (_, upd, hot) = of("tree_groups");
+    assert!(upd > 50 && hot * 3 >= upd, "tree groups were rewritten with index entries: {counts:?}");
+}
+
+/// A real streaming replica (a hot standby replaying the primary's WAL, as a deployment's read
+/// replicas are): while the primary accepts and publishes, the replica serves heads and
+/// witnesses, each one checking against the head it came with and the heads never going back;
+/// once caught up it serves the primary's latest head and states. A write sent to it is refused
+/// as read-only, naming why, and leaves nothing.
+#[test]
+fn a_streaming_replica_serves_witnesses_while_the_primary_publishes() {
+    if server().is_none() {
+        return;
+    }
+    use healthcode_circuits::Fr;
+    use healthcode_registry::store::postgres;
+    let tmp = tempfile::tempdir().unwrap();
+    let (primary, primary_server) = Cluster::start(&tmp.path().join("primary"), PRIMARY_PORT);
+    let path = PathBuf::from(postgres::create_database(&primary_server, "replicated").unwrap());
+    let mut reg = Registry::init(&path, POLICY, T0 - 10 * DAY).unwrap();
+    let lab = key(1);
+    reg.add_signer("lab", healthcode_registry::Role::Lab, lab.verifying_key(), 0, T0 - 10 * DAY).unwrap();
+    let cms: Vec<Fr> = (0..64).map(|i| Fr::from(20_000 + i)).collect();
+    reg.enroll_batch(&cms, T0 - 10 * DAY).unwrap();
+    reg.publish(T0 - 10 * DAY).unwrap();
+    let (_standby, replica_server) = Cluster::replica_of(&primary, &tmp.path().join("replica"), REPLICA_PORT);
+    let replica_path = PathBuf::from(postgres::with_database(&replica_server, "replicated"));
+    let mut replica = Registry::open(&replica_path).unwrap();
+    let (key, policy) = (replica.public_key(), replica.policy().clone());
+    assert_eq!(key, reg.public_key());
+
+    const ROUNDS: u64 = 5;
+    let publishing = std::sync::atomic::AtomicBool::new(true);
+    let (last, epochs, served) = std::thread::scope(|s| {
+        let publisher = s.spawn(|| {
+            let mut head = None;
+            for round in 0..ROUNDS {
+                let events: Vec<_> = (0..8u32)
+                    .map(|i| {
+                        let holder = (round as u32 * 8 + i) % 64;
+                        healthcode_registry::Event::signed_by(
+                            &lab,
+                            reg.public_key(),
+                            holder,
+                            "positive_test",
+                            T0 - 3600 + round,
+                            None,
+                        )
+                    })
+                    .collect();
+                for verdict in reg.submit_batch(&events, T0 + round).unwrap() {
+                    verdict.unwrap();
+                }
+                head = Some(reg.publish(T0 + round).unwrap());
+                std::thread::sleep(std::time::Duration::from_millis(150));
+            }
+            publishing.store(false, std::sync::atomic::Ordering::SeqCst);
+            head.unwrap()
+        });
+        let (mut epochs, mut served) = (Vec::new(), 0u32);
+        while publishing.load(std::sync::atomic::Ordering::SeqCst) {
+            let w = replica.witness(served % 64).unwrap();
+            w.check(&key, &policy).unwrap_or_else(|e| panic!("a witness from the replica: {e}"));
+            if epochs.last() != Some(&w.head.epoch) {
+                epochs.push(w.head.epoch);
+            }
+            served += 1;
+        }
+        (publisher.join().unwrap(), epochs, served)
+    });
+    assert!(epochs.windows(2).all(|e| e[0] < e[1]), "the replica's heads went back: {epochs:?}");
+    assert!(epochs.len() >= 2, "the replica never followed the primary while serving: {epochs:?}");
+
+    // Caught up: the primary's latest head, and a witness showing the last round's events.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while replica.head().unwrap() != last {
+        assert!(std::time::Instant::now() < deadline, "the replica did not catch up");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let w = replica.witness(39).unwrap();
+    w.check(&key, &policy).unwrap();
+    assert_eq!((w.head.clone(), w.state["positive_test"]), (last.clone(), T0 - 3600 + ROUNDS - 1));
+
+    // Writes go to the primary.
+    let ev = healthcode_registry::Event::signed_by(&lab, key, 1, "negative_test", T0 - 60, None);
+    let e = replica.submit(&ev, T0 + ROUNDS).unwrap_err();
+    assert_eq!(db_kind(&e), Some(DbErrorKind::ReadOnly), "{e}");
+    assert!(e.to_string().contains("read-only"), "{e}");
+    let e = replica.publish(T0 + ROUNDS).unwrap_err();
+    assert_eq!(db_kind(&e), Some(DbErrorKind::ReadOnly), "{e}");
+    let e = Registry::init(&replica_path, POLICY, T0).unwrap_err();
+    assert!(e.to_string().contains("already exists"), "{e}");
+    assert_eq!(replica.queue_len().unwrap(), 0);
+    assert_eq!(replica.head().unwrap(), last, "a refused write changed the replica");
+    eprintln!("{served} witnesses served from the replica across epochs {epochs:?}");
 }

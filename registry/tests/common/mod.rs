@@ -137,9 +137,9 @@ pub fn audit_ok(reg: &Registry) {
 /// Brings the registry at `path` back to the schema before afac394 (SQLite step 2, PostgreSQL
 /// step 1): a `published` column set from the latest head, zero states as eight bytes a kind,
 /// every log level stored, the log one row per entry and `enrolled_at` back (`log_pages`
-/// dropped), the tree one row per node (the root too), `tree_groups` dropped and,
-/// on PostgreSQL, the B-tree unique constraint on commitments. `reg` must be the registry's only
-/// handle; it is dropped.
+/// dropped), the tree one row per node (the root too), `tree_groups` dropped and, on
+/// PostgreSQL, the B-tree unique constraint on commitments and full pages (no fill factor).
+/// `reg` must be the registry's only handle; it is dropped.
 pub fn downgrade(reg: Registry, path: &Path) {
     use healthcode_circuits::field;
     use healthcode_registry::log::{MemoryLog, Subtrees};
@@ -207,6 +207,7 @@ pub fn downgrade(reg: Registry, path: &Path) {
     )
     .unwrap();
     if postgres {
+        db.exec("ALTER TABLE holders RESET (fillfactor)", &[]).unwrap();
         db.exec("ALTER TABLE holders DROP CONSTRAINT holders_commitment_unique", &[]).unwrap();
         db.exec("ALTER TABLE holders ADD CONSTRAINT holders_commitment_key UNIQUE (commitment)", &[])
             .unwrap();
