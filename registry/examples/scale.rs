@@ -166,11 +166,12 @@ fn phase(name: &str, size: u64, a: &Args, dir: &Path) -> Result<(), Box<dyn std:
             };
             reg.set_tree_cache_levels(a.cache_levels);
             let start = Instant::now();
-            // (Resumed: the holders of the last head are in; a batch left queued is published.)
-            let mut done = reg.head()?.holders + reg.queue_len()?;
+            // (The signer's accreditation, or resumed: a batch left queued, is published first;
+            // then the holders of the last head are in.)
             if reg.queue_len()? > 0 {
                 reg.publish(reg.head()?.issued_at + 1)?;
             }
+            let mut done = reg.head()?.holders;
             while done < size {
                 let end = (done + a.enrol_batch).min(size);
                 let cms: Vec<Fr> = (done..end).map(|i| Fr::from(i + 1)).collect();
