@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use healthcode_registry::event::Role;
-use healthcode_registry::{Event, Refusal, Registry, RegistryError};
+use healthcode_registry::{Event, Refusal, Registry, RegistryError, SignedEvent};
 
 /// Submits, expects `want`, and checks the database is unchanged.
 fn refused(f: &mut Fixture, ev: &healthcode_registry::SignedEvent, now: u64, want: Refusal) {
@@ -247,4 +247,96 @@ fn batch_refusals_store_only_the_accepted() {
     assert!(matches!(out[1], Err(Refusal::RoleNotAllowed { .. })));
     assert!(matches!(out[2], Err(Refusal::Duplicate(_))));
     assert_eq!(f.reg.queue_len().unwrap(), 1);
+}
+
+/// A batch is read from storage once (its holders, duplicates and index cases), then judged
+/// event by event: each verdict must be the one the event gets submitted alone, in order, with
+/// the batch's earlier events already in (as index cases, as duplicates), and the queue must
+/// keep the batch's order. Two fixtures alike: one takes the batch, the other one event at a time.
+#[test]
+fn a_batch_is_judged_as_its_events_one_by_one() {
+    // The events for one registry (an event names its registry): those stored before, the batch.
+    fn events(f: &Fixture) -> (Vec<SignedEvent>, Vec<SignedEvent>) {
+        let stored = f.event(&f.lab, 2, "positive_test", T0 - 7200, None);
+        let pos = f.event(&f.lab, 0, "positive_test", T0 - 3600, None);
+        let later = f.event(&f.lab, 1, "positive_test", T0 - 3500, None);
+        let neg = f.event(&f.lab, 1, "negative_test", T0 - 3400, None);
+        let retracted = f.event(&f.lab, 2, "positive_test", T0 - 3300, None);
+        let batch = vec![
+            // An index case stored before the batch, and one accepted earlier in it.
+            f.event(&f.tracer, 1, "close_contact", T0 - 600, Some(stored.event.id())),
+            pos.clone(),
+            f.event(&f.tracer, 1, "close_contact", T0 - 500, Some(pos.event.id())),
+            // The index case's own holder, a case that comes later in the batch, one that is
+            // not a positive test, and one retracted before the batch.
+            f.event(&f.tracer, 0, "close_contact", T0 - 400, Some(pos.event.id())),
+            f.event(&f.tracer, 2, "close_contact", T0 - 300, Some(later.event.id())),
+            later,
+            neg.clone(),
+            f.event(&f.tracer, 2, "close_contact", T0 - 200, Some(neg.event.id())),
+            f.event(&f.tracer, 0, "close_contact", T0 - 100, Some(retracted.event.id())),
+            // Duplicates: of the batch's own event, and of a stored one; an unknown holder.
+            pos,
+            stored.clone(),
+            f.event(&f.lab, 99, "negative_test", T0 - 50, None),
+        ];
+        (vec![stored, retracted], batch)
+    }
+    // A verdict without the ids (which name the registry): "ok" or the refusal's variant.
+    fn verdict(v: &Result<[u8; 32], Refusal>) -> String {
+        match v {
+            Ok(_) => "ok".into(),
+            Err(r) => format!("{r:?}").split(['(', ' ']).next().unwrap().to_string(),
+        }
+    }
+    // Positions in the batch of its published events, in log order.
+    fn log_order(f: &Fixture, batch: &[SignedEvent]) -> Vec<usize> {
+        let mut stored = f.reg.stored_events().unwrap();
+        stored.sort_by_key(|e| e.log_index);
+        stored.iter().filter_map(|e| batch.iter().position(|b| b.event.id() == e.id)).collect()
+    }
+    let (mut together, mut alone) = (fixture(3), fixture(3));
+    let mut verdicts = Vec::new();
+    let mut orders = Vec::new();
+    for (f, at_once) in [(&mut together, true), (&mut alone, false)] {
+        let (before, batch) = events(f);
+        for e in &before {
+            f.reg.submit(e, T0).unwrap();
+        }
+        let r = f.retraction(&f.lab, before[1].event.id());
+        f.reg.retract(&r, T0).unwrap();
+        let out: Vec<String> = if at_once {
+            f.reg.submit_batch(&batch, T0).unwrap().iter().map(verdict).collect()
+        } else {
+            batch
+                .iter()
+                .map(|e| match f.reg.submit(e, T0) {
+                    Ok(id) => verdict(&Ok(id)),
+                    Err(RegistryError::Refused(r)) => verdict(&Err(r)),
+                    Err(other) => panic!("{other}"),
+                })
+                .collect()
+        };
+        f.reg.publish(T0).unwrap();
+        verdicts.push(out);
+        orders.push(log_order(f, &batch));
+    }
+    assert_eq!(verdicts[0], verdicts[1]);
+    // Every kind of verdict above was reached (the batch tests what it says).
+    for want in [
+        "IndexCaseSameHolder",
+        "IndexCaseUnknown",
+        "IndexCaseNotPositive",
+        "IndexCaseRetracted",
+        "Duplicate",
+        "UnknownHolder",
+    ] {
+        assert!(verdicts[0].iter().any(|v| v == want), "no {want} in {:?}", verdicts[0]);
+    }
+    assert_eq!(verdicts[0].iter().filter(|v| *v == "ok").count(), 5, "{:?}", verdicts[0]);
+    // The same rows, and the log in the batch's order.
+    assert_eq!(together.snapshot(), alone.snapshot());
+    assert_eq!(orders[0], orders[1]);
+    // (10: the stored event the batch repeats, logged before the batch.)
+    assert_eq!(orders[0], vec![10, 0, 1, 2, 5, 6], "{:?}", verdicts[0]);
 }
