@@ -398,3 +398,109 @@ fn a_streaming_replica_serves_witnesses_while_the_primary_publishes() {
     assert_eq!(replica.head().unwrap(), last, "a refused write changed the replica");
     eprintln!("{served} witnesses served from the replica across epochs {epochs:?}");
 }
+
+/// A registry whose holders have events spread wide enough that a publish reads its dirty tree
+/// groups on several connections at once (`rows_many_committed`: ≥ 512 separate ranges on a
+/// level), the events of `round` for every eighth holder.
+fn spread_events(
+    reg: &Registry,
+    lab: &ed25519_dalek::SigningKey,
+    round: u64,
+) -> Vec<healthcode_registry::SignedEvent> {
+    (0..1200u32)
+        .map(|i| {
+            healthcode_registry::Event::signed_by(
+                lab,
+                reg.public_key(),
+                i * 8,
+                "negative_test",
+                T0 - 7200 + round,
+                None,
+            )
+        })
+        .collect()
+}
+
+fn spread_registry(path: &Path) -> (Registry, ed25519_dalek::SigningKey) {
+    let mut reg = Registry::init(path, POLICY, T0 - 10 * DAY).unwrap();
+    let lab = key(1);
+    reg.add_signer("lab", healthcode_registry::Role::Lab, lab.verifying_key(), 0, T0 - 10 * DAY).unwrap();
+    let cms: Vec<healthcode_circuits::Fr> =
+        (0..9600).map(|i| healthcode_circuits::Fr::from(40_000 + i)).collect();
+    reg.enroll_batch(&cms, T0 - 10 * DAY).unwrap();
+    reg.publish(T0 - 10 * DAY).unwrap();
+    (reg, lab)
+}
+
+/// The groups a publish reads side by side on other connections make the same tree as one
+/// connection reading them in turn: the same events on SQLite and on PostgreSQL give the same
+/// root (a leaf is the commitment and the state, whichever registry signed), and the stored tree
+/// hashes to it.
+#[test]
+fn groups_read_side_by_side_make_the_same_tree() {
+    if server().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut roots = Vec::new();
+    for path in [new_db(tmp.path()), tmp.path().join("twin.db")] {
+        let (mut reg, lab) = spread_registry(&path);
+        for round in 0..2 {
+            for verdict in reg.submit_batch(&spread_events(&reg, &lab, round), T0).unwrap() {
+                verdict.unwrap();
+            }
+            let head = reg.publish(T0 + round).unwrap();
+            assert_eq!(reg.stored_tree().unwrap().root(), head.root);
+            reg.witness(8 * 1199).unwrap().check(&reg.public_key(), reg.policy()).unwrap();
+            roots.push(head.root);
+        }
+    }
+    assert_eq!(roots[..2], roots[2..], "PostgreSQL's side-by-side reads made another tree");
+}
+
+/// The connections reading groups side by side die before a publish reads with them: the
+/// publish fails as `Unavailable`, writes nothing, and the next one opens new ones and succeeds.
+#[test]
+fn a_lost_reader_connection_fails_the_publish_cleanly() {
+    if server().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let path = new_db(tmp.path());
+    let (mut reg, lab) = spread_registry(&path);
+    for verdict in reg.submit_batch(&spread_events(&reg, &lab, 0), T0).unwrap() {
+        verdict.unwrap();
+    }
+    reg.publish(T0).unwrap();
+    for verdict in reg.submit_batch(&spread_events(&reg, &lab, 1), T0 + 1).unwrap() {
+        verdict.unwrap();
+    }
+    let before = reg.head().unwrap();
+    let killer = raw(&path);
+    let mut killed = 0;
+    let mut hook = |s: PublishStep| {
+        if s == PublishStep::LogAppended {
+            // The readers idle outside any transaction; the publish's own connection is in one.
+            let r = killer
+                .rows(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()
+                       AND application_name = 'healthcode-registry' AND state = 'idle'",
+                    &[],
+                )
+                .unwrap();
+            killed = r.len();
+        }
+        Ok(())
+    };
+    let e = reg.publish_with(T0 + 1, PublishHooks { progress: None, fault: Some(&mut hook) }).unwrap_err();
+    assert!(killed >= 2, "no reader connections to kill ({killed}): the test proves nothing");
+    assert_eq!(db_kind(&e), Some(DbErrorKind::Unavailable), "{e}");
+    let reopened = Registry::open(&path).unwrap();
+    assert_eq!(reopened.head().unwrap(), before, "a head was signed over a lost reader");
+    assert_eq!(reopened.stored_tree().unwrap().root(), before.root, "tree groups were half-written");
+    drop(reopened);
+    let head = reg.publish(T0 + 1).unwrap();
+    assert_eq!(head.epoch, before.epoch + 1);
+    assert_eq!(reg.stored_tree().unwrap().root(), head.root);
+}

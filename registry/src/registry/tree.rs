@@ -80,6 +80,10 @@ pub(super) struct DbNodes<'a> {
     /// publish writes back whole groups, and the hashing reads the group of every node it
     /// changes (a changed node's siblings), so the rest of each group is here.
     pub seen: HashMap<(usize, u64), [Option<Fr>; ARITY]>,
+    /// Whether groups may be read as last committed, outside the caller's transaction and on
+    /// several connections at once (a publish, which has not written them yet): not for a
+    /// witness, whose reads must agree with its head in one snapshot.
+    pub committed: bool,
 }
 
 impl NodeSource for DbNodes<'_> {
@@ -97,7 +101,7 @@ impl NodeSource for DbNodes<'_> {
                 None => misses.push(p),
             }
         }
-        for (p, group) in read_groups(self.db, level, &misses)? {
+        for (p, group) in read_groups(self.db, level, &misses, self.committed)? {
             if cached {
                 self.cache.groups.insert((level, p), group);
             }
@@ -141,8 +145,13 @@ fn group_to_blob(level: usize, group: &[Option<Fr>; ARITY]) -> Vec<u8> {
 
 /// Reads the stored groups of `parents` (ascending, distinct) on `level`, absent ones empty: one
 /// indexed range read per run of adjacent parents (a bulk enrolment is one run per level), all
-/// sent at once.
-fn read_groups(db: &Db, level: usize, parents: &[u64]) -> Result<Vec<(u64, [Option<Fr>; ARITY])>> {
+/// sent at once; as last `committed` if asked (see [`DbNodes::committed`]).
+fn read_groups(
+    db: &Db,
+    level: usize,
+    parents: &[u64],
+    committed: bool,
+) -> Result<Vec<(u64, [Option<Fr>; ARITY])>> {
     let mut ranges = Vec::new();
     let mut start = 0;
     while start < parents.len() {
@@ -153,10 +162,8 @@ fn read_groups(db: &Db, level: usize, parents: &[u64]) -> Result<Vec<(u64, [Opti
         ranges.push(args![level, parents[start], parents[end]].to_vec());
         start = end + 1;
     }
-    let replies = db.rows_many(
-        "SELECT idx, hashes FROM tree_groups WHERE level = ?1 AND idx BETWEEN ?2 AND ?3",
-        &ranges,
-    )?;
+    let sql = "SELECT idx, hashes FROM tree_groups WHERE level = ?1 AND idx BETWEEN ?2 AND ?3";
+    let replies = if committed { db.rows_many_committed(sql, &ranges)? } else { db.rows_many(sql, &ranges)? };
     let mut stored = HashMap::with_capacity(parents.len());
     for r in replies.iter().flatten() {
         stored.insert(r.get::<u64>(0)?, group_from_blob(level, &r.get::<Vec<u8>>(1)?)?);
@@ -166,7 +173,7 @@ fn read_groups(db: &Db, level: usize, parents: &[u64]) -> Result<Vec<(u64, [Opti
 
 /// The authentication path of `leaf` in the stored tree.
 pub(super) fn path(db: &Db, cache: &mut TopCache, leaf: u32) -> Result<MerklePath> {
-    tree::path(&mut DbNodes { db, cache, seen: HashMap::new() }, leaf)
+    tree::path(&mut DbNodes { db, cache, seen: HashMap::new(), committed: false }, leaf)
 }
 
 /// Sets `updates` over the stored tree, writes the groups that changed (deleting those that
@@ -179,7 +186,9 @@ pub(super) fn update(
     root: Fr,
     updates: impl IntoIterator<Item = (u32, Fr)>,
 ) -> Result<Vec<Node>> {
-    let mut nodes = DbNodes { db, cache, seen: HashMap::new() };
+    // (Read as last committed: this transaction writes groups only below, under the writer
+    // lock, and what is read is checked against `root` besides.)
+    let mut nodes = DbNodes { db, cache, seen: HashMap::new(), committed: true };
     let (changed, old_root) = tree::update_checked(&mut nodes, updates)?;
     // (The publish drops the cache on this error, as on any other.)
     if old_root.is_some_and(|old| old != root) {

@@ -169,6 +169,19 @@ impl Db {
         })
     }
 
+    /// [`Db::rows_many`] of rows as last committed, which a database server reads on several
+    /// connections at once (see `Postgres::rows_many_committed`): only for a table the current
+    /// transaction has not written.
+    pub fn rows_many_committed(&self, sql: &str, args: &[Vec<Val>]) -> DbResult<Vec<Vec<Row>>> {
+        if args.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.note(match &self.engine {
+            Engine::Sqlite(e) => args.iter().map(|a| e.rows(sql, a)).collect(),
+            Engine::Postgres(e) => e.rows_many_committed(sql, args),
+        })
+    }
+
     /// The first row of a query, if any.
     pub fn row(&self, sql: &str, args: &[Val]) -> DbResult<Option<Row>> {
         Ok(self.rows(sql, args)?.into_iter().next())

@@ -41,6 +41,19 @@ const SET_THRESHOLD: usize = 16;
 /// Statements per pipelined batch: bounds the memory of one batch's requests and replies.
 const PIPELINE: usize = 2048;
 
+/// Every connection's settings. Every statement of the registry is a key look-up, or a batch of
+/// them against a table far larger than the batch: a nested loop over an index is always the
+/// plan. The planner's estimate for an `unnest` of a parameter array can tip it to a hash join
+/// over a scan of the whole table instead, so those plans are off.
+const SESSION: &str = "SET enable_hashjoin = off; SET enable_mergejoin = off";
+
+/// Connections [`Postgres::rows_many_committed`] reads on side by side: as many random reads in
+/// flight at once, where one connection waits for each in turn.
+const READERS: usize = 8;
+
+/// Requests per reader below which [`Postgres::rows_many_committed`] is not worth its readers.
+const READER_MIN: usize = 256;
+
 /// Schema steps, in order (the PostgreSQL twin of `sqlite::MIGRATIONS`, same tables and
 /// columns). Never edit a published step: append a new one.
 pub const MIGRATIONS: &[&str] = &[
@@ -149,6 +162,10 @@ const TABLES: &[&str] = &[
 pub struct Postgres {
     rt: Driver,
     client: Client,
+    /// How to open more connections ([`Postgres::rows_many_committed`]'s readers).
+    config: tokio_postgres::Config,
+    /// Connections that read committed rows side by side, opened on first use.
+    readers: RefCell<Vec<Client>>,
     /// Prepared statements by their SQL text (as the registry writes it).
     statements: RefCell<HashMap<String, Statement>>,
     /// The URL without its password, for messages.
@@ -178,12 +195,15 @@ impl Postgres {
         // The connection's task runs whenever this handle waits on the runtime; it ends (and
         // every later call fails as `Unavailable`) when the server goes away.
         rt.0.as_ref().expect("a live driver").spawn(connection);
-        let pg = Self { rt, client, statements: RefCell::new(HashMap::new()), location };
-        // Every statement of the registry is a key look-up, or a batch of them against a table
-        // far larger than the batch: a nested loop over an index is always the plan. The
-        // planner's estimate for an `unnest` of a parameter array can tip it to a hash join over
-        // a scan of the whole table instead, so those plans are off for this session.
-        pg.batch("SET enable_hashjoin = off; SET enable_mergejoin = off")?;
+        let pg = Self {
+            rt,
+            client,
+            config,
+            readers: RefCell::new(Vec::new()),
+            statements: RefCell::new(HashMap::new()),
+            location,
+        };
+        pg.batch(SESSION)?;
         pg.prepare_schema(create)?;
         Ok(pg)
     }
@@ -363,28 +383,7 @@ impl Postgres {
         if args.len() > SET_THRESHOLD {
             if let Some(set) = lateral_sql(sql, st.params()) {
                 let set_st = self.statement(&set)?;
-                let mut out = Vec::with_capacity(args.len());
-                for chunk in args.chunks(SET_ROWS) {
-                    let columns = Column::all(st.params(), chunk)?;
-                    let rows = self.run(self.client.query(&set_st, &column_refs(&columns)))?;
-                    let base = out.len();
-                    out.resize_with(base + chunk.len(), Vec::new);
-                    for r in &rows {
-                        let Row(mut vals) = row(r)?;
-                        let n = match vals.first() {
-                            Some(Val::Int(n)) if *n >= 1 && (*n as usize) <= chunk.len() => *n as usize,
-                            _ => {
-                                return Err(DbError::new(
-                                    DbErrorKind::Other,
-                                    "postgres: a set query's row number",
-                                ))
-                            }
-                        };
-                        vals.remove(0);
-                        out[base + n - 1].push(Row(vals));
-                    }
-                }
-                return Ok(out);
+                return self.run(set_query(&self.client, &set_st, st.params(), args));
             }
         }
         let mut out = Vec::with_capacity(args.len());
@@ -400,6 +399,54 @@ impl Postgres {
             Ok::<_, DbError>(())
         })?;
         Ok(out)
+    }
+
+    /// [`Postgres::rows_many`] of rows as last committed, read on [`READERS`] connections at once
+    /// when there are many: the reads of a publish's dirty tree groups are random reads of a
+    /// table larger than memory at national scale, and one connection has one in flight at a
+    /// time. Outside the caller's transaction, so only for tables it has not written; the
+    /// publish, which reads `tree_groups` so before writing them under the writer lock, checks
+    /// what it read against the latest head's root besides.
+    pub fn rows_many_committed(&self, sql: &str, args: &[Vec<Val>]) -> DbResult<Vec<Vec<Row>>> {
+        let st = self.statement(sql)?;
+        let set = lateral_sql(sql, st.params()).filter(|_| args.len() >= 2 * READER_MIN);
+        let Some(set) = set else { return self.rows_many(sql, args) };
+        self.open_readers()?;
+        let readers = self.readers.borrow();
+        let ways = readers.len().min(args.len() / READER_MIN);
+        let part = args.len().div_ceil(ways);
+        let types = st.params();
+        let work = readers.iter().zip(args.chunks(part)).map(|(client, part)| {
+            let set = &set;
+            async move {
+                let set_st = client.prepare(set).await?;
+                set_query(client, &set_st, types, part).await
+            }
+        });
+        let result = self.run(try_join_all(work));
+        drop(readers);
+        match result {
+            Ok(parts) => Ok(parts.into_iter().flatten().collect()),
+            Err(e) => {
+                // (Opened afresh next time: one of them may be the reason.)
+                self.readers.borrow_mut().clear();
+                Err(e)
+            }
+        }
+    }
+
+    fn open_readers(&self) -> DbResult<()> {
+        let mut readers = self.readers.borrow_mut();
+        while readers.len() < READERS {
+            let (client, connection) = self.rt.block_on(self.config.connect(NoTls)).map_err(|e| {
+                let e = DbError::from(e);
+                DbError::new(e.kind, format!("cannot connect to {}: {}", self.location, e.message))
+            })?;
+            self.rt.0.as_ref().expect("a live driver").spawn(connection);
+            self.rt.block_on(client.batch_execute(SESSION))?;
+            readers.push(client);
+        }
+        Ok(())
     }
 
     /// Runs statements without parameters (transaction control, schema).
@@ -645,6 +692,33 @@ fn lateral_sql(sql: &str, types: &[Type]) -> Option<String> {
     Some(format!(
         "SELECT v.n, q.* FROM unnest({arrays}) WITH ORDINALITY AS v({names}, n) CROSS JOIN LATERAL ({body} OFFSET 0) AS q ORDER BY v.n"
     ))
+}
+
+/// Runs the set query `set_st` ([`lateral_sql`] of a query with parameters `types`) over `args`,
+/// [`SET_ROWS`] requests at a time, and returns each request's rows.
+async fn set_query(
+    client: &Client,
+    set_st: &Statement,
+    types: &[Type],
+    args: &[Vec<Val>],
+) -> DbResult<Vec<Vec<Row>>> {
+    let mut out = Vec::with_capacity(args.len());
+    for chunk in args.chunks(SET_ROWS) {
+        let columns = Column::all(types, chunk)?;
+        let rows = client.query(set_st, &column_refs(&columns)).await?;
+        let base = out.len();
+        out.resize_with(base + chunk.len(), Vec::new);
+        for r in &rows {
+            let Row(mut vals) = row(r)?;
+            let n = match vals.first() {
+                Some(Val::Int(n)) if *n >= 1 && (*n as usize) <= chunk.len() => *n as usize,
+                _ => return Err(DbError::new(DbErrorKind::Other, "postgres: a set query's row number")),
+            };
+            vals.remove(0);
+            out[base + n - 1].push(Row(vals));
+        }
+    }
+    Ok(out)
 }
 
 /// What [`set_sql`] and [`lateral_sql`] share: the typed array parameters (`$1::int8[], …`), the
