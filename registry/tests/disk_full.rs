@@ -152,18 +152,22 @@ fn a_full_disk_is_named_writes_nothing_and_the_registry_carries_on() {
     assert!(message.contains("disk is full"), "{message}");
     eprintln!("full after {next} holders, in the {what}: {message}");
 
-    // Nothing half-written: a new handle finds the last head, its tree, and either the queue as
-    // it was (the enrolment failed) or with the whole batch (the publish failed).
-    drop(reg);
-    let mut reg = Registry::open(&path).unwrap();
+    // Nothing half-written: the registry finds the last head, its tree, and either the queue as
+    // it was (the enrolment failed) or with the whole batch (the publish failed). (Through the
+    // same handle: PostgreSQL may refuse new connections to a database whose disk is full, as
+    // it writes a cache file for each database when a connection starts.)
     assert_eq!(reg.head().unwrap(), before, "a head was signed on a full disk");
     assert_eq!(reg.stored_tree().unwrap().root(), before.root, "tree groups were half-written");
     let queue = reg.queue_len().unwrap();
     assert!(queue == queued || queue == queued + 5000, "the queue holds {queue}, was {queued}");
     reg.witness(before.holders as u32 - 1).unwrap().check(&reg.public_key(), reg.policy()).unwrap();
 
-    // Room again: the same registry publishes what it holds, and enrols the batch that failed.
+    // Room again: a new handle finds the same, publishes what it holds, and enrols the batch
+    // that failed.
     disk.grow(if on_postgres() { "256m" } else { "128m" });
+    drop(reg);
+    let mut reg = Registry::open(&path).unwrap();
+    assert_eq!((reg.head().unwrap(), reg.queue_len().unwrap()), (before.clone(), queue));
     if queue == queued {
         let cms: Vec<Fr> = (next..next + 5000).map(|i| Fr::from(1_000_000 + i)).collect();
         reg.enroll_batch(&cms, now).unwrap();
@@ -185,12 +189,13 @@ fn a_full_disk_is_named_writes_nothing_and_the_registry_carries_on() {
     let e = reg.publish(now + 1).unwrap_err();
     assert_eq!(db_kind(&e), Some(DbErrorKind::DiskFull), "{e}");
     eprintln!("a publish on a full disk: {e}");
-    drop(reg);
-    let mut reg = Registry::open(&path).unwrap();
     assert_eq!(reg.head().unwrap(), head, "a head was signed on a full disk");
     assert_eq!(reg.stored_tree().unwrap().root(), head.root, "tree groups were half-written");
     assert_eq!(reg.queue_len().unwrap(), 5000, "the queued enrolments were lost");
     std::fs::remove_file(&filler).unwrap();
+    drop(reg);
+    let mut reg = Registry::open(&path).unwrap();
+    assert_eq!((reg.head().unwrap(), reg.queue_len().unwrap()), (head.clone(), 5000));
     let last = reg.publish(now + 1).unwrap();
     assert_eq!((last.epoch, last.holders), (head.epoch + 1, head.holders + 5000));
     reg.witness(last.holders as u32 - 1).unwrap().check(&reg.public_key(), reg.policy()).unwrap();
