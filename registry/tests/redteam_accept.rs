@@ -656,7 +656,7 @@ fn a_batch_after_a_failed_batch_sees_no_ghost_rows() {
     assert!(f.reg.submit_batch(&[pos.clone(), contact.clone()], T0).is_err());
     heal(db, "queue");
     // Had the failed batch's events been kept anywhere, the contact would be accepted here.
-    let out = f.reg.submit_batch(&[contact.clone()], T0).unwrap();
+    let out = f.reg.submit_batch(std::slice::from_ref(&contact), T0).unwrap();
     assert!(matches!(out[0], Err(Refusal::IndexCaseUnknown(_))), "{out:?}");
     let out = f.reg.submit_batch(&[pos.clone(), contact, pos], T0).unwrap();
     assert!(out[0].is_ok() && out[1].is_ok() && matches!(out[2], Err(Refusal::Duplicate(_))), "{out:?}");
