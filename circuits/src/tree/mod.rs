@@ -143,10 +143,16 @@ fn update_levels<S: NodeSource + ?Sized>(
     // The old values of the touched nodes (empty before the first level: the old leaves are
     // among the stored children read there).
     let mut old: HashMap<u64, Fr> = HashMap::new();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut parents: Vec<u64> = current.keys().map(|&i| position(i).1).collect();
+    parents.dedup();
+    let mut next = Some(source.children(0, &parents));
     for level in 1..=LEVELS {
-        let mut parents: Vec<u64> = current.keys().map(|&i| position(i).1).collect();
-        parents.dedup();
-        let stored = source.children(level - 1, &parents)?;
+        let stored = next.take().expect("each level's children are read before it")?;
+        // The parents one level up are known before this level is hashed: their children are
+        // read while it hashes on the other cores (a database read overlaps the hashing).
+        let mut above: Vec<u64> = parents.iter().map(|&p| position(p).1).collect();
+        above.dedup();
         let empty = empty_root(level - 1);
         let new_child =
             |index: u64| current.get(&index).or_else(|| stored.get(&index)).copied().unwrap_or(empty);
@@ -171,11 +177,27 @@ fn update_levels<S: NodeSource + ?Sized>(
             }
             out
         };
-        let hashes = parallel_chunks(&parents, hash_some);
+        let hashes = if level < LEVELS && cores > 1 {
+            std::thread::scope(|s| {
+                let hashing = s.spawn(|| parallel_chunks(&parents, hash_some));
+                next = Some(source.children(level, &above));
+                hashing.join().expect("hashing does not panic")
+            })
+        } else {
+            let hashes = parallel_chunks(&parents, hash_some);
+            if level < LEVELS {
+                next = Some(source.children(level, &above));
+            }
+            hashes
+        };
         if check {
             old = parents.iter().zip(&hashes).map(|(&p, &(_, o))| (p, o)).collect();
         }
-        current = parents.into_iter().zip(hashes).map(|(p, (n, _))| (p, n)).collect();
+        current = std::mem::replace(&mut parents, above)
+            .into_iter()
+            .zip(hashes)
+            .map(|(p, (n, _))| (p, n))
+            .collect();
         changed.extend(current.iter().map(|(&i, &v)| (level, i, v)));
     }
     Ok((changed, if check { old.get(&0).copied() } else { None }))
