@@ -4,11 +4,14 @@
 //! ```text
 //! cargo run --release -p healthcode-registry --example scale -- \
 //!     [--holders 1000000,10000000] [--events 100000] [--witnesses 2000] [--cache-levels 8] [--dir DIR]
-//!     [--enrol-batch 1000000] [--resume] [--round K] [--pg postgres://…]
+//!     [--enrol-batch 1000000] [--resume] [--round K] [--pg postgres://… [--prewarm]]
 //! ```
 //!
 //! With `--pg SERVER_URL` the registry of each size is a database `scale_<size>` on that server
-//! (dropped first if it exists), and bytes on disk are `pg_database_size`.
+//! (dropped first if it exists), and bytes on disk are `pg_database_size`. `--prewarm` reads the
+//! holder tree into the page cache before the publish (`pg_prewarm`; needs a superuser): the
+//! publish of a server whose memory holds the tree, where the default measures whatever the
+//! enrolment and the acceptance left cached.
 //!
 //! Each phase runs in a process of its own, as it would in a deployment, so that its peak memory
 //! (Linux `VmHWM`) is its own: enrolling (in publishes of at most [`ENROL_BATCH`] enrolments),
@@ -51,6 +54,9 @@ struct Args {
     enrol_batch: u64,
     /// Continue an enrolment that stopped (the database is kept; its holders stay enrolled).
     resume: bool,
+    /// PostgreSQL: read the tree into the page cache before publishing (`pg_prewarm`), as a
+    /// server with room for it keeps it after its first publishes.
+    prewarm: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -65,6 +71,7 @@ fn parse_args() -> Result<Args, String> {
         round: 0,
         enrol_batch: ENROL_BATCH,
         resume: false,
+        prewarm: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -82,6 +89,7 @@ fn parse_args() -> Result<Args, String> {
             "--round" => a.round = num(value()?)?,
             "--enrol-batch" => a.enrol_batch = num(value()?)?.max(1),
             "--resume" => a.resume = true,
+            "--prewarm" => a.prewarm = true,
             "--phase" => a.phase = Some(value()?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
@@ -207,6 +215,18 @@ fn phase(name: &str, size: u64, a: &Args, dir: &Path) -> Result<(), Box<dyn std:
                 }
             }
             println!("accept_secs={}", t.elapsed().as_secs_f64());
+            if a.prewarm && a.pg.is_some() {
+                // The holder tree and its index into the operating system's page cache (read in
+                // order, not at random): what a publish reads at random afterwards.
+                let t = Instant::now();
+                let pg = Db::open(&Location::parse(&db), false)?;
+                pg.exec("CREATE EXTENSION IF NOT EXISTS pg_prewarm", &[])?;
+                pg.rows(
+                    "SELECT pg_prewarm('tree_groups', 'read'), pg_prewarm('tree_groups_pkey', 'read')",
+                    &[],
+                )?;
+                eprintln!("  {size}: tree read into the page cache in {:.1} s", t.elapsed().as_secs_f64());
+            }
             let t = Instant::now();
             // Where the publish's time goes: the time at each of its steps (stderr).
             let mut last = Duration::ZERO;
@@ -254,6 +274,7 @@ fn child(name: &str, size: u64, a: &Args, dir: &Path) -> Result<HashMap<String, 
         .args(["--witnesses", &a.witnesses.to_string(), "--cache-levels", &a.cache_levels.to_string()])
         .args(["--enrol-batch", &a.enrol_batch.to_string()])
         .args(a.resume.then_some("--resume"))
+        .args(a.prewarm.then_some("--prewarm"))
         .args(["--round", &a.round.to_string()])
         .arg("--dir")
         .arg(dir)
@@ -304,7 +325,7 @@ fn main() {
                 eprintln!("scale: {e}");
             }
             eprintln!(
-                "usage: scale [--holders N,N…] [--events N] [--witnesses N] [--cache-levels N] [--enrol-batch N] [--resume] [--round K] [--dir DIR] [--pg URL]"
+                "usage: scale [--holders N,N…] [--events N] [--witnesses N] [--cache-levels N] [--enrol-batch N] [--resume] [--round K] [--dir DIR] [--pg URL [--prewarm]]"
             );
             std::process::exit(2);
         }
