@@ -251,13 +251,7 @@ fn a_publish_rewrites_rows_without_writing_index_entries() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let path = new_db(tmp.path());
-    let mut reg = Registry::init(&path, POLICY, T0 - 10 * DAY).unwrap();
-    let lab = key(1);
-    reg.add_signer("lab", healthcode_registry::Role::Lab, lab.verifying_key(), 0, T0 - 10 * DAY).unwrap();
-    let cms: Vec<healthcode_circuits::Fr> =
-        (0..2000).map(|i| healthcode_circuits::Fr::from(10_000 + i)).collect();
-    reg.enroll_batch(&cms, T0 - 10 * DAY).unwrap();
-    reg.publish(T0 - 10 * DAY).unwrap();
+    let (mut reg, lab) = lab_registry(&path, 2000);
     let events: Vec<_> = (0..50u32)
         .map(|i| {
             let kind = if i % 2 == 0 { "negative_test" } else { "positive_test" };
@@ -316,17 +310,11 @@ fn a_streaming_replica_serves_witnesses_while_the_primary_publishes() {
     if server().is_none() {
         return;
     }
-    use healthcode_circuits::Fr;
     use healthcode_registry::store::postgres;
     let tmp = tempfile::tempdir().unwrap();
     let (primary, primary_server) = Cluster::start(&tmp.path().join("primary"), PRIMARY_PORT);
     let path = PathBuf::from(postgres::create_database(&primary_server, "replicated").unwrap());
-    let mut reg = Registry::init(&path, POLICY, T0 - 10 * DAY).unwrap();
-    let lab = key(1);
-    reg.add_signer("lab", healthcode_registry::Role::Lab, lab.verifying_key(), 0, T0 - 10 * DAY).unwrap();
-    let cms: Vec<Fr> = (0..64).map(|i| Fr::from(20_000 + i)).collect();
-    reg.enroll_batch(&cms, T0 - 10 * DAY).unwrap();
-    reg.publish(T0 - 10 * DAY).unwrap();
+    let (mut reg, lab) = lab_registry(&path, 64);
     let (_standby, replica_server) = Cluster::replica_of(&primary, &tmp.path().join("replica"), REPLICA_PORT);
     let replica_path = PathBuf::from(postgres::with_database(&replica_server, "replicated"));
     let mut replica = Registry::open(&replica_path).unwrap();
@@ -421,12 +409,13 @@ fn spread_events(
         .collect()
 }
 
-fn spread_registry(path: &Path) -> (Registry, ed25519_dalek::SigningKey) {
+/// A registry at `path` with one lab and `holders` holders enrolled in one batch and published.
+fn lab_registry(path: &Path, holders: u64) -> (Registry, ed25519_dalek::SigningKey) {
     let mut reg = Registry::init(path, POLICY, T0 - 10 * DAY).unwrap();
     let lab = key(1);
     reg.add_signer("lab", healthcode_registry::Role::Lab, lab.verifying_key(), 0, T0 - 10 * DAY).unwrap();
     let cms: Vec<healthcode_circuits::Fr> =
-        (0..9600).map(|i| healthcode_circuits::Fr::from(40_000 + i)).collect();
+        (0..holders).map(|i| healthcode_circuits::Fr::from(40_000 + i)).collect();
     reg.enroll_batch(&cms, T0 - 10 * DAY).unwrap();
     reg.publish(T0 - 10 * DAY).unwrap();
     (reg, lab)
@@ -444,7 +433,7 @@ fn groups_read_side_by_side_make_the_same_tree() {
     let tmp = tempfile::tempdir().unwrap();
     let mut roots = Vec::new();
     for path in [new_db(tmp.path()), tmp.path().join("twin.db")] {
-        let (mut reg, lab) = spread_registry(&path);
+        let (mut reg, lab) = lab_registry(&path, 9600);
         for round in 0..2 {
             for verdict in reg.submit_batch(&spread_events(&reg, &lab, round), T0).unwrap() {
                 verdict.unwrap();
@@ -467,7 +456,7 @@ fn a_lost_reader_connection_fails_the_publish_cleanly() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let path = new_db(tmp.path());
-    let (mut reg, lab) = spread_registry(&path);
+    let (mut reg, lab) = lab_registry(&path, 9600);
     for verdict in reg.submit_batch(&spread_events(&reg, &lab, 0), T0).unwrap() {
         verdict.unwrap();
     }

@@ -173,13 +173,10 @@ impl Db {
     /// connections at once (see `Postgres::rows_many_committed`): only for a table the current
     /// transaction has not written.
     pub fn rows_many_committed(&self, sql: &str, args: &[Vec<Val>]) -> DbResult<Vec<Vec<Row>>> {
-        if args.is_empty() {
-            return Ok(Vec::new());
+        match &self.engine {
+            Engine::Postgres(e) if !args.is_empty() => self.note(e.rows_many_committed(sql, args)),
+            _ => self.rows_many(sql, args),
         }
-        self.note(match &self.engine {
-            Engine::Sqlite(e) => args.iter().map(|a| e.rows(sql, a)).collect(),
-            Engine::Postgres(e) => e.rows_many_committed(sql, args),
-        })
     }
 
     /// The first row of a query, if any.
