@@ -411,28 +411,34 @@ impl Postgres {
         let st = self.statement(sql)?;
         let set = lateral_sql(sql, st.params()).filter(|_| args.len() >= 2 * READER_MIN);
         let Some(set) = set else { return self.rows_many(sql, args) };
-        self.open_readers()?;
-        let readers = self.readers.borrow();
-        let ways = readers.len().min(args.len() / READER_MIN);
-        let part = args.len().div_ceil(ways);
-        let types = st.params();
-        let work = readers.iter().zip(args.chunks(part)).map(|(client, part)| {
-            let set = &set;
-            async move {
-                let set_st = client.prepare(set).await?;
-                set_query(client, &set_st, types, part).await
-            }
-        });
-        let result = self.run(try_join_all(work));
-        drop(readers);
-        match result {
-            Ok(parts) => Ok(parts.into_iter().flatten().collect()),
-            Err(e) => {
-                // (Opened afresh next time: one of them may be the reason.)
+        // Readers the server ended while they idled (an idle-session timeout, an administrator)
+        // are let go and opened afresh.
+        self.readers.borrow_mut().retain(|client| !client.is_closed());
+        match self.open_readers().and_then(|()| self.read_side_by_side(&set, st.params(), args)) {
+            Ok(rows) => Ok(rows),
+            Err(_) => {
+                // The readers could not all be opened (the server's or the role's connection
+                // limit) or one failed: let them all go (they count against that limit, and one
+                // may be the reason) and read on this connection, in the caller's transaction,
+                // as one connection reads. A server that is gone fails this read too.
                 self.readers.borrow_mut().clear();
-                Err(e)
+                self.rows_many(sql, args)
             }
         }
+    }
+
+    /// The set query `set` (of a query with parameters `types`) over `args`, split across the
+    /// open readers.
+    fn read_side_by_side(&self, set: &str, types: &[Type], args: &[Vec<Val>]) -> DbResult<Vec<Vec<Row>>> {
+        let readers = self.readers.borrow();
+        let ways = readers.len().min(args.len() / READER_MIN).max(1);
+        let part = args.len().div_ceil(ways);
+        let work = readers.iter().zip(args.chunks(part)).map(|(client, part)| async move {
+            let set_st = client.prepare(set).await?;
+            set_query(client, &set_st, types, part).await
+        });
+        let parts = self.run(try_join_all(work))?;
+        Ok(parts.into_iter().flatten().collect())
     }
 
     fn open_readers(&self) -> DbResult<()> {
