@@ -188,13 +188,7 @@ impl Postgres {
         }
         config.application_name("healthcode-registry");
         let rt = Driver::new()?;
-        let (client, connection) = rt.block_on(config.connect(NoTls)).map_err(|e| {
-            let e = DbError::from(e);
-            DbError::new(e.kind, format!("cannot connect to {location}: {}", e.message))
-        })?;
-        // The connection's task runs whenever this handle waits on the runtime; it ends (and
-        // every later call fails as `Unavailable`) when the server goes away.
-        rt.0.as_ref().expect("a live driver").spawn(connection);
+        let client = connect(&rt, &config, &location)?;
         let pg = Self {
             rt,
             client,
@@ -203,7 +197,6 @@ impl Postgres {
             statements: RefCell::new(HashMap::new()),
             location,
         };
-        pg.batch(SESSION)?;
         pg.prepare_schema(create)?;
         Ok(pg)
     }
@@ -444,13 +437,7 @@ impl Postgres {
     fn open_readers(&self) -> DbResult<()> {
         let mut readers = self.readers.borrow_mut();
         while readers.len() < READERS {
-            let (client, connection) = self.rt.block_on(self.config.connect(NoTls)).map_err(|e| {
-                let e = DbError::from(e);
-                DbError::new(e.kind, format!("cannot connect to {}: {}", self.location, e.message))
-            })?;
-            self.rt.0.as_ref().expect("a live driver").spawn(connection);
-            self.rt.block_on(client.batch_execute(SESSION))?;
-            readers.push(client);
+            readers.push(connect(&self.rt, &self.config, &self.location)?);
         }
         Ok(())
     }
@@ -698,6 +685,19 @@ fn lateral_sql(sql: &str, types: &[Type]) -> Option<String> {
     Some(format!(
         "SELECT v.n, q.* FROM unnest({arrays}) WITH ORDINALITY AS v({names}, n) CROSS JOIN LATERAL ({body} OFFSET 0) AS q ORDER BY v.n"
     ))
+}
+
+/// A connection to the server of `config` (named `location` in messages), with the registry's
+/// [`SESSION`] settings. Its task runs whenever the handle waits on `rt`; it ends (and every
+/// later call on it fails as `Unavailable`) when the server goes away.
+fn connect(rt: &Driver, config: &tokio_postgres::Config, location: &str) -> DbResult<Client> {
+    let (client, connection) = rt.block_on(config.connect(NoTls)).map_err(|e| {
+        let e = DbError::from(e);
+        DbError::new(e.kind, format!("cannot connect to {location}: {}", e.message))
+    })?;
+    rt.0.as_ref().expect("a live driver").spawn(connection);
+    rt.block_on(client.batch_execute(SESSION))?;
+    Ok(client)
 }
 
 /// Runs the set query `set_st` ([`lateral_sql`] of a query with parameters `types`) over `args`,
