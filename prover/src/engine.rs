@@ -45,7 +45,7 @@ struct Sparse<G> {
     bases: Vec<G>,
 }
 
-impl<P: GLVConfig<ScalarField = Fr>> Sparse<Affine<P>> {
+impl<P: GLVConfig<ScalarField = Fr> + crate::msm::Buckets> Sparse<Affine<P>> {
     fn new(query: impl IntoIterator<Item = (usize, Affine<P>)>) -> Self {
         let (index, bases) = query.into_iter().filter(|(_, p)| !p.is_zero()).unzip();
         Self { index, bases }

@@ -4,6 +4,9 @@
 //
 //   scripts/web-build.sh && node web/tests/bench.mjs
 //
+// BENCH_PROFILE=N also prints the N functions where our proofs spent most time (Chromium's
+// sampling profiler, self time).
+//
 // Environment: HEALTHCODE_BIN (default target/release/healthcode, else target/debug/healthcode),
 // PEER_DIR (default ../shared/peer/circom), CHROMIUM (default /usr/bin/chromium).
 // Writes the fixtures to target/web-bench/ and every figure to target/web-bench.json.
@@ -34,6 +37,31 @@ const GOALS = { prove_ratio: 0.2, prove_ms: 1000, verify_ms: 10, load_bytes: 5 *
 function fail(message) {
   console.error(`bench: ${message}`);
   process.exit(1);
+}
+
+// ---- where our proofs spend their time (BENCH_PROFILE=N: the N functions of most self time) --
+
+async function startProfile(cdp) {
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+}
+
+async function printProfile(cdp, top) {
+  const { profile } = await cdp.send('Profiler.stop');
+  const self = new Map();
+  const dt = profile.timeDeltas;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  profile.samples.forEach((id, i) => {
+    const f = byId.get(id).callFrame;
+    const name = f.functionName || `(${f.url.split('/').pop() || 'program'})`;
+    self.set(name, (self.get(name) || 0) + (dt[i] || 0));
+  });
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  console.log(`profile of our proofs (self time, ${(total / 1000).toFixed(0)} ms sampled):`);
+  for (const [name, us] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    console.log(`  ${((100 * us) / total).toFixed(1).padStart(5)} %  ${(us / 1000).toFixed(0).padStart(6)} ms  ${name.slice(0, 110)}`);
+  }
 }
 
 // ---- fixtures -------------------------------------------------------------------------------
@@ -300,7 +328,9 @@ try {
   const afterLoad = { ...procStatus(ourPid), ...procShare(ourPid) };
   const sampler = new Sampler(cdp, ourPid);
   sampler.start();
+  if (process.env.BENCH_PROFILE) await startProfile(cdp);
   const prove = await call('proveOurs', N.oursProve);
+  if (process.env.BENCH_PROFILE) await printProfile(cdp, Number(process.env.BENCH_PROFILE) || 30);
   const proveMem = await sampler.stop();
   const afterOurs = procStatus(ourPid);
   const gate = await call('loadGate');
