@@ -71,10 +71,7 @@ fn fq_with_limbs(l: [u64; N]) -> Fq {
 
 /// Every number in a Debug string, in order.
 fn numbers(s: &str) -> Vec<u64> {
-    s.split(|c: char| !c.is_ascii_digit())
-        .filter(|t| !t.is_empty())
-        .map(|t| t.parse().unwrap())
-        .collect()
+    s.split(|c: char| !c.is_ascii_digit()).filter(|t| !t.is_empty()).map(|t| t.parse().unwrap()).collect()
 }
 
 /// `Fq29`'s limbs, read from its Debug output `Fq29([l0, …, l8])` (the only number-bearing
@@ -104,11 +101,8 @@ fn canonical2(x: Fq2x29) -> Fq2x29 {
     assert_eq!(x, Fq2x29::from_ark(&a), "Fq2x29 not canonical: {x:?}");
     // Both halves through the limb check as well.
     let s = format!("{x:?}");
-    let v: Vec<u64> = s
-        .split("Fq29(")
-        .skip(1)
-        .flat_map(|part| numbers(part.split(')').next().unwrap()))
-        .collect();
+    let v: Vec<u64> =
+        s.split("Fq29(").skip(1).flat_map(|part| numbers(part.split(')').next().unwrap())).collect();
     assert_eq!(v.len(), 2 * N, "{s}");
     for half in v.chunks(N) {
         let l: [u64; N] = half.try_into().unwrap();
@@ -179,7 +173,17 @@ fn edges() -> Vec<Fq> {
     }
     pats.push(alt2);
     // Alternating 0x1555… / 0x0aaa… limbs.
-    pats.push([0x1555_5555, 0x0aaa_aaaa, 0x1555_5555, 0x0aaa_aaaa, 0x1555_5555, 0x0aaa_aaaa, 0x1555_5555, 0x0aaa_aaaa, 0x1555]);
+    pats.push([
+        0x1555_5555,
+        0x0aaa_aaaa,
+        0x1555_5555,
+        0x0aaa_aaaa,
+        0x1555_5555,
+        0x0aaa_aaaa,
+        0x1555_5555,
+        0x0aaa_aaaa,
+        0x1555,
+    ]);
     for l in pats {
         let a = fq_with_limbs(l);
         assert_eq!(limbs(&Fq29::from_ark(&a)), l, "the limb construction");
@@ -403,11 +407,8 @@ fn fq2x29_at_the_edges() {
     let xu = Fq2x29::from_ark(&u);
     assert_eq!(xu.square().to_ark(), -Fq2::one(), "u² = −1");
     assert_eq!(xu.mul(&xu), Fq2x29::from_ark(&-Fq2::one()));
-    let values: Vec<Fq2> = e
-        .iter()
-        .step_by(3)
-        .flat_map(|a| e.iter().step_by(5).map(move |b| Fq2::new(*a, *b)))
-        .collect();
+    let values: Vec<Fq2> =
+        e.iter().step_by(3).flat_map(|a| e.iter().step_by(5).map(move |b| Fq2::new(*a, *b))).collect();
     for a in &values {
         let x = canonical2(Fq2x29::from_ark(a));
         assert_eq!(canonical2(x.square()).to_ark(), a.square(), "{a}²");
@@ -449,7 +450,11 @@ fn invert_all_on_one_and_many() {
     g1v.extend([g1v[3], g1v[3], g1v[5].inverse().unwrap(), g1v[5]]);
     invert_all_agrees::<Fq29>(&g1v);
     invert_all_agrees::<Ark<Fq>>(&g1v);
-    let g2v: Vec<Fq2> = g1v.windows(2).map(|w| Fq2::new(w[0], w[1])).chain([Fq2::one(), Fq2::new(Fq::zero(), Fq::one())]).collect();
+    let g2v: Vec<Fq2> = g1v
+        .windows(2)
+        .map(|w| Fq2::new(w[0], w[1]))
+        .chain([Fq2::one(), Fq2::new(Fq::zero(), Fq::one())])
+        .collect();
     invert_all_agrees::<Fq2x29>(&g2v);
     invert_all_agrees::<Ark<Fq2>>(&g2v);
     // The unsafe cast in Ark::invert_all writes through the wrapper: the slice is fully updated.
@@ -868,8 +873,9 @@ fn msm_edge_cases_in_both_representations() {
     }
     // Larger random MSMs (several window widths).
     for n in [3, 40, 700, 3000] {
-        let bases: Vec<_> =
-            ark_bn254::G1Projective::normalize_batch(&(0..n).map(|_| ark_bn254::G1Projective::rand(&mut rng)).collect::<Vec<_>>());
+        let bases: Vec<_> = ark_bn254::G1Projective::normalize_batch(
+            &(0..n).map(|_| ark_bn254::G1Projective::rand(&mut rng)).collect::<Vec<_>>(),
+        );
         let scalars: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
         msm_g1(&bases, &scalars);
     }
@@ -884,8 +890,9 @@ fn msm_edge_cases_in_both_representations() {
     msm_g2(&[qa, qphi], &[l2, -Fr::one()]);
     msm_g2(&[qa, qa, (q + q).into_affine(), (-(q * Fr::from(4u64))).into_affine()], &[Fr::one(); 4]);
     msm_g2(&vec![qa; 64], &vec![Fr::rand(&mut rng); 64]);
-    let bases: Vec<_> =
-        ark_bn254::G2Projective::normalize_batch(&(0..150).map(|_| ark_bn254::G2Projective::rand(&mut rng)).collect::<Vec<_>>());
+    let bases: Vec<_> = ark_bn254::G2Projective::normalize_batch(
+        &(0..150).map(|_| ark_bn254::G2Projective::rand(&mut rng)).collect::<Vec<_>>(),
+    );
     let scalars: Vec<Fr> = (0..150).map(|_| Fr::rand(&mut rng)).collect();
     msm_g2(&bases, &scalars);
 }
