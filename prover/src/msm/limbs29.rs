@@ -6,7 +6,7 @@
 //! carries. With 29-bit limbs a limb product fits in 58 bits and eighteen of them in a `u64`: the
 //! 162 products of a Montgomery multiplication are summed with plain adds into nine accumulators
 //! and the carries propagated once, at the end (the representation of the ZPrize 2022 WebAssembly
-//! MSM). In Chromium it multiplies 1.6 × faster than arkworks' product; on x86-64 arkworks'
+//! MSM). In V8 (Node 20) it multiplies 1.6 × faster than arkworks' product; on x86-64 arkworks'
 //! assembly is faster, so the native prover keeps arkworks' fields (see [`super::Buckets`]).
 //!
 //! Elements are canonical — every limb below 2^29, the value below p — in Montgomery form with

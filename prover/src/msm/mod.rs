@@ -12,7 +12,7 @@
 //!
 //! The additions run in the field representation the curve names in [`Buckets`]: arkworks' fields
 //! natively, 29-bit limbs ([`limbs29`]) in WebAssembly, where the windows' running sums also stay
-//! in those limbs ([`xyzz`]). In Chromium this made the whole proof 12% faster (592 → 522 ms);
+//! in those limbs ([`xyzz`]). In Chromium this made the whole proof 5–12 % faster (README);
 //! tests compute every MSM in both representations on every target.
 
 mod coordinates;
