@@ -10,7 +10,8 @@
 // between them; each adds its figures to `window.benchResult` (times in milliseconds).
 // `?auto=1` runs them all (`bench.all()`) and shows the result.
 
-import init, { ProverSession, Gate } from '../pkg/healthcode_wasm.js';
+import { ProverSession, Gate } from '../pkg/healthcode_wasm.js';
+import { loadWasm, simd } from './wasm.js';
 
 const params = new URLSearchParams(location.search);
 const base = new URL(params.get('fixtures') || '/fixtures/', location.href);
@@ -49,7 +50,7 @@ async function load() {
   const fx = JSON.parse(await text('fixtures.json'));
   state.fx = fx;
   let t = performance.now();
-  state.wasm = await init();
+  state.wasm = await loadWasm();
   const initMs = performance.now() - t;
   const memAfterInit = wasmMemory();
 
@@ -69,6 +70,7 @@ async function load() {
   const sessionMs = performance.now() - t;
 
   result.load = {
+    wasm_build: simd ? 'SIMD' : 'baseline',
     wasm_init_ms: round(initMs),
     bundle_fetch_ms: round(fetchMs),
     prover_session_ms: round(sessionMs),

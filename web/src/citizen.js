@@ -2,7 +2,8 @@
 // registry (a request signed with her device key), her code proved in a Web Worker and shown
 // full screen in its colour, with the reason in words.
 
-import init, { newHolder, holderEnrolment, sealBackup, openBackup, witnessRequest } from '../pkg/healthcode_wasm.js';
+import { newHolder, holderEnrolment, sealBackup, openBackup, witnessRequest } from '../pkg/healthcode_wasm.js';
+import { loadWasm } from './wasm.js';
 import { $, show, showError, clearError, catchAll, offline, loadConfig, loadBundle, store, when, ago, nowSeconds, readFile, download } from './common.js';
 import { Camera } from './camera.js';
 
@@ -284,7 +285,7 @@ $('#scan-cancel').addEventListener('click', () => {
 
 (async () => {
   try {
-    await init();
+    await loadWasm();
     config = await loadConfig();
     holder = await store.get('holder');
     if (holder) await showHome();

@@ -4,9 +4,10 @@
 // Messages in:  {id, frame: {rgba, width, height}}  or  {id, image: bytes}
 // Messages out: {id, ok: bytes | null}  or  {id, error: 'message'}
 
-import init, { readFrame, readImage } from '../pkg/healthcode_wasm.js';
+import { readFrame, readImage } from '../pkg/healthcode_wasm.js';
+import { loadWasm } from './wasm.js';
 
-const ready = init();
+const ready = loadWasm();
 
 self.onmessage = async ({ data }) => {
   const { id } = data;

@@ -356,3 +356,51 @@ test('both pages work offline after the first visit', async () => {
     await ctx.setOffline(false);
   }
 });
+
+/** File names of our WebAssembly builds in the page's service-worker caches. */
+async function keptBuilds(page) {
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  return page.evaluate(async () => {
+    const urls = [];
+    for (const key of await caches.keys()) for (const r of await (await caches.open(key)).keys()) urls.push(r.url);
+    return urls.filter((u) => /healthcode_wasm(_simd)?_bg/.test(u)).map((u) => u.split('/').pop());
+  });
+}
+
+test('a browser without WebAssembly SIMD runs the baseline build; each keeps only its own', async () => {
+  // This Chromium validates SIMD: its pages run, and its service worker keeps, the SIMD build alone.
+  const simdCtx = await browser.newContext(PHONE);
+  const kept = await keptBuilds(await open(simdCtx, '/'));
+  await simdCtx.close();
+  assert.equal(kept.length, 1, `kept: ${kept}`);
+  assert.match(kept[0], /^healthcode_wasm_simd_bg/);
+
+  // V8 without SSE4.1 has no WebAssembly SIMD (as an old phone's browser): the baseline build.
+  const old = await launch(['--js-flags=--no-enable-sse4-1']);
+  try {
+    const ctx = await old.newContext(PHONE);
+    const fetched = [];
+    ctx.on('request', (r) => fetched.push(r.url().split('/').pop()));
+    const page = await open(ctx, '/');
+    const probe = [0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11];
+    assert.equal(await page.evaluate((p) => WebAssembly.validate(new Uint8Array(p)), probe), false, 'SIMD is off here');
+    await page.fill('#document', 'B7654321');
+    await page.click('#create button');
+    await page.waitForSelector('#commitment:not(:empty)');
+    const leaf = env.enrol(await page.textContent('#commitment'), await page.textContent('#device-key'));
+    env.event(leaf, 'negative_test', now() - 86_400);
+    env.publish();
+    await page.click('#enrolled');
+    const code = await prove(page);
+    assert.equal(code.colour, 'green');
+    const builds = fetched.filter((f) => /healthcode_wasm(_simd)?_bg/.test(f));
+    assert.ok(builds.some((f) => f.startsWith('healthcode_wasm_bg')), `fetched: ${builds}`);
+    assert.ok(!builds.some((f) => f.includes('_simd_')), `the SIMD build was fetched: ${builds}`);
+    const oldKept = await keptBuilds(page);
+    assert.equal(oldKept.length, 1, `kept: ${oldKept}`);
+    assert.match(oldKept[0], /^healthcode_wasm_bg/);
+    console.log(`baseline (no SIMD) wasm prove in the page: ${code.prove_ms} ms`);
+  } finally {
+    await old.close();
+  }
+});
