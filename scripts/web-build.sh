@@ -11,22 +11,11 @@ if [ "$have" != "$want" ]; then
   echo "web-build: installing wasm-bindgen-cli $want (was: ${have:-none})"
   cargo install wasm-bindgen-cli --version "$want" --force -q
 fi
-# wasm/ is a workspace of its own (see Cargo.toml), built into the shared target directory, twice:
-# the baseline for every browser with WebAssembly, and a build with 128-bit SIMD (about 13 %
-# faster proofs; Chrome 91, Firefox 89, Safari 16.4 and later), which web/src/wasm.js picks where
-# the browser validates SIMD code. Same source, so the same JavaScript bindings serve both (checked).
-target="${CARGO_TARGET_DIR:-$PWD/target}"
-build() { # OUT_DIR TARGET_DIR RUSTFLAGS
-  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$3" \
-    cargo build --manifest-path wasm/Cargo.toml --target wasm32-unknown-unknown --profile web --locked -q \
-    --target-dir "$2"
-  wasm-bindgen --target web --out-dir "$1" --no-typescript "$2/wasm32-unknown-unknown/web/healthcode_wasm.wasm"
-}
-build web/pkg "$target" ""
-build "$target/web-pkg-simd" "$target/wasm-simd" "-C target-feature=+simd128"
-cmp -s web/pkg/healthcode_wasm.js "$target/web-pkg-simd/healthcode_wasm.js" \
-  || { echo "web-build: the SIMD build's JavaScript bindings differ from the baseline's" >&2; exit 1; }
-cp "$target/web-pkg-simd/healthcode_wasm_bg.wasm" web/pkg/healthcode_wasm_simd_bg.wasm
+# wasm/ is a workspace of its own (see Cargo.toml), built into the shared target directory.
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" \
+  cargo build --manifest-path wasm/Cargo.toml --target wasm32-unknown-unknown --profile web --locked -q
+wasm-bindgen --target web --out-dir web/pkg --no-typescript \
+  "${CARGO_TARGET_DIR:-$PWD/target}/wasm32-unknown-unknown/web/healthcode_wasm.wasm"
 if command -v npm >/dev/null 2>&1; then :; else
   apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
 fi

@@ -10,8 +10,7 @@
 // between them; each adds its figures to `window.benchResult` (times in milliseconds).
 // `?auto=1` runs them all (`bench.all()`) and shows the result.
 
-import { ProverSession, Gate } from '../pkg/healthcode_wasm.js';
-import { loadWasm, simd } from './wasm.js';
+import init, { ProverSession, Gate } from '../pkg/healthcode_wasm.js';
 
 const params = new URLSearchParams(location.search);
 const base = new URL(params.get('fixtures') || '/fixtures/', location.href);
@@ -50,7 +49,7 @@ async function load() {
   const fx = JSON.parse(await text('fixtures.json'));
   state.fx = fx;
   let t = performance.now();
-  state.wasm = await loadWasm();
+  state.wasm = await init();
   const initMs = performance.now() - t;
   const memAfterInit = wasmMemory();
 
@@ -70,7 +69,6 @@ async function load() {
   const sessionMs = performance.now() - t;
 
   result.load = {
-    wasm_build: simd ? 'SIMD' : 'baseline',
     wasm_init_ms: round(initMs),
     bundle_fetch_ms: round(fetchMs),
     prover_session_ms: round(sessionMs),

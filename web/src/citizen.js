@@ -2,8 +2,7 @@
 // registry (a request signed with her device key), her code proved in a Web Worker and shown
 // full screen in its colour, with the reason in words.
 
-import { newHolder, holderEnrolment, sealBackup, openBackup, witnessRequest } from '../pkg/healthcode_wasm.js';
-import { loadWasm } from './wasm.js';
+import init, { newHolder, holderEnrolment, sealBackup, openBackup, witnessRequest } from '../pkg/healthcode_wasm.js';
 import { $, show, showError, clearError, catchAll, offline, loadConfig, loadBundle, store, when, ago, nowSeconds, readFile, download } from './common.js';
 import { Camera } from './camera.js';
 
@@ -285,7 +284,7 @@ $('#scan-cancel').addEventListener('click', () => {
 
 (async () => {
   try {
-    await loadWasm();
+    await init();
     config = await loadConfig();
     holder = await store.get('holder');
     if (holder) await showHome();

@@ -3,8 +3,7 @@
 // picture, or typed), verified in WebAssembly; the verdict full screen. Queue mode scans many
 // codes and verifies them together.
 
-import { Gate } from '../pkg/healthcode_wasm.js';
-import { loadWasm } from './wasm.js';
+import init, { Gate } from '../pkg/healthcode_wasm.js';
 import { readImage } from './qr-reader.js';
 import { $, show, showError, clearError, catchAll, offline, loadConfig, loadBundle, store, when, ago, nowSeconds, readFile, humanDurations } from './common.js';
 import { Camera } from './camera.js';
@@ -241,7 +240,7 @@ $('#next').addEventListener('click', () => show('scan'));
 
 (async () => {
   try {
-    await loadWasm();
+    await init();
     config = await loadConfig();
     const b = await loadBundle(config, { provingKey: false });
     gate = new Gate(b.origin, b.manifest, b.policy, b.verifyingKey, config.registry_key, config.witness_keys, config.quorum);

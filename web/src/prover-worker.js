@@ -4,8 +4,7 @@
 // Messages in:  {id, type: 'load', bundle}  then  {id, type: 'prove', options}
 // Messages out: {id, progress: 'text'} …  then  {id, ok: result}  or  {id, error: 'message'}
 
-import { ProverSession } from '../pkg/healthcode_wasm.js';
-import { loadWasm } from './wasm.js';
+import init, { ProverSession } from '../pkg/healthcode_wasm.js';
 
 let ready = null;
 let session = null;
@@ -17,7 +16,7 @@ function post(id, msg) {
 self.onmessage = async ({ data }) => {
   const { id, type } = data;
   try {
-    ready ??= loadWasm();
+    ready ??= init();
     const wasm = await ready;
     if (type === 'load') {
       post(id, { progress: 'Checking the policy and its keys' });

@@ -4,10 +4,9 @@
 // Messages in:  {id, frame: {rgba, width, height}}  or  {id, image: bytes}
 // Messages out: {id, ok: bytes | null}  or  {id, error: 'message'}
 
-import { readFrame, readImage } from '../pkg/healthcode_wasm.js';
-import { loadWasm } from './wasm.js';
+import init, { readFrame, readImage } from '../pkg/healthcode_wasm.js';
 
-const ready = loadWasm();
+const ready = init();
 
 self.onmessage = async ({ data }) => {
   const { id } = data;

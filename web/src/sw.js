@@ -9,14 +9,8 @@ const PRECACHE = __PRECACHE__;
 const APP = `app-${VERSION}`;
 const DATA = 'data-v1';
 
-/** Which of our two WebAssembly builds this browser runs (see wasm.js, which holds the same probe):
- * only that one is kept, so a phone downloads one. */
-const SIMD = WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]));
-const OURS = /healthcode_wasm(_simd)?_bg[^/]*\.wasm$/;
-const KEEP = PRECACHE.filter((f) => !OURS.test(f) || f.includes('_simd_') === SIMD);
-
 self.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(APP).then((c) => c.addAll(KEEP)).then(() => self.skipWaiting()));
+  event.waitUntil(caches.open(APP).then((c) => c.addAll(PRECACHE)).then(() => self.skipWaiting()));
 });
 
 self.addEventListener('activate', (event) => {

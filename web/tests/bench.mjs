@@ -76,7 +76,7 @@ function cliBinary() {
 }
 
 function buildFixtures() {
-  for (const f of ['healthcode_wasm.js', 'healthcode_wasm_bg.wasm', 'healthcode_wasm_simd_bg.wasm']) {
+  for (const f of ['healthcode_wasm.js', 'healthcode_wasm_bg.wasm']) {
     if (!fs.existsSync(path.join(web, 'pkg', f))) fail(`web/pkg/${f} is missing: run scripts/web-build.sh first`);
   }
   const peerFiles = ['cred_js/cred.wasm', 'cred_0000.zkey', 'vk.json', 'input.json'];
@@ -273,8 +273,7 @@ function table(rows) {
 
 buildFixtures();
 const ours = sizes([
-  // The build Chromium runs (web/src/wasm.js): the one with SIMD.
-  ['healthcode_wasm_simd_bg.wasm', path.join(web, 'pkg', 'healthcode_wasm_simd_bg.wasm')],
+  ['healthcode_wasm_bg.wasm', path.join(web, 'pkg', 'healthcode_wasm_bg.wasm')],
   ['healthcode_wasm.js', path.join(web, 'pkg', 'healthcode_wasm.js')],
   ['proving.key', path.join(fxDir, 'bundle', 'proving.key')],
   ['verifying.key', path.join(fxDir, 'bundle', 'verifying.key')],
@@ -406,7 +405,6 @@ try {
     ['load: bytes (code + keys)', mib(ours.bytes), mib(peer.bytes), `${(ours.bytes / peer.bytes).toFixed(2)}`, ''],
     ['load: gzip -9', mib(ours.gzip), mib(peer.gzip), `${(ours.gzip / peer.gzip).toFixed(2)}`, ''],
     ['load: brotli -11', mib(ours.brotli), mib(peer.brotli), `${(ours.brotli / peer.brotli).toFixed(2)}`, ''],
-    ['in page: our WebAssembly build', load.wasm_build, '', '', ''],
     ['in page: wasm init | prover session | gate (ms)', `${ms(load.wasm_init_ms)} | ${ms(load.prover_session_ms)} | ${ms(gate.gate_new_ms)}`, '', '', ''],
     ['wasm memory: after session | proofs | gate', `${mib(memory.wasm_linear_after_session)} | ${mib(memory.wasm_linear_after_proofs)} | ${mib(memory.wasm_linear_after_gate)}`, '', '', ''],
     ['renderer RSS | PSS | USS before loading ours', trio(baseline[ourPid].rss, baseline[ourPid].pss, baseline[ourPid].uss), '', '', ''],
