@@ -56,16 +56,33 @@ pub trait Coordinate: Copy + PartialEq + Send + Sync {
         start: &[u32],
         a: &Self,
     ) -> Projective<P> {
-        let mut running = Xyzz::<Self>::identity();
-        let mut sum = Xyzz::<Self>::identity();
-        for b in (0..start.len() - 1).rev() {
-            if start[b] != start[b + 1] {
-                running.add_affine(&points[start[b] as usize], a);
-            }
-            sum.add(&running, a);
-        }
-        sum.to_projective()
+        running_sums(
+            start,
+            Xyzz::<Self>::identity(),
+            |running, i| running.add_affine(&points[i], a),
+            |sum, running| sum.add(running, a),
+        )
+        .to_projective()
     }
+}
+
+/// `Σ (b+1)·bucket_b` over reduced buckets, in any point representation: `running` gains bucket
+/// `b`'s point (`add_point(running, index)`) from the top bucket down and `sum` gains `running`
+/// after each bucket.
+fn running_sums<A: Copy>(
+    start: &[u32],
+    identity: A,
+    mut add_point: impl FnMut(&mut A, usize),
+    mut add: impl FnMut(&mut A, &A),
+) -> A {
+    let (mut running, mut sum) = (identity, identity);
+    for b in (0..start.len() - 1).rev() {
+        if start[b] != start[b + 1] {
+            add_point(&mut running, start[b] as usize);
+        }
+        add(&mut sum, &running);
+    }
+    sum
 }
 
 /// An arkworks field, as it is (a wrapper, so that its methods and ours never share a name).
@@ -129,16 +146,12 @@ impl<F: Field> Coordinate for Ark<F> {
         start: &[u32],
         _a: &Self,
     ) -> Projective<P> {
-        let mut running = Projective::<P>::zero();
-        let mut sum = Projective::<P>::zero();
-        for b in (0..start.len() - 1).rev() {
-            if start[b] != start[b + 1] {
-                let (x, y) = points[start[b] as usize];
-                running += Affine::<P>::new_unchecked(x.0, y.0);
-            }
-            sum += running;
-        }
-        sum
+        running_sums(
+            start,
+            Projective::<P>::zero(),
+            |running, i| *running += Affine::<P>::new_unchecked(points[i].0 .0, points[i].1 .0),
+            |sum, running| *sum += *running,
+        )
     }
 }
 
