@@ -17,12 +17,14 @@
 //!   rerandomised (see `Prover::group_part`), which gives the same distribution of proofs as
 //!   arkworks' `create_proof_with_assignment` without the `r·B₁` term that needs that MSM;
 //! - every MSM splits its scalars GLV-style ([`crate::glv`]) and accumulates buckets in batch-affine
-//!   form ([`crate::msm`]); with `parallel`, the MSMs and the quotient's FFTs share the threads.
+//!   form ([`crate::msm`]); with `parallel`, the MSMs and the quotient's FFTs share the threads;
+//! - the `A` and `B` MSMs need only the assignment, so a second worker can compute them
+//!   ([`crate::ab_queries`]) while the first computes the quotient and `C₀` (the browser's split).
 //!
 //! Tests check every proof with arkworks' own verifier and the row values against the setup
 //! matrices.
 
-use ark_bn254::{Bn254, Fr, G1Affine, G2Affine, G2Projective};
+use ark_bn254::{Bn254, Fr, G1Affine, G2Projective};
 use ark_ec::scalar_mul::glv::GLVConfig;
 use ark_ec::short_weierstrass::{Affine, Projective};
 use ark_ec::{AffineRepr, CurveGroup};
@@ -37,16 +39,17 @@ use ark_std::rand::{CryptoRng, RngCore};
 use healthcode_circuits::policy::Policy;
 use healthcode_circuits::statement::{HealthCodeCircuit, PublicInputs, Witness, PUBLIC_INPUTS};
 
+use crate::ab_queries::{AbQueries, AbSums};
 use crate::prove::ProveError;
 
 /// Bases of one MSM with the assignment index of each; identity bases are left out.
-struct Sparse<G> {
-    index: Vec<usize>,
-    bases: Vec<G>,
+pub(crate) struct Sparse<G> {
+    pub(crate) index: Vec<usize>,
+    pub(crate) bases: Vec<G>,
 }
 
 impl<P: GLVConfig<ScalarField = Fr> + crate::msm::Buckets> Sparse<Affine<P>> {
-    fn new(query: impl IntoIterator<Item = (usize, Affine<P>)>) -> Self {
+    pub(crate) fn new(query: impl IntoIterator<Item = (usize, Affine<P>)>) -> Self {
         let (index, bases) = query.into_iter().filter(|(_, p)| !p.is_zero()).unzip();
         Self { index, bases }
     }
@@ -54,7 +57,7 @@ impl<P: GLVConfig<ScalarField = Fr> + crate::msm::Buckets> Sparse<Affine<P>> {
     /// `Σ scalar(index[j])·bases[j]`, where the scalars are `z` followed by `h`. Zero scalars are
     /// skipped and scalar-one bases added directly: a 0/1 value costs at most one addition instead
     /// of a share of every window.
-    fn msm(&self, z: &[Fr], h: &[Fr]) -> Projective<P> {
+    pub(crate) fn msm(&self, z: &[Fr], h: &[Fr]) -> Projective<P> {
         let mut ones = Projective::<P>::zero();
         let mut bases = Vec::with_capacity(self.bases.len());
         let mut big = Vec::with_capacity(self.bases.len());
@@ -79,8 +82,8 @@ pub struct Prover<'a> {
     policy: &'a Policy,
     pk: &'a ProvingKey<Bn254>,
     num_inputs: usize,
-    a: Sparse<G1Affine>,
-    b_g2: Sparse<G2Affine>,
+    /// The `A` (G1) and `B` (G2) queries, compacted.
+    ab: AbQueries,
     /// `L` (indexed by assignment, from `num_inputs`) followed by `H` (indexed from `z.len()`).
     lh: Sparse<G1Affine>,
     domain: GeneralEvaluationDomain<Fr>,
@@ -121,8 +124,7 @@ impl<'a> Prover<'a> {
             policy,
             pk,
             num_inputs,
-            a: Sparse::new(pk.a_query.iter().copied().enumerate()),
-            b_g2: Sparse::new(pk.b_g2_query.iter().copied().enumerate()),
+            ab: AbQueries::new(pk),
             lh: Sparse::new(lh),
             domain,
             odd_shift,
@@ -148,6 +150,11 @@ impl<'a> Prover<'a> {
         self.policy
     }
 
+    /// The key's `A` and `B` queries, for a second worker (see [`crate::ab_queries`]).
+    pub fn ab_queries(&self) -> &AbQueries {
+        &self.ab
+    }
+
     /// Synthesises the witness, refuses an unsatisfied assignment (naming the first failing
     /// constraint) and proves.
     pub fn prove<R: RngCore + CryptoRng>(
@@ -156,6 +163,11 @@ impl<'a> Prover<'a> {
         witness: Witness,
         rng: &mut R,
     ) -> Result<Proof<Bn254>, ProveError> {
+        self.prove_assigned(self.assign(public, witness)?, None, rng)
+    }
+
+    /// Synthesises the witness and checks every constraint, naming the first that fails.
+    pub fn assign(&self, public: PublicInputs, witness: Witness) -> Result<Assignment, ProveError> {
         let cs = synthesise(self.policy, public, witness)?;
         let (z, rows) = assignment_and_rows(&cs)?;
         drop(cs);
@@ -165,13 +177,32 @@ impl<'a> Prover<'a> {
         if let Some(i) = (0..rows[0].len()).find(|&i| rows[0][i] * rows[1][i] != rows[2][i]) {
             return Err(ProveError::Unsatisfied(format!("#{i}")));
         }
+        Ok(Assignment { z, rows: Some(rows), c0: None })
+    }
+
+    /// Computes the assignment's `C₀` (the quotient and the `L`/`H` MSM) now, if not yet: what the
+    /// first worker does while a second computes [`AbSums`].
+    pub fn compute_c(&self, assignment: &mut Assignment) {
+        if let Some(rows) = assignment.rows.take() {
+            assignment.c0 = Some(self.c0(&assignment.z, rows));
+        }
+    }
+
+    /// The proof of a checked assignment, with its `A`/`B` sums from a second worker or, without
+    /// them, computed here (alongside `C₀` with `parallel`). Draws `r₁ ≠ 0` then `r₂`.
+    pub fn prove_assigned<R: RngCore + CryptoRng>(
+        &self,
+        assignment: Assignment,
+        ab: Option<AbSums>,
+        rng: &mut R,
+    ) -> Result<Proof<Bn254>, ProveError> {
         let r1 = loop {
             let r1 = Fr::rand(rng);
             if !r1.is_zero() {
                 break r1;
             }
         };
-        self.group_part(&z, rows, r1, Fr::rand(rng))
+        self.group_part(assignment, ab, r1, Fr::rand(rng))
     }
 
     /// The quotient's evaluations as the ceremony's `H` query expects them (the circom-style
@@ -215,17 +246,25 @@ impl<'a> Prover<'a> {
     /// With `parallel`, the quotient and the `L`/`H` MSM that needs it run alongside the `A` and
     /// `B` MSMs, which need only `z`: idle threads take windows of any MSM or a share of the FFTs
     /// instead of waiting for each step.
-    fn group_part(&self, z: &[Fr], rows: [Vec<Fr>; 3], r1: Fr, r2: Fr) -> Result<Proof<Bn254>, ProveError> {
+    fn group_part(
+        &self,
+        assignment: Assignment,
+        ab: Option<AbSums>,
+        r1: Fr,
+        r2: Fr,
+    ) -> Result<Proof<Bn254>, ProveError> {
         let pk = self.pk;
-        let (c0, (a0, b0)) = join(
-            || self.lh.msm(z, &self.quotient(rows, z)),
-            || {
-                join(
-                    || self.a.msm(z, &[]) + pk.vk.alpha_g1,
-                    || -> G2Projective { self.b_g2.msm(z, &[]) + pk.vk.beta_g2 },
-                )
-            },
-        );
+        let Assignment { z, rows, c0 } = assignment;
+        let c0 = || match (c0, rows) {
+            (Some(c0), _) => c0,
+            (None, Some(rows)) => self.c0(&z, rows),
+            (None, None) => unreachable!("an assignment keeps its rows until C₀ is computed"),
+        };
+        let (c0, sums) = match ab {
+            Some(sums) => (c0(), sums),
+            None => join(c0, || self.ab.sums_of(&z)),
+        };
+        let (a0, b0): (_, G2Projective) = (sums.a + pk.vk.alpha_g1, sums.b + pk.vk.beta_g2);
         if a0.is_zero() {
             return Err(ProveError::Degenerate);
         }
@@ -237,8 +276,30 @@ impl<'a> Prover<'a> {
     }
 }
 
+impl Prover<'_> {
+    /// `C₀ = Σ_aux zᵢlᵢ + Σ hᵢHᵢ`.
+    fn c0(&self, z: &[Fr], rows: [Vec<Fr>; 3]) -> ark_bn254::G1Projective {
+        self.lh.msm(z, &self.quotient(rows, z))
+    }
+}
+
+/// A synthesised assignment whose every constraint holds, on its way to a proof: `z = (1, inputs,
+/// witnesses)` and each constraint's `A`, `B`, `C` values until `C₀` is computed from them.
+pub struct Assignment {
+    z: Vec<Fr>,
+    rows: Option<[Vec<Fr>; 3]>,
+    c0: Option<ark_bn254::G1Projective>,
+}
+
+impl Assignment {
+    /// `z`, what the `A`/`B` MSMs need ([`AbQueries::sums`]).
+    pub fn z(&self) -> &[Fr] {
+        &self.z
+    }
+}
+
 /// `rayon::join` with `parallel`; one after the other without.
-fn join<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+pub(crate) fn join<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
     #[cfg(feature = "parallel")]
     return rayon::join(a, b);
     #[cfg(not(feature = "parallel"))]
@@ -313,11 +374,11 @@ mod tests {
         let f = crate::fixtures::Fixture::shared();
         let (public, witness) = statement(f, 1);
         let prover = Prover::new(&f.policy, &f.keys.proving_key).unwrap();
-        let cs = synthesise(&f.policy, public, witness).unwrap();
-        let (z, rows) = assignment_and_rows(&cs).unwrap();
-        let plain = prover.group_part(&z, rows.clone(), Fr::one(), Fr::zero()).unwrap();
+        let plain = prover
+            .group_part(prover.assign(public, witness.clone()).unwrap(), None, Fr::one(), Fr::zero())
+            .unwrap();
         let (r1, r2) = (Fr::from(7u64), Fr::from(11u64));
-        let blinded = prover.group_part(&z, rows, r1, r2).unwrap();
+        let blinded = prover.group_part(prover.assign(public, witness).unwrap(), None, r1, r2).unwrap();
         let delta = f.keys.proving_key.vk.delta_g2;
         assert_eq!(blinded.a * r1, plain.a.into_group());
         assert_eq!(blinded.b, ((plain.b + delta * r2) * r1).into_affine());
@@ -345,9 +406,8 @@ mod tests {
         let inputs = public.to_field_elements();
         let circuit = HealthCodeCircuit::new(&f.policy, public, witness.clone());
         let unblinded = G::create_proof_with_reduction_no_zk(circuit, pk).unwrap();
-        let cs = synthesise(&f.policy, public, witness.clone()).unwrap();
-        let (z, rows) = assignment_and_rows(&cs).unwrap();
-        assert_eq!(prover.group_part(&z, rows, Fr::one(), Fr::zero()).unwrap(), unblinded);
+        let assignment = prover.assign(public, witness.clone()).unwrap();
+        assert_eq!(prover.group_part(assignment, None, Fr::one(), Fr::zero()).unwrap(), unblinded);
         for seed in 0..3 {
             let ours = prover.prove(public, witness.clone(), &mut StdRng::seed_from_u64(seed)).unwrap();
             let theirs =

@@ -15,6 +15,7 @@
 //! Miller loops on all cores with rayon; `RAYON_NUM_THREADS` caps the threads, and
 //! `--no-default-features` builds the single-threaded prover.
 
+pub mod ab_queries;
 pub mod bundle;
 pub mod engine;
 pub mod explain;
@@ -25,11 +26,12 @@ pub mod prove;
 pub mod reduction;
 pub mod setup;
 
+pub use ab_queries::{AbQueries, AbSums};
 pub use bundle::ProverBundle;
-pub use engine::Prover;
+pub use engine::{Assignment, Prover};
 pub use explain::{EventTime, Explanation};
 pub use healthcode_verifier as verifier;
-pub use prove::{explain, groth16_prove, prove, ProveError, ProveRequest, Proved};
+pub use prove::{explain, groth16_prove, prove, PendingCode, ProveError, ProveRequest, Proved};
 pub use setup::{encode_bundle, generate_keys, setup, EncodedBundle, Keys, SetupError};
 
 use healthcode_circuits::statement::CircuitInfo;

@@ -1,7 +1,8 @@
 //! On-device proving: the reference evaluator decides the colour (and says why), native checks
 //! refuse a witness that cannot prove, then [`Prover`] checks the assignment and proves.
 
-use crate::engine::Prover;
+use crate::ab_queries::AbSums;
+use crate::engine::{Assignment, Prover};
 use crate::explain::Explanation;
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::ProvingKey;
@@ -63,6 +64,8 @@ pub enum ProveError {
     Synthesis(String),
     #[error("cannot encode the code: {0}")]
     Payload(#[from] PayloadError),
+    #[error("the second worker's part of the proof: {0}")]
+    Helper(String),
 }
 
 /// The colour `witness` gets at `now` and why, without proving (what a holder's app shows).
@@ -95,6 +98,24 @@ pub fn groth16_prove<R: RngCore + CryptoRng>(
     Prover::new(policy, proving_key)?.prove(public, witness, rng)
 }
 
+/// A code on its way to a proof ([`Prover::begin_code`]): checked, its assignment made.
+pub struct PendingCode {
+    assignment: Assignment,
+    public: PublicInputs,
+    verdict: Verdict,
+    explanation: Explanation,
+    head: TrustedHead,
+    bind: bool,
+    challenge: Fr,
+}
+
+impl PendingCode {
+    /// The assignment, for [`crate::AbQueries::sums`] in a second worker.
+    pub fn assignment(&self) -> &Assignment {
+        &self.assignment
+    }
+}
+
 impl Prover<'_> {
     /// Proves the holder's colour. Checks, in order: the state fits the policy, the rules give the
     /// claimed colour (if any), the head is fresh at `now`, the witness opens under the head's
@@ -105,6 +126,13 @@ impl Prover<'_> {
         request: &ProveRequest,
         rng: &mut R,
     ) -> Result<Proved, ProveError> {
+        self.finish_code(self.begin_code(witness, request)?, None, rng)
+    }
+
+    /// The checks of [`Self::prove_code`] and the assignment; the proof follows in
+    /// [`Self::finish_code`] (with [`Self::compute_c`] in between when a second worker computes the
+    /// `A`/`B` sums meanwhile).
+    pub fn begin_code(&self, witness: &Witness, request: &ProveRequest) -> Result<PendingCode, ProveError> {
         let policy = self.policy();
         let (verdict, explanation) = explain(policy, witness, request.now)?;
         if let Some(claimed) = request.claim {
@@ -134,7 +162,34 @@ impl Prover<'_> {
             challenge: request.challenge,
             binding_tag: witness.binding_tag(request.challenge),
         };
-        let proof = self.prove(public, witness, rng)?;
+        let assignment = self.assign(public, witness)?;
+        Ok(PendingCode {
+            assignment,
+            public,
+            verdict,
+            explanation,
+            head,
+            bind: request.bind,
+            challenge: request.challenge,
+        })
+    }
+
+    /// [`Self::compute_c`] for a pending code.
+    pub fn compute_code_c(&self, pending: &mut PendingCode) {
+        self.compute_c(&mut pending.assignment);
+    }
+
+    /// Proves a pending code, with its `A`/`B` sums from a second worker or computed here, and
+    /// checks the proof before it becomes a code.
+    pub fn finish_code<R: RngCore + CryptoRng>(
+        &self,
+        pending: PendingCode,
+        ab: Option<AbSums>,
+        rng: &mut R,
+    ) -> Result<Proved, ProveError> {
+        let PendingCode { assignment, public, verdict, explanation, head, bind, challenge } = pending;
+        let policy = self.policy();
+        let proof = self.prove_assigned(assignment, ab, rng)?;
         // A few milliseconds that spare the holder a code every gate would refuse: a proving key
         // altered on some query points proves, but not validly.
         if !self.self_check(&proof, &public) {
@@ -145,11 +200,11 @@ impl Prover<'_> {
         let payload = Payload {
             policy_prefix,
             epoch: head.epoch,
-            now: request.now,
+            now: public.now,
             colour: verdict.colour,
             // A bound code does not carry its challenge (the checkpoint's secret nonce).
-            challenge: (!request.bind).then_some(request.challenge),
-            binding_tag: request.bind.then_some(public.binding_tag),
+            challenge: (!bind).then_some(challenge),
+            binding_tag: bind.then_some(public.binding_tag),
             proof,
         };
         payload.encode()?;

@@ -1,7 +1,8 @@
 //! The citizen's side: her secret, its backup, her signed requests and her proof.
 
 use crate::{error, to_js, unix};
-use healthcode_prover::{Prover, ProverBundle};
+use healthcode_prover::ab_queries::{assignment_from_bytes, assignment_to_bytes};
+use healthcode_prover::{AbQueries, AbSums, PendingCode, Proved, Prover, ProverBundle};
 use healthcode_registry::event::key_from_hex;
 use healthcode_registry::head::HeadError;
 use healthcode_registry::holder::backup;
@@ -11,6 +12,7 @@ use healthcode_service::api::path;
 use healthcode_verifier::bundle::FetchedBundle;
 use healthcode_verifier::{challenge, superseded, HealthQr, TrustedHead};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
 fn holder(json: &str) -> Result<HolderFile, JsError> {
@@ -168,6 +170,39 @@ self_cell::self_cell!(
 #[wasm_bindgen]
 pub struct ProverSession {
     loaded: Loaded,
+    /// The code begun by [`ProverSession::begin`], waiting for the helper's sums.
+    pending: RefCell<Option<(PendingCode, Shown)>>,
+}
+
+/// What the code's picture needs besides the proof.
+struct Shown {
+    now: u64,
+    epoch: u64,
+    caption: String,
+}
+
+/// The second worker of a proof ([`healthcode_prover::ab_queries`]): it holds only the key's `A`
+/// and `B` queries (sent once by [`ProverSession::ab_queries`]) and answers each assignment with
+/// its two sums, while the first worker computes the rest of the proof.
+#[wasm_bindgen]
+pub struct ProofHelper {
+    queries: AbQueries,
+}
+
+#[wasm_bindgen]
+impl ProofHelper {
+    #[wasm_bindgen(constructor)]
+    pub fn new(queries: &[u8]) -> Result<ProofHelper, JsError> {
+        let queries = AbQueries::from_bytes(queries).map_err(|e| error("the proof helper", e))?;
+        Ok(Self { queries })
+    }
+
+    /// The sums for the assignment sent by [`ProverSession::begin`].
+    pub fn sums(&self, assignment: &[u8]) -> Result<Vec<u8>, JsError> {
+        let z = assignment_from_bytes(assignment).map_err(|e| error("the proof helper", e))?;
+        let sums = self.queries.sums(&z).map_err(|e| error("the proof helper", e))?;
+        Ok(sums.to_bytes())
+    }
 }
 
 #[wasm_bindgen]
@@ -185,7 +220,13 @@ impl ProverSession {
         let bundle = fetched(origin, manifest, policy, Some(proving_key), verifying_key)?;
         let bundle = ProverBundle::load(&bundle).map_err(|e| error("the policy bundle", e))?;
         let loaded = Loaded::try_new(bundle, |b| b.prover()).map_err(|e| error("the proving key", e))?;
-        Ok(Self { loaded })
+        Ok(Self { loaded, pending: RefCell::new(None) })
+    }
+
+    /// The proving key's `A` and `B` queries, for a [`ProofHelper`] in a second worker.
+    #[wasm_bindgen(js_name = abQueries)]
+    pub fn ab_queries(&self) -> Vec<u8> {
+        self.loaded.borrow_dependent().ab_queries().to_bytes()
     }
 
     /// The policy's id, version and digest (hex), and its event kinds.
@@ -224,6 +265,50 @@ impl ProverSession {
     /// its text form and the reason. Refused with a message for her when the witness is not for
     /// this registry, this policy or this holder, or is stale or superseded.
     pub fn prove(&self, options: JsValue) -> Result<JsValue, JsError> {
+        let (pending, shown) = self.checked(options)?;
+        let proved = self
+            .loaded
+            .borrow_dependent()
+            .finish_code(pending, None, &mut rand::rngs::OsRng)
+            .map_err(|e| error("proving", e))?;
+        picture(proved, shown)
+    }
+
+    /// [`Self::prove`] in three steps, with a [`ProofHelper`] in a second worker: checks the
+    /// request as `prove` does, keeps the code pending and returns the assignment to send the
+    /// helper; then [`Self::compute_c`] while the helper works, and [`Self::finish`] with its
+    /// answer.
+    pub fn begin(&self, options: JsValue) -> Result<Vec<u8>, JsError> {
+        let (pending, shown) = self.checked(options)?;
+        let z = assignment_to_bytes(pending.assignment().z());
+        *self.pending.borrow_mut() = Some((pending, shown));
+        Ok(z)
+    }
+
+    /// The pending code's own part of the proof (the quotient and `C₀`).
+    #[wasm_bindgen(js_name = computeC)]
+    pub fn compute_c(&self) -> Result<(), JsError> {
+        let mut pending = self.pending.borrow_mut();
+        let (code, _) = pending.as_mut().ok_or_else(|| JsError::new("no proof is under way"))?;
+        self.loaded.borrow_dependent().compute_code_c(code);
+        Ok(())
+    }
+
+    /// Finishes the pending code with the helper's `sums`, checked as every proof is: wrong sums
+    /// give no code, but an error.
+    pub fn finish(&self, sums: &[u8]) -> Result<JsValue, JsError> {
+        let (pending, shown) = self.pending.take().ok_or_else(|| JsError::new("no proof is under way"))?;
+        let sums = AbSums::from_bytes(sums).map_err(|e| error("proving", e))?;
+        let proved = self
+            .loaded
+            .borrow_dependent()
+            .finish_code(pending, Some(sums), &mut rand::rngs::OsRng)
+            .map_err(|e| error("proving", e))?;
+        picture(proved, shown)
+    }
+
+    /// The checks of a proof request, and its assignment.
+    fn checked(&self, options: JsValue) -> Result<(PendingCode, Shown), JsError> {
         let o: ProveOptions =
             serde_wasm_bindgen::from_value(options).map_err(|e| error("prove options", e))?;
         let now = unix(o.now)?;
@@ -255,26 +340,28 @@ impl ProverSession {
             _ => challenge::time_slot(now),
         };
         let request = healthcode_prover::ProveRequest { head, now, challenge, bind: o.bind, claim: None };
-        let proved = self
-            .loaded
-            .borrow_dependent()
-            .prove_code(&witness, &request, &mut rand::rngs::OsRng)
-            .map_err(|e| error("proving", e))?;
-        let qr = HealthQr::new(&proved.payload).map_err(|e| error("the QR code", e))?;
-        let e = proved.explanation;
-        to_js(&ProvedCode {
-            colour: e.colour.name(),
-            rule: e.rule,
-            because: e.because,
-            events: e.events.into_iter().map(|x| EventShown { kind: x.kind, time: x.time }).collect(),
-            now,
-            epoch: head.epoch,
-            code: proved.payload.to_text().map_err(|e| error("the code", e))?,
-            png: qr.to_coloured_png(e.colour, &o.caption),
-            qr_version: qr.version(),
-            bytes: proved.payload.encode().map_err(|e| error("the code", e))?.len(),
-        })
+        let pending =
+            self.loaded.borrow_dependent().begin_code(&witness, &request).map_err(|e| error("proving", e))?;
+        Ok((pending, Shown { now, epoch: head.epoch, caption: o.caption }))
     }
+}
+
+/// The proved code as the page shows it.
+fn picture(proved: Proved, shown: Shown) -> Result<JsValue, JsError> {
+    let qr = HealthQr::new(&proved.payload).map_err(|e| error("the QR code", e))?;
+    let e = proved.explanation;
+    to_js(&ProvedCode {
+        colour: e.colour.name(),
+        rule: e.rule,
+        because: e.because,
+        events: e.events.into_iter().map(|x| EventShown { kind: x.kind, time: x.time }).collect(),
+        now: shown.now,
+        epoch: shown.epoch,
+        code: proved.payload.to_text().map_err(|e| error("the code", e))?,
+        png: qr.to_coloured_png(e.colour, &shown.caption),
+        qr_version: qr.version(),
+        bytes: proved.payload.encode().map_err(|e| error("the code", e))?.len(),
+    })
 }
 
 /// The files of a bundle as fetched, named as its manifest names them.

@@ -11,6 +11,7 @@
 // `?auto=1` runs them all (`bench.all()`) and shows the result.
 
 import init, { ProverSession, Gate } from '../pkg/healthcode_wasm.js';
+import { SplitProver } from './split-prover.js';
 
 const params = new URLSearchParams(location.search);
 const base = new URL(params.get('fixtures') || '/fixtures/', location.href);
@@ -67,11 +68,18 @@ async function load() {
   t = performance.now();
   state.session = new ProverSession(state.origin, manifest, policy, provingKey, verifyingKey);
   const sessionMs = performance.now() - t;
+  // The citizen's page proves with a second worker (split-prover.js); so does this page.
+  t = performance.now();
+  state.split = new SplitProver(state.session);
+  const split = await state.split.start();
+  const helperMs = performance.now() - t;
 
   result.load = {
     wasm_init_ms: round(initMs),
     bundle_fetch_ms: round(fetchMs),
     prover_session_ms: round(sessionMs),
+    helper_start_ms: round(helperMs),
+    workers: split ? 2 : 1,
     proving_key_bytes: provingKey.length,
     wasm_memory_after_init: memAfterInit,
     wasm_memory_after_session: wasmMemory(),
@@ -95,9 +103,10 @@ async function loadGate() {
   return result.gate;
 }
 
-/** Our proofs: `n` runs of `session.prove`, the first excluded from the median. */
-async function proveOurs(n = 5) {
-  status(`our prover: ${n} proofs…`);
+/** Our proofs: `n` runs as the citizen's page makes them (with the helper worker where there
+ *  are two cores), or with `alone` on this thread only; the first excluded from the median. */
+async function proveOurs(n = 5, alone = false) {
+  status(`our prover: ${n} proofs${alone ? ' on one thread' : ''}…`);
   const times = [];
   let last;
   for (let i = 0; i < n; i++) {
@@ -110,12 +119,13 @@ async function proveOurs(n = 5) {
       caption: 'benchmark',
     };
     const t = performance.now();
-    last = state.session.prove(options);
+    last = alone ? state.session.prove(options) : await state.split.prove(options);
     times.push(performance.now() - t);
     await new Promise((r) => setTimeout(r, 0)); // let the runner's samples in between proofs
   }
   state.code = last.code;
-  result.ours_prove = {
+  const key = alone ? 'ours_prove_alone' : 'ours_prove';
+  result[key] = {
     ...summary(times, true),
     colour: last.colour,
     code_chars: last.code.length,
@@ -125,9 +135,11 @@ async function proveOurs(n = 5) {
     // Linear memory never shrinks: its size after the proofs (with only the prover session
     // loaded) is the prover's peak.
     wasm_memory_bytes: wasmMemory(),
+    helper_wasm_memory_bytes: alone ? 0 : state.split.helperMemory,
+    workers: !alone && state.split.split ? 2 : 1,
     js_heap_after: heap(),
   };
-  return result.ours_prove;
+  return result[key];
 }
 
 /** Our checkpoint: the code verified `n` times (and one cold run before, reported apart). */
@@ -205,6 +217,7 @@ async function snarkjsVerify(n = 5) {
 async function all() {
   await load();
   await proveOurs();
+  await proveOurs(4, true);
   await loadGate();
   await verifyOurs();
   await snarkjsProve();

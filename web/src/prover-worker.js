@@ -5,9 +5,11 @@
 // Messages out: {id, progress: 'text'} …  then  {id, ok: result}  or  {id, error: 'message'}
 
 import init, { ProverSession } from '../pkg/healthcode_wasm.js';
+import { SplitProver } from './split-prover.js';
 
 let ready = null;
 let session = null;
+let prover = null;
 
 function post(id, msg) {
   self.postMessage({ id, ...msg });
@@ -21,17 +23,22 @@ self.onmessage = async ({ data }) => {
     if (type === 'load') {
       post(id, { progress: 'Checking the policy and its keys' });
       const b = data.bundle;
+      prover?.terminate();
       session?.free();
       session = new ProverSession(b.origin, b.manifest, b.policy, b.provingKey, b.verifyingKey);
+      // A second worker takes half of each proof where the device has a second core.
+      prover = new SplitProver(session);
+      await prover.start();
       post(id, { ok: session.policyInfo() });
     } else if (type === 'prove') {
       if (!session) throw new Error('the policy is not loaded yet');
       post(id, { progress: 'Proving your colour' });
       const t = performance.now();
-      const result = session.prove(data.options);
+      const result = await prover.prove(data.options);
       result.prove_ms = Math.round(performance.now() - t);
-      // The module's linear memory never shrinks: its size after a proof is the proof's peak.
-      result.memory_bytes = wasm.memory.buffer.byteLength;
+      result.workers = prover.split ? 2 : 1;
+      // The modules' linear memory never shrinks: its size after a proof is the proof's peak.
+      result.memory_bytes = wasm.memory.buffer.byteLength + prover.helperMemory;
       post(id, { ok: result });
     } else if (type === 'check') {
       if (!session) throw new Error('the policy is not loaded yet');

@@ -29,7 +29,7 @@ const POLICY = path.join(root, 'policies', 'henan-2022.toml');
 const VENUE = 'BENCH-GATE-1';
 const MiB = 1024 * 1024;
 const DAY = 86400;
-const N = { oursProve: 5, oursVerify: 20, snarkProve: 4, snarkVerify: 5 };
+const N = { oursProve: 5, oursAlone: 4, oursVerify: 20, snarkProve: 4, snarkVerify: 5 };
 // Native figures (README, `cargo bench` on this 2-core machine), for the wasm/native ratio.
 const NATIVE = { prove_ms: 104, verify_ms: 1.1 };
 const GOALS = { prove_ratio: 0.2, prove_ms: 1000, verify_ms: 10, load_bytes: 5 * MiB, memory_bytes: 128 * MiB };
@@ -333,6 +333,8 @@ try {
   if (process.env.BENCH_PROFILE) await printProfile(cdp, Number(process.env.BENCH_PROFILE) || 30);
   const proveMem = await sampler.stop();
   const afterOurs = procStatus(ourPid);
+  // The same prover on the page's thread alone, for the gain of the second worker.
+  const alone = await call('proveOurs', N.oursAlone, true);
   const gate = await call('loadGate');
   const verify = await call('verifyOurs', N.oursVerify);
   const afterGate = procStatus(ourPid);
@@ -351,7 +353,8 @@ try {
       'js_heap_*: CDP Performance.getMetrics of the page\'s main thread, sampled every ~20 ms',
     wasm_linear_after_init: load.wasm_memory_after_init,
     wasm_linear_after_session: load.wasm_memory_after_session,
-    wasm_linear_after_proofs: prove.wasm_memory_bytes,
+    wasm_linear_after_proofs: prove.wasm_memory_bytes + prove.helper_wasm_memory_bytes,
+    wasm_linear_helper: prove.helper_wasm_memory_bytes,
     wasm_linear_after_gate: gate.wasm_memory_after,
     renderer_pid: ourPid,
     renderers: renderers.length,
@@ -386,6 +389,7 @@ try {
     native: NATIVE,
     load: { ours, snarkjs: peer, in_page: load, gate },
     ours_prove: prove,
+    ours_prove_alone: alone,
     ours_verify: verify,
     snarkjs_prove: sprove,
     snarkjs_verify: sverify,
@@ -400,20 +404,21 @@ try {
     ['', 'ours (wasm)', 'snarkjs 0.7.6', 'ours/snarkjs', 'ours/native'],
     [`prove (median of ${N.oursProve - 1} | ${N.snarkProve - 1}, first excluded)`, ms(oursProve), ms(snarkProve), `${ratio.toFixed(3)}`, `${(oursProve / NATIVE.prove_ms).toFixed(2)} × ${NATIVE.prove_ms} ms`],
     ['prove, first (cold) run', ms(prove.all[0]), ms(sprove.all[0]), '', ''],
+    [`prove on one thread (median of ${N.oursAlone - 1})`, ms(alone.median), '', `${(alone.median / snarkProve).toFixed(3)}`, `${(alone.median / NATIVE.prove_ms).toFixed(2)} × ${NATIVE.prove_ms} ms`],
     [`verify (median of ${N.oursVerify} | ${N.snarkVerify})`, ms(verify.median), ms(sverify.median), `${(verify.median / sverify.median).toFixed(3)}`, `${(verify.median / NATIVE.verify_ms).toFixed(2)} × ${NATIVE.verify_ms} ms`],
     ['verify, first (cold) run', ms(verify.cold_ms), ms(sverify.all[0]), '', ''],
     ['load: bytes (code + keys)', mib(ours.bytes), mib(peer.bytes), `${(ours.bytes / peer.bytes).toFixed(2)}`, ''],
     ['load: gzip -9', mib(ours.gzip), mib(peer.gzip), `${(ours.gzip / peer.gzip).toFixed(2)}`, ''],
     ['load: brotli -11', mib(ours.brotli), mib(peer.brotli), `${(ours.brotli / peer.brotli).toFixed(2)}`, ''],
-    ['in page: wasm init | prover session | gate (ms)', `${ms(load.wasm_init_ms)} | ${ms(load.prover_session_ms)} | ${ms(gate.gate_new_ms)}`, '', '', ''],
-    ['wasm memory: after session | proofs | gate', `${mib(memory.wasm_linear_after_session)} | ${mib(memory.wasm_linear_after_proofs)} | ${mib(memory.wasm_linear_after_gate)}`, '', '', ''],
+    ['in page: wasm init | prover session | helper | gate (ms)', `${ms(load.wasm_init_ms)} | ${ms(load.prover_session_ms)} | ${ms(load.helper_start_ms)} | ${ms(gate.gate_new_ms)}`, '', '', ''],
+    ['wasm memory: after session | proofs (helper) | gate', `${mib(memory.wasm_linear_after_session)} | ${mib(memory.wasm_linear_after_proofs)} (${mib(memory.wasm_linear_helper)}) | ${mib(memory.wasm_linear_after_gate)}`, '', '', ''],
     ['renderer RSS | PSS | USS before loading ours', trio(baseline[ourPid].rss, baseline[ourPid].pss, baseline[ourPid].uss), '', '', ''],
     ['renderer RSS | PSS | USS, peak while proving', trio(proveMem.rss_peak, proveMem.pss_peak, proveMem.uss_peak), trio(snarkMem.rss_peak, snarkMem.pss_peak, snarkMem.uss_peak), '', ''],
     ['renderer VmHWM (peak RSS since start), after phase', mib(memory.renderer_hwm_after_ours), mib(memory.renderer_hwm_after_all), '', ''],
     ['JS heap used | total, peak during proofs', `${mib(proveMem.js_heap_used_peak)} | ${mib(proveMem.js_heap_total_peak)}`, `${mib(snarkMem.js_heap_used_peak)} | ${mib(snarkMem.js_heap_total_peak)}`, '', ''],
   ]));
   console.log(`\n(memory rows, snarkjs column: the same renderer while snarkjs proved, after ours — its peaks include our session; its workers are threads of that process)`);
-  console.log(`ours: ${prove.colour}, ${prove.code_bytes} B code, QR version ${prove.qr_version}; prove runs ${prove.all.map(ms).join(', ')}`);
+  console.log(`ours: ${prove.colour}, ${prove.code_bytes} B code, QR version ${prove.qr_version}; ${prove.workers} workers; prove runs ${prove.all.map(ms).join(', ')}; on one thread ${alone.all.map(ms).join(', ')}`);
   console.log(`snarkjs fullProve runs ${sprove.all.map(ms).join(', ')} (circuit and zkey from memory, fetched once in ${ms(sprove.fetch_ms)})`);
   console.log(`JS heap samples: ${proveMem.js_heap_samples} during ours (longest wait for an answer ${proveMem.js_heap_longest_wait_ms} ms), ${snarkMem.js_heap_samples} during snarkjs; RSS samples ${proveMem.rss_samples} | ${snarkMem.rss_samples}\n`);
   console.log(table([['goal', 'value', 'met'], ...goals.map((g) => [g.goal, g.value, g.met ? 'yes' : 'NO'])]));

@@ -108,8 +108,64 @@ test('the citizen makes her secret on the phone, is enrolled, and proves a GREEN
   assert.match(await page.textContent('#code-time'), /^Made /);
   assert.doesNotMatch(await page.textContent('#code-screen'), /\b1[0-9]{9}\b/, 'no bare unix seconds on screen');
   await shot(page, '05-citizen-code-green');
+  // Two cores here: half of the proof ran in the second worker (web/src/split-prover.js).
+  assert.equal(code.workers, 2);
   state.green = code;
   console.log(`wasm prove in the page: ${code.prove_ms} ms (whole tap-to-code ${code.total_ms} ms), wasm memory ${(code.memory_bytes / 2 ** 20).toFixed(1)} MiB`);
+});
+
+/** A new citizen, enrolled with a negative test, on the home screen of `ctx`. */
+async function enrolledCitizen(ctx, document) {
+  const page = await open(ctx, '/');
+  await page.fill('#document', document);
+  await page.click('#create button');
+  await page.waitForSelector('#commitment:not(:empty)');
+  const leaf = env.enrol(await page.textContent('#commitment'), await page.textContent('#device-key'));
+  env.event(leaf, 'negative_test', now() - 86_400);
+  env.publish();
+  await page.click('#enrolled');
+  return page;
+}
+
+// Prefixed to the proof helper's script: it flips one bit of the assignment it is sent, so it
+// answers well-formed sums (curve points of the right group) for the wrong values.
+const LYING_HELPER = `Object.defineProperty(self, 'onmessage', { configurable: true, set(f) {
+  self.addEventListener('message', (ev) => { const d = ev.data; if (d && d.type === 'sums') d.z[8 + 3 * 32] ^= 1; f({ data: d }); });
+} });
+`;
+
+test('a proof helper that answers wrong sums, or never starts, costs time but never the code', async () => {
+  for (const [what, helper] of [
+    ['lying', async (route) => {
+      const r = await route.fetch();
+      await route.fulfill({ response: r, body: LYING_HELPER + (await r.text()) });
+    }],
+    ['missing', (route) => route.fulfill({ status: 404, body: 'not found' })],
+  ]) {
+    // No service worker: every file of the page comes through the route.
+    const ctx = await browser.newContext({ ...PHONE, serviceWorkers: 'block' });
+    const helped = [];
+    await ctx.route('**/proof-helper-*.js', (route) => { helped.push(route.request().url()); return helper(route); });
+    const page = await enrolledCitizen(ctx, `E-HELPER-${what}`);
+    const warnings = [];
+    page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
+    page.on('worker', (w) => w.on('console', (m) => m.type() === 'warning' && warnings.push(m.text())));
+    const code = await prove(page);
+    assert.equal(helped.length > 0, true, `${what}: the helper was asked for`);
+    assert.equal(code.colour, 'green', what);
+    assert.equal(code.workers, 1, `${what}: the page proved alone`);
+    assert.equal(await page.textContent('#code-colour'), 'GREEN');
+    // The code is a real one: the checkpoint accepts it.
+    const gate = await open(ctx, '/gate.html');
+    await gate.click('summary:has-text("No camera")');
+    await gate.fill('#code-text', code.code);
+    await gate.evaluate(() => { window.lastVerdict = null; });
+    await gate.click('#paste button');
+    await gate.waitForFunction(() => window.lastVerdict, null, { timeout: 30_000 });
+    assert.equal((await gate.evaluate(() => window.lastVerdict)).colour, 'green', what);
+    console.log(`${what} helper: proved alone in ${code.prove_ms} ms; warnings: ${warnings.join(' | ') || 'none seen'}`);
+    await ctx.close();
+  }
 });
 
 test('a positive test turns her code RED, and the page says why in words', async () => {

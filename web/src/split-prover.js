@@ -1,0 +1,95 @@
+// A proof on two cores without shared memory: the prover session (in the calling worker) and a
+// ProofHelper in a second worker (proof-helper.js). The session checks the request and makes the
+// assignment (`begin`), the helper computes the A and B sums from it while the session computes
+// the quotient and C (`computeC`), and the session finishes and checks the proof (`finish`):
+// wrong sums never give a code. With one core, or when the helper cannot start, fails or answers
+// wrong sums, the session proves alone (`prove`).
+
+const HELPER_TIMEOUT_MS = 30_000;
+
+export class SplitProver {
+  /** `session`: a loaded ProverSession. */
+  constructor(session) {
+    this.session = session;
+    this.worker = null;
+    this.waiting = new Map();
+    this.nextId = 0;
+    this.helperMemory = 0;
+  }
+
+  /** Starts the helper and sends it the key's queries; resolves to whether it is ready. */
+  async start() {
+    if (typeof Worker === 'undefined' || (navigator.hardwareConcurrency || 1) < 2) return false;
+    try {
+      this.worker = new Worker(new URL('./proof-helper.js', import.meta.url), { type: 'module' });
+      this.worker.onmessage = ({ data }) => {
+        const p = this.waiting.get(data.id);
+        if (!p) return;
+        this.waiting.delete(data.id);
+        if (data.error) p.reject(new Error(data.error));
+        else p.resolve(data.ok);
+      };
+      this.worker.onerror = (e) => this.fail(new Error(e.message || 'the proof helper stopped'));
+      const queries = this.session.abQueries();
+      await this.ask({ type: 'load', queries }, [queries.buffer]);
+      return true;
+    } catch (e) {
+      this.fail(e);
+      return false;
+    }
+  }
+
+  /** Whether proofs use the helper. */
+  get split() {
+    return this.worker !== null;
+  }
+
+  ask(msg, transfer = []) {
+    return new Promise((resolve, reject) => {
+      const id = ++this.nextId;
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new Error('the proof helper did not answer'));
+      }, HELPER_TIMEOUT_MS);
+      this.waiting.set(id, {
+        resolve: (v) => { clearTimeout(timer); resolve(v); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      });
+      this.worker.postMessage({ id, ...msg }, transfer);
+    });
+  }
+
+  /** Stops the helper for good: later proofs run alone. */
+  fail(error) {
+    if (this.worker) console.warn('proof helper:', error.message || error, '- proving on one core');
+    this.worker?.terminate();
+    this.worker = null;
+    for (const p of this.waiting.values()) p.reject(error);
+    this.waiting.clear();
+  }
+
+  terminate() {
+    this.worker?.terminate();
+    this.worker = null;
+  }
+
+  /** The code for `options` (as ProverSession.prove). The request's own errors (a record for
+   *  another registry, a stale head …) come from `begin` exactly as from `prove`. */
+  async prove(options) {
+    if (!this.worker) return this.session.prove(options);
+    const z = this.session.begin(options);
+    const answer = this.ask({ type: 'sums', z }, [z.buffer]);
+    this.session.computeC();
+    try {
+      const reply = await answer;
+      this.helperMemory = reply.memory_bytes;
+      // Checks the sums and the finished proof against the bundle's verifying key.
+      return this.session.finish(reply.sums);
+    } catch (e) {
+      // A helper that failed or answered wrong sums is dropped, and the proof made here alone
+      // (a broken bundle fails that way too, with its own message).
+      this.fail(e);
+      return this.session.prove(options);
+    }
+  }
+}
