@@ -23,7 +23,9 @@ self.onmessage = async ({ data }) => {
     if (type === 'load') {
       post(id, { progress: 'Checking the policy and its keys' });
       const b = data.bundle;
+      // A proof under way finishes with the session it began with before that session is freed.
       prover?.terminate();
+      await prover?.idle();
       session?.free();
       session = new ProverSession(b.origin, b.manifest, b.policy, b.provingKey, b.verifyingKey);
       // A second worker takes half of each proof where the device has a second core.

@@ -15,6 +15,9 @@ export class SplitProver {
     this.waiting = new Map();
     this.nextId = 0;
     this.helperMemory = 0;
+    // The session keeps one pending code: proofs run one after the other, never interleaved (an
+    // answer for one would otherwise finish the other, or drop the helper).
+    this.queue = Promise.resolve();
   }
 
   /** Starts the helper and sends it the key's queries; resolves to whether it is ready. */
@@ -68,14 +71,29 @@ export class SplitProver {
     this.waiting.clear();
   }
 
+  /** Stops the helper (a new bundle is loading): a proof waiting for it proves alone now, not
+   *  after the timeout. */
   terminate() {
     this.worker?.terminate();
     this.worker = null;
+    for (const p of this.waiting.values()) p.reject(new Error('the proof helper was stopped'));
+    this.waiting.clear();
+  }
+
+  /** Resolves when no proof is under way (before the session is freed). */
+  idle() {
+    return this.queue;
   }
 
   /** The code for `options` (as ProverSession.prove). The request's own errors (a record for
    *  another registry, a stale head …) come from `begin` exactly as from `prove`. */
-  async prove(options) {
+  prove(options) {
+    const run = this.queue.then(() => this.proveNow(options));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  async proveNow(options) {
     if (!this.worker) return this.session.prove(options);
     const z = this.session.begin(options);
     const answer = this.ask({ type: 'sums', z }, [z.buffer]);
