@@ -483,3 +483,53 @@ fn an_unknown_signer_is_named_by_its_key() {
     let json = report.evidence["findings"].to_string();
     assert!(json.contains(&stranger_hex), "{json}");
 }
+
+/// The look-back bounds (`max_index_case_age`, `max_retraction_age`): an operator that accepts a
+/// contact citing a positive test accepted 31 days before, or a retraction 31 days after its
+/// event, breaks a published rule; the audit replay names it (before these bounds, both passed).
+#[test]
+fn a_contact_or_retraction_beyond_the_lookback_bounds_is_named() {
+    use healthcode_registry::event::Retraction;
+    let tracer = SigningKey::from_bytes(&[2; 32]);
+    let lab2 = SigningKey::from_bytes(&[3; 32]);
+    let policy = Policy::parse(POLICY).unwrap();
+
+    // The positive test of holder 0 was accepted at T0; a contact for holder 2 cites it 31 days on.
+    let r = registry();
+    let reg = Registry::open(&r.path).unwrap();
+    let pos = event(&reg, &r.lab, 0, "positive_test", T0 - 2 * DAY, None).event.id();
+    let at = T0 + 31 * DAY;
+    let late = event(&reg, &tracer, 2, "close_contact", at - DAY, Some(pos));
+    let id = hex::encode(late.event.id());
+    drop(reg);
+    smuggle_and_publish(&r, Entry { at, body: EntryBody::Event(late) }, at + 10);
+    let (text, key) = export(&r);
+    for report in [registry::audit(&r.path).unwrap(), registry::audit_export(&text, &policy, &key).unwrap()] {
+        let f = failed(&report).join("\n");
+        assert!(f.contains("max_index_case_age") && f.contains(&id[..16]), "{f}");
+    }
+    // At 30 days, the boundary, the same contact is within the rule.
+    let r = registry();
+    let reg = Registry::open(&r.path).unwrap();
+    let at = T0 + 30 * DAY;
+    let ok = event(&reg, &tracer, 2, "close_contact", at - DAY, Some(pos));
+    drop(reg);
+    smuggle_and_publish(&r, Entry { at, body: EntryBody::Event(ok) }, at + 10);
+    let report = registry::audit(&r.path).unwrap();
+    assert!(!failed(&report).join("\n").contains("max_index_case_age"), "{report}");
+
+    // Holder 3's negative test by `lab two` was accepted at T0 + 20; retracted 31 days later.
+    let r = registry();
+    let reg = Registry::open(&r.path).unwrap();
+    let neg = event(&reg, &lab2, 3, "negative_test", T0 - DAY, None).event.id();
+    let retraction =
+        Retraction { registry: reg.public_key(), event: neg, signer: lab2.verifying_key() }.sign(&lab2);
+    drop(reg);
+    let at = T0 + 20 + 31 * DAY;
+    smuggle_and_publish(&r, Entry { at, body: EntryBody::Retraction(retraction) }, at + 10);
+    let (text, key) = export(&r);
+    for report in [registry::audit(&r.path).unwrap(), registry::audit_export(&text, &policy, &key).unwrap()] {
+        let f = failed(&report).join("\n");
+        assert!(f.contains("max_retraction_age") && f.contains(&hex::encode(neg)[..16]), "{f}");
+    }
+}

@@ -5,7 +5,7 @@ use healthcode_circuits::field;
 use healthcode_circuits::policy::expr::{Canonical, MAX_CONDITIONS, MAX_NESTING, MAX_TEXT_NESTING};
 use healthcode_circuits::policy::{
     evaluate, Colour, Policy, DEFAULT_HEAD_GRACE, DEFAULT_MAX_EVENT_AHEAD, DEFAULT_MAX_EVENT_BEHIND,
-    MAX_POLICY_CONDITIONS,
+    DEFAULT_MAX_INDEX_CASE_AGE, DEFAULT_MAX_RETRACTION_AGE, MAX_POLICY_CONDITIONS,
 };
 
 const EXAMPLE: &str = include_str!("../../policies/henan-2022.toml");
@@ -169,7 +169,7 @@ fn digest_ignores_formatting_but_not_meaning_or_order() {
     assert_ne!(retitled.digest(), p.digest(), "the published text is covered too");
     assert_eq!(
         hex::encode(p.digest()),
-        "36c150d9262a1ddc1d396dbc98d8a5c62bb1defb36ba58b91537ba91d01a99ea",
+        "374c10293e738edab88b9b5781e2286b46c0bbac7151bea085b1ed39edfa4b82",
         "pinned: a change to the canonical encoding is a visible decision"
     );
 }
@@ -179,7 +179,7 @@ fn head_grace_is_published_and_in_the_digest() {
     let p = Policy::parse(EXAMPLE).unwrap();
     assert_eq!(p.head_grace, 600, "the example policy sets head_grace = \"10m\"");
     assert!(
-        p.canonical().contains("\"max_code_age\":300,\"head_grace\":600,\"max_event_ahead\":300,\"max_event_behind\":2592000,\"max_merge_delay\":3600,\"events\""),
+        p.canonical().contains("\"max_code_age\":300,\"head_grace\":600,\"max_event_ahead\":300,\"max_event_behind\":2592000,\"max_merge_delay\":3600,\"max_index_case_age\":2592000,\"max_retraction_age\":2592000,\"events\""),
         "{}",
         p.canonical()
     );
@@ -220,6 +220,31 @@ fn the_event_window_is_published_and_in_the_digest() {
     let err = Policy::parse(&EXAMPLE.replace("max_event_ahead = \"5m\"", "max_event_ahead = \"5 minutes\""))
         .unwrap_err();
     assert_eq!(err.line, 9, "{err}");
+}
+
+/// The bounds on how far back the registry's rules read (index cases, retractions) are published
+/// like the event window: in the digest, with documented defaults, errors at their line.
+#[test]
+fn the_lookback_bounds_are_published_and_in_the_digest() {
+    let p = Policy::parse(EXAMPLE).unwrap();
+    assert_eq!((p.max_index_case_age, p.max_retraction_age), (30 * 86_400, 30 * 86_400));
+    for key in ["max_index_case_age", "max_retraction_age"] {
+        let longer =
+            Policy::parse(&EXAMPLE.replace(&format!("{key} = \"30d\""), &format!("{key} = \"31d\"")))
+                .unwrap();
+        assert_ne!(longer.digest(), p.digest(), "{key}: a longer bound is another policy");
+        let err = Policy::parse(&EXAMPLE.replace(&format!("{key} = \"30d\""), &format!("{key} = \"30\"")))
+            .unwrap_err();
+        assert!(err.line == 12 || err.line == 13, "{key}: {err}");
+    }
+    let unset = Policy::parse(&with_rule("within(pos, 1d)")).unwrap();
+    assert_eq!(
+        (unset.max_index_case_age, unset.max_retraction_age),
+        (DEFAULT_MAX_INDEX_CASE_AGE, DEFAULT_MAX_RETRACTION_AGE)
+    );
+    assert!(unset.canonical().contains(&format!(
+        "\"max_index_case_age\":{DEFAULT_MAX_INDEX_CASE_AGE},\"max_retraction_age\":{DEFAULT_MAX_RETRACTION_AGE}"
+    )));
 }
 
 #[test]

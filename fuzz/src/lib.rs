@@ -29,6 +29,8 @@ pub fn policy_to_toml(p: &Policy) -> String {
     t.insert("max_event_ahead".into(), d(p.max_event_ahead));
     t.insert("max_event_behind".into(), d(p.max_event_behind));
     t.insert("max_merge_delay".into(), d(p.max_merge_delay));
+    t.insert("max_index_case_age".into(), d(p.max_index_case_age));
+    t.insert("max_retraction_age".into(), d(p.max_retraction_age));
     t.insert("events".into(), Value::Array(p.events.iter().map(|e| s(e)).collect()));
     t.insert("default".into(), s(p.default.name()));
     let rules = p

@@ -86,6 +86,8 @@ struct EventRec {
     signer: VerifyingKey,
     positive: bool,
     retracted: bool,
+    /// When the registry accepted it (its log entry's time).
+    accepted_at: u64,
 }
 
 /// What a replay recomputed.
@@ -365,7 +367,16 @@ impl<'a> Replayer<'a> {
                 match (role, &e.index_case) {
                     (Role::Lab, None) => {}
                     (Role::Tracer, Some(case)) => match self.events.get(case) {
-                        Some(c) if c.positive && !c.retracted && c.holder != e.holder => {}
+                        Some(c) if c.positive && !c.retracted && c.holder != e.holder => {
+                            let max = self.policy.max_index_case_age;
+                            if entry.at > c.accepted_at.saturating_add(max) {
+                                return Err(format!(
+                                    "contact accepted at {}, {} s after its index case: more than the policy's max_index_case_age {max} s",
+                                    entry.at,
+                                    entry.at - c.accepted_at
+                                ));
+                            }
+                        }
                         _ => return Err(
                             "contact whose index case is not an earlier, live positive test of another holder"
                                 .into(),
@@ -386,6 +397,7 @@ impl<'a> Replayer<'a> {
                         signer: e.signer,
                         positive: e.kind == POSITIVE_TEST,
                         retracted: false,
+                        accepted_at: entry.at,
                     },
                 );
                 self.by_holder.entry(e.holder).or_default().push(id);
@@ -408,6 +420,14 @@ impl<'a> Replayer<'a> {
                 }
                 if ev.retracted {
                     return Err("retraction of an already retracted event".into());
+                }
+                let max = self.policy.max_retraction_age;
+                if entry.at > ev.accepted_at.saturating_add(max) {
+                    return Err(format!(
+                        "retraction accepted at {}, {} s after the event: more than the policy's max_retraction_age {max} s",
+                        entry.at,
+                        entry.at - ev.accepted_at
+                    ));
                 }
                 ev.retracted = true;
                 self.dirty.insert(ev.holder);

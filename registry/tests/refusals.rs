@@ -174,6 +174,22 @@ fn contact_index_case_rules() {
     refused(&mut f, &ev, T0, Refusal::IndexCaseRetracted(hex::encode(pos)));
 }
 
+/// `max_index_case_age` (30 days in the example policy): a contact may cite a positive test
+/// accepted up to 30 days before it, not one second more (also when the index case is only
+/// queued, or was published since).
+#[test]
+fn an_index_case_accepted_too_long_ago_is_refused() {
+    let mut f = fixture(3);
+    let max = 30 * DAY;
+    let pos = f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0 - DAY, None), T0).unwrap();
+    f.reg.publish(T0).unwrap();
+    let at = T0 + max;
+    f.reg.submit(&f.event(&f.tracer, 1, "close_contact", at - DAY, Some(pos)), at).unwrap();
+    let late = f.event(&f.tracer, 2, "close_contact", at - DAY, Some(pos));
+    let id = hex::encode(pos);
+    refused(&mut f, &late, at + 1, Refusal::IndexCaseTooOld { id, accepted_at: T0, now: at + 1, max });
+}
+
 #[test]
 fn duplicates() {
     let mut f = fixture(1);
@@ -185,12 +201,31 @@ fn duplicates() {
 }
 
 fn retract_refused(f: &mut Fixture, r: &healthcode_registry::SignedRetraction, want: Refusal) {
+    retract_refused_at(f, r, T0, want)
+}
+
+fn retract_refused_at(f: &mut Fixture, r: &healthcode_registry::SignedRetraction, now: u64, want: Refusal) {
     let before = f.snapshot();
-    match f.reg.retract(r, T0) {
+    match f.reg.retract(r, now) {
         Err(RegistryError::Refused(got)) => assert_eq!(got, want),
         other => panic!("expected refusal {want:?}, got {other:?}"),
     }
     assert_eq!(f.snapshot(), before, "a refused retraction changed the database");
+}
+
+/// `max_retraction_age` (30 days): an event can be retracted up to 30 days after its acceptance,
+/// not one second more.
+#[test]
+fn a_retraction_too_long_after_acceptance_is_refused() {
+    let mut f = fixture(2);
+    let max = 30 * DAY;
+    let a = f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0 - DAY, None), T0).unwrap();
+    let b = f.reg.submit(&f.event(&f.lab, 1, "positive_test", T0 - DAY, None), T0).unwrap();
+    f.reg.publish(T0).unwrap();
+    f.reg.retract(&f.retraction(&f.lab, a), T0 + max).unwrap();
+    let late = f.retraction(&f.lab, b);
+    let want = Refusal::RetractionTooLate { id: hex::encode(b), accepted_at: T0, now: T0 + max + 1, max };
+    retract_refused_at(&mut f, &late, T0 + max + 1, want);
 }
 
 #[test]

@@ -33,8 +33,9 @@ pub enum RegistryCmd {
     Init {
         #[command(flatten)]
         db: Db,
-        /// The policy file (TOML) whose event kinds, and whose window of event times
-        /// (`max_event_ahead`, `max_event_behind`), the registry accepts.
+        /// The policy file (TOML) whose event kinds, window of event times (`max_event_ahead`,
+        /// `max_event_behind`) and look-back bounds (`max_index_case_age` for a contact's index
+        /// case, `max_retraction_age` for retractions) the registry accepts.
         #[arg(long)]
         policy: PathBuf,
     },
@@ -76,7 +77,8 @@ pub enum RegistryCmd {
         #[arg(long)]
         event: String,
     },
-    /// Accept a signer's retraction of its own event (from `healthcode sign-retraction`).
+    /// Accept a signer's retraction of its own event (from `healthcode sign-retraction`), at
+    /// most the policy's `max_retraction_age` after the event's acceptance.
     Retract {
         #[command(flatten)]
         db: Db,

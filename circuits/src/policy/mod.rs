@@ -36,6 +36,12 @@ pub const DEFAULT_MAX_EVENT_BEHIND: u64 = 30 * 86_400;
 /// `max_merge_delay` of a policy that does not set it: 1 hour.
 pub const DEFAULT_MAX_MERGE_DELAY: u64 = 3_600;
 
+/// `max_index_case_age` of a policy that does not set it: 30 days.
+pub const DEFAULT_MAX_INDEX_CASE_AGE: u64 = 30 * 86_400;
+
+/// `max_retraction_age` of a policy that does not set it: 30 days.
+pub const DEFAULT_MAX_RETRACTION_AGE: u64 = 30 * 86_400;
+
 /// Domain prefix of the policy digest.
 const DIGEST_DOMAIN: &[u8] = b"healthcode/policy/v1\n";
 
@@ -106,6 +112,12 @@ pub struct Policy {
     /// Seconds: the registry's maximum merge delay. Each accepted event gets a receipt signed by
     /// the registry promising a signed head that includes it within this delay.
     pub max_merge_delay: u64,
+    /// Seconds: a contact is accepted only if its index case was accepted at most this long
+    /// before it. With `max_event_behind` and `max_retraction_age`, this bounds how far back the
+    /// registry's rules read stored events, so older months can be archived (`docs/scale.md`).
+    pub max_index_case_age: u64,
+    /// Seconds: an event can be retracted at most this long after its acceptance.
+    pub max_retraction_age: u64,
     pub events: Vec<String>,
     pub default: Colour,
     /// First match wins.
@@ -151,6 +163,10 @@ struct RawPolicy {
     max_event_behind: Option<Spanned<String>>,
     #[serde(default)]
     max_merge_delay: Option<Spanned<String>>,
+    #[serde(default)]
+    max_index_case_age: Option<Spanned<String>>,
+    #[serde(default)]
+    max_retraction_age: Option<Spanned<String>>,
     events: Spanned<Vec<Spanned<String>>>,
     default: Spanned<String>,
     #[serde(default)]
@@ -228,6 +244,8 @@ impl Policy {
         let max_event_ahead = optional(&raw.max_event_ahead, DEFAULT_MAX_EVENT_AHEAD)?;
         let max_event_behind = optional(&raw.max_event_behind, DEFAULT_MAX_EVENT_BEHIND)?;
         let max_merge_delay = optional(&raw.max_merge_delay, DEFAULT_MAX_MERGE_DELAY)?;
+        let max_index_case_age = optional(&raw.max_index_case_age, DEFAULT_MAX_INDEX_CASE_AGE)?;
+        let max_retraction_age = optional(&raw.max_retraction_age, DEFAULT_MAX_RETRACTION_AGE)?;
 
         let mut events: Vec<String> = Vec::new();
         if raw.events.get_ref().is_empty() {
@@ -294,6 +312,8 @@ impl Policy {
             max_event_ahead,
             max_event_behind,
             max_merge_delay,
+            max_index_case_age,
+            max_retraction_age,
             events,
             default,
             rules,
@@ -326,7 +346,8 @@ impl Policy {
     /// the leaf layout).
     ///
     /// `{"id":…,"version":…,"title":…,"max_root_age":…,"max_code_age":…,"head_grace":…,
-    ///   "max_event_ahead":…,"max_event_behind":…,"max_merge_delay":…,"events":[…],
+    ///   "max_event_ahead":…,"max_event_behind":…,"max_merge_delay":…,"max_index_case_age":…,
+    ///   "max_retraction_age":…,"events":[…],
     ///   "default":…,"rules":[{"colour":…,"because":…,"when":…},…]}`
     pub fn canonical(&self) -> String {
         let rules: Vec<serde_json::Value> = self
@@ -344,7 +365,7 @@ impl Policy {
         // the key order is part of this code, not of a feature flag.
         let s = |v: &str| serde_json::to_string(v).expect("string serialises");
         format!(
-            "{{\"id\":{},\"version\":{},\"title\":{},\"max_root_age\":{},\"max_code_age\":{},\"head_grace\":{},\"max_event_ahead\":{},\"max_event_behind\":{},\"max_merge_delay\":{},\"events\":{},\"default\":{},\"rules\":[{}]}}",
+            "{{\"id\":{},\"version\":{},\"title\":{},\"max_root_age\":{},\"max_code_age\":{},\"head_grace\":{},\"max_event_ahead\":{},\"max_event_behind\":{},\"max_merge_delay\":{},\"max_index_case_age\":{},\"max_retraction_age\":{},\"events\":{},\"default\":{},\"rules\":[{}]}}",
             s(&self.id),
             self.version,
             s(&self.title),
@@ -354,6 +375,8 @@ impl Policy {
             self.max_event_ahead,
             self.max_event_behind,
             self.max_merge_delay,
+            self.max_index_case_age,
+            self.max_retraction_age,
             serde_json::to_string(&self.events).expect("strings serialise"),
             s(self.default.name()),
             rules

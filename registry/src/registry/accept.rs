@@ -199,7 +199,7 @@ impl Registry {
             let verdict = check_event(&tx, &known, &self.policy, &me, &mut signers, ev, ok, now)?;
             if let Ok(id) = &verdict {
                 let e = &ev.event;
-                known.accepted(*id, e);
+                known.accepted(*id, e, now);
                 event_rows.push(
                     args![
                         id,
@@ -241,16 +241,20 @@ impl Registry {
         }
         let tx = self.db.begin(TxKind::Write)?;
         active_signer(&tx, &x.signer, now)?;
-        let row: Option<(Vec<u8>, bool)> = tx
-            .row("SELECT signer, retracted FROM events WHERE id = ?1", &args![&x.event])?
-            .map(|r| Ok::<_, RegistryError>((r.get(0)?, r.get(1)?)))
+        let row: Option<(Vec<u8>, bool, u64)> = tx
+            .row("SELECT signer, retracted, accepted_at FROM events WHERE id = ?1", &args![&x.event])?
+            .map(|r| Ok::<_, RegistryError>((r.get(0)?, r.get(1)?, r.get(2)?)))
             .transpose()?;
-        let (orig, retracted) = row.ok_or_else(|| Refusal::UnknownEvent(id.clone()))?;
+        let (orig, retracted, accepted_at) = row.ok_or_else(|| Refusal::UnknownEvent(id.clone()))?;
         if orig != x.signer.as_bytes() {
             return Err(Refusal::NotOriginalSigner(id).into());
         }
         if retracted {
             return Err(Refusal::AlreadyRetracted(id).into());
+        }
+        let max = self.policy.max_retraction_age;
+        if now > accepted_at.saturating_add(max) {
+            return Err(Refusal::RetractionTooLate { id, accepted_at, now, max }.into());
         }
         tx.exec("UPDATE events SET retracted = 1 WHERE id = ?1", &args![&x.event])?;
         let entry = Entry { at: now, body: EntryBody::Retraction(r.clone()) };
@@ -324,8 +328,8 @@ fn active_signer(db: &Db, key: &VerifyingKey, now: u64) -> Result<SignerInfo> {
 /// ones as the rules would in the database: as duplicates, or as index cases.
 struct Known {
     holders: HashSet<u32>,
-    /// Stored events by id: kind, retracted, holder.
-    events: HashMap<Hash, (String, bool, u32)>,
+    /// Stored events by id: kind, retracted, holder, acceptance time.
+    events: HashMap<Hash, (String, bool, u32, u64)>,
 }
 
 impl Known {
@@ -344,19 +348,20 @@ impl Known {
         ids.sort_unstable();
         ids.dedup();
         let keys: Vec<Vec<Val>> = ids.iter().map(|id| args![id].to_vec()).collect();
-        let found = db.rows_many("SELECT kind, retracted, holder FROM events WHERE id = ?1", &keys)?;
+        let found =
+            db.rows_many("SELECT kind, retracted, holder, accepted_at FROM events WHERE id = ?1", &keys)?;
         let mut events = HashMap::new();
         for (id, rows) in ids.into_iter().zip(found) {
             if let Some(r) = rows.first() {
-                events.insert(id, (r.get(0)?, r.get(1)?, r.get(2)?));
+                events.insert(id, (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?));
             }
         }
         Ok(Self { holders, events })
     }
 
-    /// `e`, with id `id`, was accepted in this batch.
-    fn accepted(&mut self, id: Hash, e: &crate::Event) {
-        self.events.insert(id, (e.kind.clone(), false, e.holder));
+    /// `e`, with id `id`, was accepted in this batch at `now`.
+    fn accepted(&mut self, id: Hash, e: &crate::Event, now: u64) {
+        self.events.insert(id, (e.kind.clone(), false, e.holder, now));
     }
 }
 
@@ -426,13 +431,17 @@ fn check_event(
         (Role::Tracer, None) => return refuse(Refusal::MissingIndexCase(e.kind.clone())),
         (Role::Tracer, Some(case)) => {
             let id = hex_id(case);
+            let max = policy.max_index_case_age;
             match known.events.get(case) {
                 None => return refuse(Refusal::IndexCaseUnknown(id)),
-                Some((kind, _, _)) if kind != POSITIVE_TEST => {
+                Some((kind, ..)) if kind != POSITIVE_TEST => {
                     return refuse(Refusal::IndexCaseNotPositive(id))
                 }
-                Some((_, true, _)) => return refuse(Refusal::IndexCaseRetracted(id)),
-                Some((_, _, h)) if *h == e.holder => return refuse(Refusal::IndexCaseSameHolder),
+                Some((_, true, ..)) => return refuse(Refusal::IndexCaseRetracted(id)),
+                Some((_, _, h, _)) if *h == e.holder => return refuse(Refusal::IndexCaseSameHolder),
+                Some(&(_, _, _, accepted_at)) if now > accepted_at.saturating_add(max) => {
+                    return refuse(Refusal::IndexCaseTooOld { id, accepted_at, now, max })
+                }
                 Some(_) => {}
             }
         }

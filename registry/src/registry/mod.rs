@@ -76,6 +76,8 @@ pub enum Refusal {
     IndexCaseNotPositive(String),
     #[error("index case {0} was retracted")]
     IndexCaseRetracted(String),
+    #[error("index case {id} was accepted at {accepted_at}, more than the policy's max_index_case_age {max} s before now ({now})")]
+    IndexCaseTooOld { id: String, accepted_at: u64, now: u64, max: u64 },
     #[error("a holder cannot be its own index case")]
     IndexCaseSameHolder,
     #[error("event {0} was already accepted")]
@@ -86,6 +88,8 @@ pub enum Refusal {
     NotOriginalSigner(String),
     #[error("event {0} is already retracted")]
     AlreadyRetracted(String),
+    #[error("event {id} was accepted at {accepted_at}, more than the policy's max_retraction_age {max} s before now ({now}): too late to retract")]
+    RetractionTooLate { id: String, accepted_at: u64, now: u64, max: u64 },
     #[error("this commitment is already enrolled (leaf {0})")]
     DuplicateCommitment(u32),
     #[error("the registry is full")]
