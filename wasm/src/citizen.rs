@@ -265,6 +265,8 @@ impl ProverSession {
     /// its text form and the reason. Refused with a message for her when the witness is not for
     /// this registry, this policy or this holder, or is stale or superseded.
     pub fn prove(&self, options: JsValue) -> Result<JsValue, JsError> {
+        // A code left pending by a failed helper is dropped with its witness values.
+        self.pending.take();
         let (pending, shown) = self.checked(options)?;
         let proved = self
             .loaded
