@@ -11,7 +11,7 @@
 // `?auto=1` runs them all (`bench.all()`) and shows the result.
 
 import init, { ProverSession, Gate } from '../pkg/healthcode_wasm.js';
-import { SplitProver } from './split-prover.js';
+import { SplitProver, compileWasm } from './split-prover.js';
 
 const params = new URLSearchParams(location.search);
 const base = new URL(params.get('fixtures') || '/fixtures/', location.href);
@@ -50,7 +50,9 @@ async function load() {
   const fx = JSON.parse(await text('fixtures.json'));
   state.fx = fx;
   let t = performance.now();
-  state.wasm = await init();
+  // Compiled here and shared with the helper worker, as the prover worker does.
+  state.module = await compileWasm();
+  state.wasm = await init({ module_or_path: state.module });
   const initMs = performance.now() - t;
   const memAfterInit = wasmMemory();
 
@@ -71,7 +73,7 @@ async function load() {
   // The citizen's page proves with a second worker (split-prover.js); so does this page.
   t = performance.now();
   state.split = new SplitProver(state.session);
-  const split = await state.split.start();
+  const split = await state.split.start(state.module);
   const helperMs = performance.now() - t;
 
   result.load = {

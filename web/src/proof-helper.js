@@ -3,7 +3,8 @@
 // (prover/src/ab_queries.rs says why the proof splits there). No shared memory: messages only,
 // so it needs neither cross-origin isolation nor WebAssembly threads.
 //
-// Messages in:  {id, type: 'load', queries}  then  {id, type: 'sums', z} …
+// Messages in:  {id, type: 'load', queries, module?}  then  {id, type: 'sums', z} …
+// (`module`: the prover worker's compiled WebAssembly.Module, so the code is compiled once.)
 // Messages out: {id, ok: true | {sums, memory_bytes}}  or  {id, error: 'message'}
 
 import init, { ProofHelper } from '../pkg/healthcode_wasm.js';
@@ -14,7 +15,7 @@ let helper = null;
 self.onmessage = async ({ data }) => {
   const { id, type } = data;
   try {
-    ready ??= init();
+    ready ??= init(data.module ? { module_or_path: data.module } : undefined);
     const wasm = await ready;
     if (type === 'load') {
       helper?.free();

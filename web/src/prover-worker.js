@@ -5,9 +5,10 @@
 // Messages out: {id, progress: 'text'} …  then  {id, ok: result}  or  {id, error: 'message'}
 
 import init, { ProverSession } from '../pkg/healthcode_wasm.js';
-import { SplitProver } from './split-prover.js';
+import { SplitProver, compileWasm } from './split-prover.js';
 
 let ready = null;
+let module = null;
 let session = null;
 let prover = null;
 
@@ -18,7 +19,10 @@ function post(id, msg) {
 self.onmessage = async ({ data }) => {
   const { id, type } = data;
   try {
-    ready ??= init();
+    ready ??= compileWasm().then((m) => {
+      module = m;
+      return init({ module_or_path: m });
+    });
     const wasm = await ready;
     if (type === 'load') {
       post(id, { progress: 'Checking the policy and its keys' });
@@ -30,7 +34,7 @@ self.onmessage = async ({ data }) => {
       session = new ProverSession(b.origin, b.manifest, b.policy, b.provingKey, b.verifyingKey);
       // A second worker takes half of each proof where the device has a second core.
       prover = new SplitProver(session);
-      await prover.start();
+      await prover.start(module);
       post(id, { ok: session.policyInfo() });
     } else if (type === 'prove') {
       if (!session) throw new Error('the policy is not loaded yet');
