@@ -465,6 +465,15 @@ impl Postgres {
     /// caller's write transaction: created and recorded with the transaction, and gone with it if
     /// it rolls back (so nothing outside the database has to remember it).
     pub fn event_partition(&self, accepted_at: u64) -> DbResult<()> {
+        // Beyond any event time (2^40 − 1 s, year 36812) the month's bounds would overflow.
+        if accepted_at > healthcode_circuits::time::MAX_TIME {
+            return Err(DbError::new(
+                DbErrorKind::Other,
+                format!(
+                    "acceptance time {accepted_at} is beyond any event time: the registry's clock is wrong"
+                ),
+            ));
+        }
         let (name, from, to) = month_partition(accepted_at);
         if !self
             .rows("SELECT 1 FROM event_partitions WHERE name = ?1", &[Val::Text(name.clone())])?
