@@ -465,8 +465,8 @@ impl Postgres {
     /// caller's write transaction: created and recorded with the transaction, and gone with it if
     /// it rolls back (so nothing outside the database has to remember it).
     pub fn event_partition(&self, accepted_at: u64) -> DbResult<()> {
-        // Beyond any event time (2^40 − 1 s, year 36812) the month's bounds would overflow.
-        if accepted_at > healthcode_circuits::time::MAX_TIME {
+        // Far beyond any event time (2^40 − 1 s, year 36812) the month's bounds would overflow.
+        if accepted_at > MAX_PARTITION_TIME {
             return Err(DbError::new(
                 DbErrorKind::Other,
                 format!(
@@ -585,6 +585,10 @@ pub fn with_database(url: &str, name: &str) -> String {
     let path = rest[..query].find('/').unwrap_or(query);
     format!("{}{}/{}{}", &url[..scheme_end], &rest[..path], name, &rest[query..])
 }
+
+/// The latest acceptance time that gets a month partition: its bounds stay below `i64::MAX`, the
+/// largest PostgreSQL `BIGINT`.
+const MAX_PARTITION_TIME: u64 = i64::MAX as u64 / 2;
 
 /// The events partition for the month of `t` (Unix seconds, UTC): its name and bounds.
 fn month_partition(t: u64) -> (String, u64, u64) {
