@@ -170,15 +170,9 @@ self_cell::self_cell!(
 #[wasm_bindgen]
 pub struct ProverSession {
     loaded: Loaded,
-    /// The code begun by [`ProverSession::begin`], waiting for the helper's sums.
-    pending: RefCell<Option<(PendingCode, Shown)>>,
-}
-
-/// What the code's picture needs besides the proof.
-struct Shown {
-    now: u64,
-    epoch: u64,
-    caption: String,
+    /// The code begun by [`ProverSession::begin`], waiting for the helper's sums, and the
+    /// caption of its picture.
+    pending: RefCell<Option<(PendingCode, String)>>,
 }
 
 /// The second worker of a proof ([`healthcode_prover::ab_queries`]): it holds only the key's `A`
@@ -267,13 +261,13 @@ impl ProverSession {
     pub fn prove(&self, options: JsValue) -> Result<JsValue, JsError> {
         // A code left pending by a failed helper is dropped with its witness values.
         self.pending.take();
-        let (pending, shown) = self.checked(options)?;
+        let (pending, caption) = self.checked(options)?;
         let proved = self
             .loaded
             .borrow_dependent()
             .finish_code(pending, None, &mut rand::rngs::OsRng)
             .map_err(|e| error("proving", e))?;
-        picture(proved, shown)
+        picture(proved, &caption)
     }
 
     /// [`Self::prove`] in three steps, with a [`ProofHelper`] in a second worker: checks the
@@ -281,9 +275,9 @@ impl ProverSession {
     /// helper; then [`Self::compute_c`] while the helper works, and [`Self::finish`] with its
     /// answer.
     pub fn begin(&self, options: JsValue) -> Result<Vec<u8>, JsError> {
-        let (pending, shown) = self.checked(options)?;
+        let (pending, caption) = self.checked(options)?;
         let z = assignment_to_bytes(pending.assignment().z());
-        *self.pending.borrow_mut() = Some((pending, shown));
+        *self.pending.borrow_mut() = Some((pending, caption));
         Ok(z)
     }
 
@@ -299,18 +293,18 @@ impl ProverSession {
     /// Finishes the pending code with the helper's `sums`, checked as every proof is: wrong sums
     /// give no code, but an error.
     pub fn finish(&self, sums: &[u8]) -> Result<JsValue, JsError> {
-        let (pending, shown) = self.pending.take().ok_or_else(|| JsError::new("no proof is under way"))?;
+        let (pending, caption) = self.pending.take().ok_or_else(|| JsError::new("no proof is under way"))?;
         let sums = AbSums::from_bytes(sums).map_err(|e| error("proving", e))?;
         let proved = self
             .loaded
             .borrow_dependent()
             .finish_code(pending, Some(sums), &mut rand::rngs::OsRng)
             .map_err(|e| error("proving", e))?;
-        picture(proved, shown)
+        picture(proved, &caption)
     }
 
-    /// The checks of a proof request, and its assignment.
-    fn checked(&self, options: JsValue) -> Result<(PendingCode, Shown), JsError> {
+    /// The checks of a proof request, and its assignment; with the caption for its picture.
+    fn checked(&self, options: JsValue) -> Result<(PendingCode, String), JsError> {
         let o: ProveOptions =
             serde_wasm_bindgen::from_value(options).map_err(|e| error("prove options", e))?;
         let now = unix(o.now)?;
@@ -344,12 +338,12 @@ impl ProverSession {
         let request = healthcode_prover::ProveRequest { head, now, challenge, bind: o.bind, claim: None };
         let pending =
             self.loaded.borrow_dependent().begin_code(&witness, &request).map_err(|e| error("proving", e))?;
-        Ok((pending, Shown { now, epoch: head.epoch, caption: o.caption }))
+        Ok((pending, o.caption))
     }
 }
 
 /// The proved code as the page shows it.
-fn picture(proved: Proved, shown: Shown) -> Result<JsValue, JsError> {
+fn picture(proved: Proved, caption: &str) -> Result<JsValue, JsError> {
     let qr = HealthQr::new(&proved.payload).map_err(|e| error("the QR code", e))?;
     let e = proved.explanation;
     to_js(&ProvedCode {
@@ -357,10 +351,10 @@ fn picture(proved: Proved, shown: Shown) -> Result<JsValue, JsError> {
         rule: e.rule,
         because: e.because,
         events: e.events.into_iter().map(|x| EventShown { kind: x.kind, time: x.time }).collect(),
-        now: shown.now,
-        epoch: shown.epoch,
+        now: proved.public.now,
+        epoch: proved.payload.epoch,
         code: proved.payload.to_text().map_err(|e| error("the code", e))?,
-        png: qr.to_coloured_png(e.colour, &shown.caption),
+        png: qr.to_coloured_png(e.colour, caption),
         qr_version: qr.version(),
         bytes: proved.payload.encode().map_err(|e| error("the code", e))?.len(),
     })
