@@ -58,8 +58,9 @@ pub enum FindingKind {
     HeadMismatch,
     /// A log entry that is not backed by the rules (signature, accreditation, index case…).
     Entry,
-    /// An event dated outside the policy's window around its acceptance time, or an entry whose
-    /// acceptance time is after the head that publishes it.
+    /// An event dated outside the policy's window around its acceptance time, or an event or
+    /// retraction whose acceptance time is after the head that publishes it or before the head
+    /// preceding that one.
     EventWindow,
 }
 
@@ -153,8 +154,9 @@ pub fn replay_all(
         };
         findings.push(head_finding(FindingKind::HeadOrder, epoch, e.to_string()));
     }
-    // The head that first publishes entry `i`.
+    // The head that first publishes entry `i`, and the last head before it.
     let head_of = |i: u64| heads.iter().find(|h| h.log_size > i);
+    let head_before = |i: u64| heads.iter().rev().find(|h| h.log_size <= i);
     let mut r = Replayer::new(registry, policy);
     let mut counts = std::collections::BTreeMap::new();
     let mut heads_iter = heads.iter().peekable();
@@ -186,7 +188,8 @@ pub fn replay_all(
                 continue;
             }
         };
-        match r.apply(&entry, head_of(i).map(|h| h.issued_at), &mut finding) {
+        let published = (head_before(i).map(|h| h.issued_at), head_of(i).map(|h| h.issued_at));
+        match r.apply(&entry, published, &mut finding) {
             Ok(Some((signer, kind))) => {
                 *counts.entry((epoch.unwrap_or(0), signer, kind)).or_insert(0u64) += 1;
             }
@@ -287,12 +290,12 @@ impl<'a> Replayer<'a> {
     }
 
     /// Applies one decoded entry to the replayed state, or says why it is not backed. Returns
-    /// the signer's name and the kind for an accepted event. `published_at` is the `issued_at` of
-    /// the head that first covers the entry.
+    /// the signer's name and the kind for an accepted event. `published` is the `issued_at` of the
+    /// last head before the entry and of the head that first covers it.
     fn apply(
         &mut self,
         entry: &Entry,
-        published_at: Option<u64>,
+        published: (Option<u64>, Option<u64>),
         finding: &mut Finding,
     ) -> Result<Option<(String, String)>, String> {
         let active =
@@ -360,7 +363,7 @@ impl<'a> Replayer<'a> {
                 if e.time == 0 || e.time > MAX_TIME {
                     return Err("event time out of range".into());
                 }
-                if let Some(why) = self.outside_window(entry.at, e.time, &e.kind, published_at) {
+                if let Some(why) = self.outside_window(entry.at, e.time, &e.kind, published) {
                     finding.kind = FindingKind::EventWindow;
                     return Err(why);
                 }
@@ -413,6 +416,10 @@ impl<'a> Replayer<'a> {
                     return Err("retraction signature does not verify for this registry".into());
                 }
                 active(&self.signers, &r.signer)?;
+                if let Some(why) = outside_heads(entry.at, "retraction", published) {
+                    finding.kind = FindingKind::EventWindow;
+                    return Err(why);
+                }
                 let ev = self.events.get_mut(&r.event).ok_or("retraction of an unknown event")?;
                 finding.leaf = Some(ev.holder);
                 if ev.signer != r.signer {
@@ -451,10 +458,15 @@ impl<'a> Replayer<'a> {
 
     /// Why an event dated `time` and accepted at `at` is outside the published window, if it is:
     /// more than `max_event_ahead` after `at`, more than `max_event_behind` before it, or `at`
-    /// itself later than the head that publishes the entry (by more than the registry's
-    /// `MAX_AHEAD` allowance), so that the acceptance time cannot be moved forward to fit the
-    /// window.
-    fn outside_window(&self, at: u64, time: u64, kind: &str, published_at: Option<u64>) -> Option<String> {
+    /// itself outside the heads around the entry ([`outside_heads`]), so that the acceptance time
+    /// cannot be moved to fit the window.
+    fn outside_window(
+        &self,
+        at: u64,
+        time: u64,
+        kind: &str,
+        published: (Option<u64>, Option<u64>),
+    ) -> Option<String> {
         let p = self.policy;
         if time > at.saturating_add(p.max_event_ahead) {
             return Some(format!(
@@ -470,12 +482,7 @@ impl<'a> Replayer<'a> {
                 p.max_event_behind
             ));
         }
-        match published_at {
-            Some(issued) if at > issued.saturating_add(crate::head::MAX_AHEAD) => Some(format!(
-                "{kind} event dated {time} claims acceptance at {at}, after the head that publishes it (issued at {issued})"
-            )),
-            _ => None,
-        }
+        outside_heads(at, &format!("{kind} event dated {time}"), published)
     }
 
     /// The holder's state: per kind, the latest time of its live events.
@@ -488,5 +495,25 @@ impl<'a> Replayer<'a> {
             }
         }
         s
+    }
+}
+
+/// Why an entry (`what`) accepted at `at` cannot have been accepted then, if it cannot: `at` is
+/// later than the head that publishes it, or earlier than the head before that, by more than the
+/// registry's `MAX_AHEAD` allowance (a publish may push `issued_at` that far ahead of its clock;
+/// the registry refuses to accept before its latest head beyond it). Both directions matter: a
+/// later `at` fits an event dated ahead into the window, an earlier one fits a contact or a
+/// retraction into the look-back bounds (`max_index_case_age`, `max_retraction_age`) and a late
+/// event into `max_event_behind`.
+fn outside_heads(at: u64, what: &str, (before, publishing): (Option<u64>, Option<u64>)) -> Option<String> {
+    let slack = crate::head::MAX_AHEAD;
+    match (before, publishing) {
+        (_, Some(issued)) if at > issued.saturating_add(slack) => Some(format!(
+            "{what} claims acceptance at {at}, after the head that publishes it (issued at {issued})"
+        )),
+        (Some(issued), _) if at.saturating_add(slack) < issued => Some(format!(
+            "{what} claims acceptance at {at}, before the head preceding the one that publishes it (issued at {issued})"
+        )),
+        _ => None,
     }
 }

@@ -672,24 +672,26 @@ fn stored_events_of_an_earlier_month_count() {
     let o = twin(
         3,
         |f| {
-            let may = f.event(&f.lab, 0, "positive_test", T0 - 21 * DAY, None);
-            let retracted = f.event(&f.lab, 2, "positive_test", T0 - 21 * DAY + 1, None);
+            let june = f.event(&f.lab, 0, "positive_test", T0 - DAY, None);
+            let retracted = f.event(&f.lab, 2, "positive_test", T0 - DAY + 1, None);
             vec![
-                may.clone(),
+                june.clone(),
                 retracted.clone(),
-                f.event(&f.tracer, 1, "close_contact", T0 - 100, Some(may.event.id())),
-                f.event(&f.tracer, 1, "close_contact", T0 - 90, Some(retracted.event.id())),
+                f.event(&f.tracer, 1, "close_contact", T0 + 20 * DAY - 100, Some(june.event.id())),
+                f.event(&f.tracer, 1, "close_contact", T0 + 20 * DAY - 90, Some(retracted.event.id())),
             ]
         },
         |f, p| {
-            // 2022-05-24: the month before T0.
-            f.reg.submit(&p[0], T0 - 20 * DAY).unwrap();
-            f.reg.submit(&p[1], T0 - 20 * DAY).unwrap();
+            // 2022-06-14 (T0), after the fixture's head of 2022-06-04: the month before the batch
+            // (a clock behind the latest head is refused, so the earlier month cannot be May).
+            f.reg.submit(&p[0], T0).unwrap();
+            f.reg.submit(&p[1], T0).unwrap();
             let r = f.retraction(&f.lab, p[1].event.id());
-            f.reg.retract(&r, T0 - 20 * DAY).unwrap();
+            f.reg.retract(&r, T0).unwrap();
         },
         |p| vec![p[2].clone(), p[0].clone(), p[3].clone(), p[1].clone()],
-        T0,
+        // 2022-07-04: the next month.
+        T0 + 20 * DAY,
     );
     assert_eq!(kinds(&o), ["ok", "Duplicate", "IndexCaseRetracted", "Duplicate"]);
 }

@@ -38,6 +38,72 @@ fn smuggle(f: &mut Fixture, at: u64, body: EntryBody, publish: u64) {
     f.reg.publish(publish).unwrap();
 }
 
+fn clock_behind(r: healthcode_registry::registry::Result<impl std::fmt::Debug>) {
+    assert!(matches!(r, Err(RegistryError::ClockBehind { .. })), "accepted with a clock set back: {r:?}");
+}
+
+/// Attack 1a (succeeded before the fix): `now` is the caller's. After a head issued at T0 + 45d
+/// the clock is set back to T0 + 29d; a contact citing a positive test accepted at T0 passes the
+/// 30-day bound by that clock, though the registry's own signed record says 45 days have passed,
+/// so an archive cut at the latest head would already have removed the index case. Likewise a
+/// late retraction. The registry now refuses acceptance with a clock behind its latest head
+/// (by more than `MAX_AHEAD`, as `publish` does); the honest log audits clean.
+#[test]
+fn a_clock_set_back_behind_the_latest_head_cannot_reach_old_events() {
+    let mut f = fixture(3);
+    let pos = f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0 - DAY, None), T0).unwrap();
+    f.reg.publish(T0 + 45 * DAY).unwrap();
+    let back = T0 + 29 * DAY;
+    let before = f.snapshot();
+    clock_behind(f.reg.submit(&f.event(&f.tracer, 1, "close_contact", back - DAY, Some(pos)), back));
+    clock_behind(f.reg.retract(&f.retraction(&f.lab, pos), back));
+    assert_eq!(f.snapshot(), before);
+    // Within MAX_AHEAD (60 s) of the head: a publish may push issued_at that far ahead.
+    let head = f.reg.head().unwrap().issued_at;
+    f.reg.submit(&f.event(&f.lab, 2, "negative_test", head - DAY, None), head - 60).unwrap();
+    f.reg.publish(head + 1).unwrap();
+    audit_ok(&f.reg);
+}
+
+/// Attack 1b (succeeded before the fix): the same clock set back after old rows were archived
+/// (simulated: rows accepted more than 30 days and 5 minutes before the latest head deleted).
+/// The duplicate check no longer finds the first copy of a lab report, and the registry accepted
+/// it a second time. Now refused (the replay of the full log would name the duplicate).
+#[test]
+fn a_clock_set_back_after_archiving_cannot_accept_a_duplicate() {
+    let mut f = fixture(1);
+    let neg = f.event(&f.lab, 0, "negative_test", T0 - DAY, None);
+    f.reg.submit(&neg, T0).unwrap();
+    let head = f.reg.publish(T0 + 31 * DAY).unwrap().issued_at;
+    raw(&f.path)
+        .exec("DELETE FROM events WHERE accepted_at < ?1", &[Val::Int((head - MAX - 300 - 60) as i64)])
+        .unwrap();
+    clock_behind(f.reg.submit(&neg, T0 + 20 * DAY));
+}
+
+/// Attack 3 (succeeded before the fix): the operator logs a contact accepted at T0 + 45d with a
+/// backdated acceptance time T0 + 29d (the contact dated within the window of that time). The
+/// replay checked `at` only against the head that publishes it, never against the head before
+/// it, so the contact, 45 days after its index case, passed; likewise a backdated retraction.
+/// The replay now names an event or retraction accepted before the previous head's issue time
+/// (beyond MAX_AHEAD), which the registry now refuses too.
+#[test]
+fn a_backdated_acceptance_time_is_named_by_the_audit() {
+    let mut f = fixture(3);
+    let pos = f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0 - DAY, None), T0).unwrap();
+    let neg = f.reg.submit(&f.event(&f.lab, 2, "negative_test", T0 - DAY, None), T0).unwrap();
+    f.reg.publish(T0 + 45 * DAY).unwrap();
+    let at = T0 + 29 * DAY;
+    let contact = f.event(&f.tracer, 1, "close_contact", at - DAY, Some(pos));
+    let id = hex::encode(contact.event.id());
+    smuggle(&mut f, at, EntryBody::Event(contact), T0 + 45 * DAY + 10);
+    let retraction = f.retraction(&f.lab, neg);
+    smuggle(&mut f, at, EntryBody::Retraction(retraction), T0 + 45 * DAY + 20);
+    let found = findings(&f.reg);
+    assert!(found.contains(&id) && found.contains(&hex::encode(neg)), "{found}");
+    assert!(found.contains("EventWindow") && found.contains("before the head"), "{found}");
+}
+
 /// Attack 1/2/3: the boundary is the same in registry and audit: at exactly `max` both accept,
 /// at `max + 1` the registry refuses and the replay flags the smuggled entry, for contacts and
 /// retractions. (Attack failed: they agree.)
@@ -100,8 +166,9 @@ fn same_batch_and_tampered_acceptance_times() {
 }
 
 /// Attack 1/2: times at the end of u64 neither panic nor wrap: the registry refuses (window,
-/// retraction age), the replay names an event accepted at u64::MAX (after the head that publishes
-/// it) and a retraction accepted then (for its age).
+/// retraction age), the replay names an event and a retraction accepted at u64::MAX, after the
+/// head that publishes them. (Attack failed for the event; the retraction was named only for its
+/// age, not for its acceptance time after the head: now both.)
 #[test]
 fn huge_times_do_not_wrap() {
     let mut f = fixture(2);
@@ -119,7 +186,7 @@ fn huge_times_do_not_wrap() {
     smuggle(&mut f, u64::MAX, EntryBody::Event(contact), T0 + 10);
     let retraction = f.retraction(&f.lab, pos);
     smuggle(&mut f, u64::MAX, EntryBody::Retraction(retraction), T0 + 20);
-    assert_eq!(replay_all_kinds(&f.reg), vec![FindingKind::EventWindow, FindingKind::Entry]);
+    assert_eq!(replay_all_kinds(&f.reg), vec![FindingKind::EventWindow; 2]);
 }
 
 fn replay_all_kinds(reg: &Registry) -> Vec<FindingKind> {

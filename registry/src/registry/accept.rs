@@ -189,6 +189,7 @@ impl Registry {
     ) -> Result<Vec<std::result::Result<Hash, Refusal>>> {
         let me = self.key.verifying_key();
         let tx = self.db.begin(TxKind::Write)?;
+        not_behind_latest_head(&tx, now)?;
         tx.event_partition(now)?;
         let mut known = Known::load(&tx, events)?;
         let mut out = Vec::with_capacity(events.len());
@@ -240,6 +241,7 @@ impl Registry {
             return Err(Refusal::BadSignature.into());
         }
         let tx = self.db.begin(TxKind::Write)?;
+        not_behind_latest_head(&tx, now)?;
         active_signer(&tx, &x.signer, now)?;
         let row: Option<(Vec<u8>, bool, u64)> = tx
             .row("SELECT signer, retracted, accepted_at FROM events WHERE id = ?1", &args![&x.event])?
@@ -319,6 +321,20 @@ fn active_signer(db: &Db, key: &VerifyingKey, now: u64) -> Result<SignerInfo> {
         return Err(Refusal::SignerNotYetAccredited { name: info.name, from: info.accredited_from }.into());
     }
     Ok(info)
+}
+
+/// Refuses to accept an event or a retraction at a `now` more than [`MAX_AHEAD`] before the
+/// latest head's `issued_at` (which a publish may push that far ahead of its clock), as
+/// `publish` refuses to sign then. The look-back bounds and the event window only bound which
+/// stored events the rules read relative to `now`; a clock set back behind the registry's own
+/// signed record would reach events older than the bounds (rows an archive may have removed, or
+/// a duplicate's first copy), and the audit flags such a logged acceptance time.
+fn not_behind_latest_head(db: &Db, now: u64) -> Result<()> {
+    let last = latest_head(db)?.issued_at;
+    if now.saturating_add(MAX_AHEAD) < last {
+        return Err(RegistryError::ClockBehind { now, last });
+    }
+    Ok(())
 }
 
 /// The stored rows the acceptance rules read for a batch of events (its holders, and the events

@@ -116,7 +116,7 @@ pub enum RegistryError {
     Exists(String),
     #[error("policy: {0}")]
     Policy(String),
-    #[error("the clock ({now}) is behind the latest head ({last}); refusing to sign an older head")]
+    #[error("the clock ({now}) is behind the latest head ({last}); refusing to sign an older head or accept before it")]
     ClockBehind { now: u64, last: u64 },
     #[error("no head for epoch {0}")]
     NoSuchEpoch(u64),
