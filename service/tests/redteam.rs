@@ -854,3 +854,46 @@ fn a_witness_that_comes_back_gets_asked_again() {
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+/// The registry refuses acceptance with its clock behind its latest head (the look-back bounds
+/// hold relative to that head). The attack: a head is published an hour ahead (the clock was
+/// right then and has been set back since, or another process's clock runs fast), and events
+/// and retractions submitted now would otherwise be accepted behind it. The service answers
+/// `503 clock_behind` (the operator's problem, not the submitter's) and stores nothing; once the
+/// clock has caught up with the head, the same event is accepted.
+#[test]
+fn acceptance_behind_the_latest_head_is_refused_as_the_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, reg_key, _) = new_registry(dir.path());
+    let operator = key(1);
+    let server = start_registry(&db, &operator, vec![]);
+    let client = Client::new(&server.url);
+    let world = populate(&client, &operator, 1);
+    let leaf = world.holders[0].1;
+    let early = client.submit_event(&test_event(reg_key, &world.lab, leaf, 120)).unwrap();
+    client.publish(&operator).unwrap();
+    let ahead = unix_now() + 3600;
+    healthcode_registry::Registry::open(&db).unwrap().publish(ahead).unwrap();
+    let queued = || healthcode_registry::Registry::open(&db).unwrap().queue_len().unwrap();
+    let before = queued();
+    let late = test_event(reg_key, &world.lab, leaf, 60);
+    for refused in [
+        client.submit_event(&late).map(|_| ()),
+        client.submit_retraction(
+            &healthcode_registry::Retraction {
+                registry: reg_key,
+                event: early.event,
+                signer: world.lab.verifying_key(),
+            }
+            .sign(&world.lab),
+        ),
+    ] {
+        match refused {
+            Err(healthcode_service::client::ClientError::Refused { status: 503, body, .. }) => {
+                assert_eq!(body.error, "clock_behind", "{}", body.reason);
+            }
+            other => panic!("accepted or refused otherwise with the clock behind the head: {other:?}"),
+        }
+    }
+    assert_eq!(queued(), before, "something was stored");
+}

@@ -13,7 +13,18 @@ const MAX_GROUP_EVENTS: usize = 4096;
 /// Submissions waiting for the writer before new ones wait too (backpressure).
 const QUEUE_DEPTH: usize = 1024;
 
-pub type Verdicts = Result<Vec<(Result<[u8; 32], Refusal>, u64)>, String>;
+pub type Verdicts = Result<Vec<(Result<[u8; 32], Refusal>, u64)>, BatchError>;
+
+/// Why a group was not stored, for every submitter in it (a [`RegistryError`] is not `Clone`).
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum BatchError {
+    /// The server's clock is behind the latest head: the operator must fix the clock.
+    #[error("{0}")]
+    ClockBehind(String),
+    /// Storage failed or the writer stopped; nothing of the group was stored.
+    #[error("{0}")]
+    Failed(String),
+}
 
 struct Job {
     events: Vec<CheckedEvent>,
@@ -43,9 +54,9 @@ impl Batcher {
     pub async fn submit(&self, events: Vec<CheckedEvent>) -> Verdicts {
         let (reply, answer) = oneshot::channel();
         if self.tx.send(Job { events, reply }).await.is_err() {
-            return Err("the registry writer has stopped".into());
+            return Err(BatchError::Failed("the registry writer has stopped".into()));
         }
-        answer.await.unwrap_or_else(|_| Err("the registry writer has stopped".into()))
+        answer.await.unwrap_or_else(|_| Err(BatchError::Failed("the registry writer has stopped".into())))
     }
 }
 
@@ -63,10 +74,12 @@ fn write_loop(registry: &Mutex<Registry>, rx: &mut Receiver<Job>, now: fn() -> u
             }
         }
         let all: Vec<CheckedEvent> = jobs.iter().flat_map(|j| j.events.iter().cloned()).collect();
-        let at = now();
-        let outcome: Result<Vec<_>, RegistryError> = {
+        // The clock is read under the lock: a publish between the read and the lock would
+        // otherwise leave this acceptance time behind the latest head, which the registry refuses.
+        let (at, outcome): (u64, Result<Vec<_>, RegistryError>) = {
             let mut reg = registry.lock().unwrap_or_else(|p| p.into_inner());
-            reg.submit_checked(&all, at)
+            let at = now();
+            (at, reg.submit_checked(&all, at))
         };
         match outcome {
             Ok(verdicts) => {
@@ -78,8 +91,12 @@ fn write_loop(registry: &Mutex<Registry>, rx: &mut Receiver<Job>, now: fn() -> u
             }
             Err(e) => {
                 tracing::error!(error = %e, events = all.len(), "storing a group of events failed");
+                let why = match e {
+                    RegistryError::ClockBehind { .. } => BatchError::ClockBehind(e.to_string()),
+                    _ => BatchError::Failed(e.to_string()),
+                };
                 for job in jobs {
-                    let _ = job.reply.send(Err(e.to_string()));
+                    let _ = job.reply.send(Err(why.clone()));
                 }
             }
         }

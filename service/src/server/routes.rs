@@ -2,6 +2,7 @@
 //! heads, the head log's checkpoint and tiles, and the submission of signed events and
 //! retractions (authenticated by the signer's own signature on each).
 
+use super::batcher::BatchError;
 use super::error::{ApiError, ApiResult};
 use super::{publisher, roles, App};
 use crate::api::{self, path, BatchResponse, ErrorBody, Health, ProvenHead, RecentHeads, Verdict};
@@ -198,7 +199,10 @@ async fn submit_events(State(app): State<Arc<App>>, body: Bytes) -> ApiResult<Re
     let mut written = if well_signed.is_empty() {
         Vec::new()
     } else {
-        app.batcher.submit(well_signed).await.map_err(ApiError::internal)?
+        app.batcher.submit(well_signed).await.map_err(|e| match e {
+            BatchError::ClockBehind(why) => ApiError::new(503, "clock_behind", why),
+            BatchError::Failed(why) => ApiError::internal(why),
+        })?
     }
     .into_iter();
     let verdicts: Vec<_> = early
@@ -252,8 +256,10 @@ fn signature_refusal(e: &CheckedEvent, registry: &ed25519_dalek::VerifyingKey) -
 async fn submit_retraction(State(app): State<Arc<App>>, body: Bytes) -> ApiResult<Response> {
     let r: SignedRetraction = parse(&body)?;
     blocking(&app, move |app| {
+        // The clock is read under the registry's lock (see the batcher).
+        let mut reg = app.registry();
         let now = (app.now)();
-        app.registry().retract(&r, now).inspect_err(|_| {
+        reg.retract(&r, now).inspect_err(|_| {
             app.metrics.events_refused.inc();
         })?;
         app.metrics.events_accepted.inc();
