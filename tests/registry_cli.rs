@@ -129,6 +129,16 @@ fn registry_round_trip() {
     let c = json(d, &["registry", "consistency", "reg.db", "--from", "1", "--to", "2"]);
     assert_eq!(c["to"]["epoch"], 2);
     assert_eq!(json(d, &["registry", "audit", "reg.db"])["clean"], true);
+    // Archiving keeps every month the look-back (30 days and 5 minutes) still reaches: today's
+    // events stay, and the audit stays clean.
+    let a = json(d, &["registry", "archive", "reg.db"]);
+    assert_eq!(a["events"], 0, "{a}");
+    assert!(a["archived_before"].as_u64().unwrap() <= now - 30 * 86_400, "{a}");
+    assert_eq!(
+        json(d, &["registry", "history", "reg.db", "--leaf", "1"])["events"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(json(d, &["registry", "audit", "reg.db"])["clean"], true);
     assert_eq!(json(d, &["registry", "head", "reg.db", "--all"]).as_array().unwrap().len(), 3);
 
     // Errors: unknown holder, existing file, and no secret in any error text.

@@ -69,7 +69,10 @@ pub fn audit(db: &Path) -> Result<Report, String> {
             .map(|(level, idx, _)| format!("log node {level}/{idx}")),
     );
     let stored_events = reg.stored_events().map_err(|e| format!("{}: {e}", db.display()))?;
-    damage.extend(events_damage(&entries, &stored_events));
+    let archived_before = reg.archived_before().map_err(|e| format!("{}: {e}", db.display()))?;
+    damage.extend(events_damage(&entries, &stored_events, archived_before));
+    let floors = reg.stored_floors().map_err(|e| format!("{}: {e}", db.display()))?;
+    damage.extend(floors_damage(&entries, &floors, archived_before, reg.policy()));
     let integrity = reg.integrity_problems().map_err(|e| format!("{}: {e}", db.display()))?;
     damage.extend(integrity.into_iter().map(|m| format!("SQLite integrity check: {m}")));
     r.check(
@@ -92,8 +95,9 @@ pub fn audit(db: &Path) -> Result<Report, String> {
 
 /// The `events` rows (what histories show) that disagree with the log: a logged event's row
 /// missing or altered, a row claiming a log position no event holds, a logged retraction not
-/// marked. Queued rows (no log position yet) are not in the log to compare with.
-fn events_damage(entries: &[Vec<u8>], stored: &[StoredEvent]) -> Vec<String> {
+/// marked. Queued rows (no log position yet) are not in the log to compare with; events accepted
+/// before the archive boundary are only in the log, and a row of one left behind is named too.
+fn events_damage(entries: &[Vec<u8>], stored: &[StoredEvent], archived_before: u64) -> Vec<String> {
     use healthcode_registry::{Entry, EntryBody};
     let mut logged = std::collections::HashMap::new();
     let mut retractions = std::collections::HashMap::new();
@@ -128,11 +132,61 @@ fn events_damage(entries: &[Vec<u8>], stored: &[StoredEvent]) -> Vec<String> {
             damage.push(format!("event row {}…", short(&row.id)));
         }
     }
-    for id in logged.keys().filter(|id| !seen.contains(*id)) {
-        damage.push(format!("event {}… logged but missing from the event rows", short(id)));
+    for (id, (_, at, _)) in logged.iter().filter(|(id, _)| !seen.contains(*id)) {
+        if *at >= archived_before {
+            damage.push(format!("event {}… logged but missing from the event rows", short(id)));
+        }
+    }
+    for row in stored.iter().filter(|r| r.accepted_at < archived_before) {
+        damage.push(format!("event row {}… kept past the archive boundary", short(&row.id)));
     }
     damage.sort();
     damage
+}
+
+/// Holders whose stored floor (what a publish recomputes her state from after a retraction,
+/// see `Registry::archive`) is not the per-kind maximum of her logged, never-retracted events
+/// accepted before the archive boundary. A floor raised in place turns her code red at her next
+/// retraction with no event behind it; one lowered drops an archived positive test.
+fn floors_damage(
+    entries: &[Vec<u8>],
+    stored: &[(u32, Vec<u64>)],
+    archived_before: u64,
+    policy: &Policy,
+) -> Vec<String> {
+    use healthcode_registry::{Entry, EntryBody};
+    let mut events = std::collections::HashMap::new();
+    let mut retracted = std::collections::HashSet::new();
+    for bytes in entries {
+        match Entry::from_bytes(bytes) {
+            Ok(Entry { at, body: EntryBody::Event(se) }) if at < archived_before => {
+                events.insert(se.event.id(), se.event);
+            }
+            Ok(Entry { body: EntryBody::Retraction(sr), .. }) => {
+                retracted.insert(sr.retraction.event);
+            }
+            _ => {}
+        }
+    }
+    let kinds = policy.events.len();
+    let mut want: std::collections::BTreeMap<u32, Vec<u64>> = std::collections::BTreeMap::new();
+    for (id, e) in &events {
+        if retracted.contains(id) {
+            continue;
+        }
+        if let Some(k) = policy.event_index(&e.kind) {
+            let floor = want.entry(e.holder).or_insert_with(|| vec![0; kinds]);
+            floor[k] = floor[k].max(e.time);
+        }
+    }
+    let have: std::collections::BTreeMap<u32, Vec<u64>> = stored.iter().cloned().collect();
+    let holders: std::collections::BTreeSet<u32> = want.keys().chain(have.keys()).copied().collect();
+    let zero = vec![0; kinds];
+    holders
+        .into_iter()
+        .filter(|h| want.get(h).unwrap_or(&zero) != have.get(h).unwrap_or(&zero))
+        .map(|h| format!("floor of leaf {h}"))
+        .collect()
 }
 
 /// Audits a registry's public export (`healthcode registry export`) against the registry key and

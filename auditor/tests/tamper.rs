@@ -533,3 +533,25 @@ fn a_contact_or_retraction_beyond_the_lookback_bounds_is_named() {
         assert!(f.contains("max_retraction_age") && f.contains(&hex::encode(neg)[..16]), "{f}");
     }
 }
+
+/// Archiving (`Registry::archive`) removes June's event rows and keeps each holder's floor: the
+/// database audit still agrees with the log (the archived rows are expected to be gone). Then
+/// the attacks on what archiving adds: a floor raised in place (the depositor, holder 3, would
+/// turn red at her next retraction with no positive test in the log) and a floor removed (holder
+/// 0's archived positive test would drop out) are each named by leaf.
+#[test]
+fn archived_months_audit_clean_and_edited_floors_are_named() {
+    let r = registry();
+    let mut reg = Registry::open(&r.path).unwrap();
+    reg.publish(T0 + 70 * DAY).unwrap();
+    let a = reg.archive().unwrap();
+    assert_eq!((a.events, a.floors), (4, 3), "{a:?}");
+    drop(reg);
+    let report = registry::audit(&r.path).unwrap();
+    assert!(report.clean(), "{report}");
+    let red: Vec<u8> = [T0 - DAY, 0, 0, 0].iter().flat_map(|t| t.to_be_bytes()).collect();
+    db(&r).execute("UPDATE floors SET state = ?1 WHERE holder = 3", [red]).unwrap();
+    assert_fails(&registry::audit(&r.path).unwrap(), "stored states and log nodes", "floor of leaf 3");
+    db(&r).execute("DELETE FROM floors WHERE holder = 0", []).unwrap();
+    assert_fails(&registry::audit(&r.path).unwrap(), "stored states and log nodes", "floor of leaf 0");
+}

@@ -66,6 +66,9 @@ pub enum IndexCaseStatus {
     Live,
     /// The lab retracted the positive test.
     Retracted,
+    /// The positive test was accepted before the archive boundary: its row is gone, its entry
+    /// (and any retraction of it) is in the log, and it can no longer be retracted.
+    Archived,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +78,14 @@ pub struct History {
     /// The state in the latest head (absent before the holder's first publish).
     pub state: Option<BTreeMap<String, u64>>,
     pub events: Vec<HistoryEvent>,
+    /// Events accepted before this time are archived: not listed here, still in the log, and
+    /// still in `state` (0: nothing archived).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub archived_before: u64,
+}
+
+fn is_zero(t: &u64) -> bool {
+    *t == 0
 }
 
 mod hex_bytes {

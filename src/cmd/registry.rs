@@ -91,6 +91,17 @@ pub enum RegistryCmd {
         #[command(flatten)]
         db: Db,
     },
+    /// Remove the event rows no acceptance rule can read again: every whole month accepted
+    /// before the latest head minus the policy's look-back (the longest of the event window,
+    /// `max_index_case_age` and `max_retraction_age`) and 60 s. The log keeps every entry, so
+    /// audits, histories' proofs and the record are unchanged; each holder's archived events are
+    /// kept as her floor, which her state is recomputed from after a retraction. On PostgreSQL
+    /// the month partitions are detached and dropped. One transaction; run it after a publish
+    /// (monthly, say). Refuses if events in those months are not published yet.
+    Archive {
+        #[command(flatten)]
+        db: Db,
+    },
     /// Print the latest signed head (or one epoch's, or all of them).
     Head {
         #[command(flatten)]
@@ -360,6 +371,25 @@ pub fn run(cmd: RegistryCmd) -> CliResult {
             let id = hex::encode(r.retraction.event);
             emit(db.json, &json!({ "retracted": id }), || format!("retraction of {id} accepted"))
         }
+        RegistryCmd::Archive { db } => {
+            let date = healthcode_verifier::when::local;
+            let err = err_for(&db.db);
+            let mut reg = open(&db.db)?;
+            let a = reg.archive().map_err(err)?;
+            let out = json!({ "archived_before": a.before, "events": a.events, "floors": a.floors });
+            emit(db.json, &out, || match a.before {
+                0 => "nothing to archive yet: no whole month is older than the look-back".to_string(),
+                _ if a.events == 0 => {
+                    format!("no event rows to archive; the archive boundary is {}", date(a.before))
+                }
+                _ => format!(
+                    "archived {} events accepted before {} ({} holders' floors raised); the log keeps them",
+                    a.events,
+                    date(a.before),
+                    a.floors
+                ),
+            })
+        }
         RegistryCmd::Publish { db } => {
             let err = err_for(&db.db);
             let mut reg = open(&db.db)?;
@@ -455,6 +485,9 @@ pub fn run(cmd: RegistryCmd) -> CliResult {
                                 ", index case {} RETRACTED (ask the tracer to retract this contact)",
                                 hex::encode(c)
                             ),
+                            (Some(c), Some(IndexCaseStatus::Archived)) => {
+                                format!(", index case {} (archived: see the log)", hex::encode(c))
+                            }
                             (Some(c), _) => format!(", index case {} (live)", hex::encode(c)),
                             (None, _) => String::new(),
                         },
@@ -463,6 +496,12 @@ pub fn run(cmd: RegistryCmd) -> CliResult {
                             Some(p) => format!(", log entry {}", p.index),
                             None => ", pending publish".into(),
                         }
+                    ));
+                }
+                if h.archived_before > 0 {
+                    lines.push(format!(
+                        "  events accepted before {} are archived: not listed, still in the log and in the state",
+                        h.archived_before
                     ));
                 }
                 lines.join("\n")

@@ -12,12 +12,14 @@
 
 mod accept;
 mod access;
+mod archive;
 mod publish;
 mod query;
 mod tree;
 
 pub use accept::{CheckedEvent, ReceiptSigner, SignerInfo};
 pub use access::AuditorInfo;
+pub use archive::Archived;
 pub use publish::{PublishHooks, PublishStep, MAX_AHEAD};
 pub use query::{ConsistencyProof, StoredEvent};
 pub use tree::DEFAULT_CACHE_LEVELS;
@@ -118,6 +120,8 @@ pub enum RegistryError {
     Policy(String),
     #[error("the clock ({now}) is behind the latest head ({last}); refusing to sign an older head or accept before it")]
     ClockBehind { now: u64, last: u64 },
+    #[error("cannot archive: {0}")]
+    Archive(String),
     #[error("no head for epoch {0}")]
     NoSuchEpoch(u64),
     #[error("no signer named `{0}`")]

@@ -142,19 +142,25 @@ impl Registry {
                     &recompute,
                 )?
                 .into_iter();
+            // What her archived events decided (see `archive.rs`): the recomputation starts there.
+            let mut floors =
+                tx.rows_many("SELECT state FROM floors WHERE holder = ?1", &recompute)?.into_iter();
             for (&h, found) in holders.iter().zip(stored) {
                 let row =
                     found.first().ok_or_else(|| RegistryError::Corrupt(format!("holder {h} is gone")))?;
                 let (cm, st): (Vec<u8>, Vec<u8>) = (row.get(0)?, row.get(1)?);
                 let mut state = if touched[&h] {
-                    let mut s = vec![0u64; kinds];
+                    let mut s = match floors.next().into_iter().flatten().next() {
+                        Some(r) => state_from_blob(&r.get::<Vec<u8>>(0)?, kinds)?,
+                        None => vec![0u64; kinds],
+                    };
                     for r in maxima.next().into_iter().flatten() {
                         let kind: String = r.get(0)?;
                         let t: u64 = r.get(1)?;
                         let k = self.policy.event_index(&kind).ok_or_else(|| {
                             RegistryError::Corrupt(format!("stored event of unknown kind {kind}"))
                         })?;
-                        s[k] = t;
+                        s[k] = s[k].max(t);
                     }
                     s
                 } else {

@@ -152,11 +152,15 @@ impl Registry {
             let index_case = index_case.map(hash_from_blob).transpose()?;
             let index_case_status = match &index_case {
                 Some(case) => {
-                    let retracted: bool = self
-                        .db
-                        .value("SELECT retracted FROM events WHERE id = ?1", &args![case])?
-                        .ok_or_else(|| RegistryError::Corrupt("an event's index case is gone".into()))?;
-                    Some(if retracted { IndexCaseStatus::Retracted } else { IndexCaseStatus::Live })
+                    let retracted: Option<bool> =
+                        self.db.value("SELECT retracted FROM events WHERE id = ?1", &args![case])?;
+                    Some(match retracted {
+                        Some(true) => IndexCaseStatus::Retracted,
+                        Some(false) => IndexCaseStatus::Live,
+                        // An index case is accepted before its contact: only archiving removes it.
+                        None if self.archived_before()? > 0 => IndexCaseStatus::Archived,
+                        None => return Err(RegistryError::Corrupt("an event's index case is gone".into())),
+                    })
                 }
                 None => None,
             };
@@ -175,8 +179,9 @@ impl Registry {
             });
         }
         let state = self.witness(leaf_index).ok().map(|w| w.state);
+        let archived_before = self.archived_before()?;
         drop(snapshot);
-        Ok(History { leaf_index, head, state, events })
+        Ok(History { leaf_index, head, state, events, archived_before })
     }
 
     /// Consistency proof between the heads of two epochs.

@@ -11,6 +11,7 @@
 //! snapshot, and how a batch of statements is sent ([`Db::exec_many`], pipelined on PostgreSQL).
 
 pub mod log_pages;
+pub mod months;
 pub mod postgres;
 pub mod sqlite;
 mod value;
@@ -221,6 +222,21 @@ impl Db {
         self.note(match &self.engine {
             Engine::Sqlite(_) => Ok(()),
             Engine::Postgres(e) => e.event_partition(accepted_at),
+        })
+    }
+
+    /// Removes every event accepted before `boundary`, which must be a month's first second
+    /// ([`months::month_start`]), inside the caller's write transaction: on PostgreSQL by
+    /// detaching and dropping whole month partitions, on SQLite by deleting the rows.
+    pub fn drop_events_before(&self, boundary: u64) -> DbResult<()> {
+        if months::month_start(boundary) != boundary {
+            return Err(DbError::new(DbErrorKind::Other, format!("{boundary} is not the start of a month")));
+        }
+        self.note(match &self.engine {
+            Engine::Sqlite(_) => self
+                .exec("DELETE FROM events WHERE accepted_at < ?1", &[Val::Int(boundary as i64)])
+                .map(|_| ()),
+            Engine::Postgres(e) => e.drop_event_months_before(boundary).map(|_| ()),
         })
     }
 

@@ -12,6 +12,7 @@
 //! run in a `REPEATABLE READ READ ONLY` snapshot. Every statement runs in a transaction, so a
 //! killed process or a lost connection rolls back whatever it had not committed.
 
+use super::months::{month_partition, partition_bounds, MAX_PARTITION_TIME};
 use super::{DbError, DbErrorKind, DbResult, Row, TxKind, Val};
 use bytes::BytesMut;
 use futures_util::future::try_join_all;
@@ -136,6 +137,10 @@ CREATE TABLE tree_groups (level BIGINT NOT NULL, idx BIGINT NOT NULL, hashes BYT
 ALTER TABLE holders SET (fillfactor = 90);
 ALTER TABLE tree_groups SET (fillfactor = 90);
 ",
+    // The twin of `sqlite::FLOORS_STEP`.
+    r"
+CREATE TABLE floors (holder BIGINT PRIMARY KEY REFERENCES holders (leaf_index), state BYTEA NOT NULL);
+",
 ];
 
 /// The tables [`MIGRATIONS`] makes: a database with one missing, or one more, was altered.
@@ -144,6 +149,7 @@ const TABLES: &[&str] = &[
     "checkpoints",
     "event_partitions",
     "events",
+    "floors",
     "heads",
     "holder_devices",
     "holders",
@@ -280,8 +286,9 @@ impl Postgres {
             let gone = gone.iter().map(|r| r.get::<String>(0)).collect::<DbResult<Vec<_>>>()?;
             if !gone.is_empty() {
                 return Err(altered(&format!(
-                    "events of {} were detached or dropped: the registry needs every month it \
-                     accepted to refuse duplicates and check index cases and retractions",
+                    "events of {} were detached or dropped: the registry needs every month it has not \
+                     archived (`registry archive` keeps what they decide) to refuse duplicates and check \
+                     index cases and retractions",
                     gone.join(", ")
                 )));
             }
@@ -487,6 +494,28 @@ impl Postgres {
         self.exec("INSERT INTO event_partitions (name) VALUES (?1)", &[Val::Text(name)])?;
         Ok(())
     }
+
+    /// Detaches and drops every month partition of `events` that ends by `boundary` (a month's
+    /// first second), inside the caller's write transaction: no row-by-row `DELETE`, no vacuum.
+    /// Returns the months dropped.
+    pub fn drop_event_months_before(&self, boundary: u64) -> DbResult<Vec<String>> {
+        let names = self.rows("SELECT name FROM event_partitions ORDER BY name", &[])?;
+        let mut dropped = Vec::new();
+        for row in names {
+            let name: String = row.get(0)?;
+            // The name goes into a statement: it must be one this code made.
+            let (_, to) = partition_bounds(&name).ok_or_else(|| {
+                DbError::new(DbErrorKind::Corrupt, format!("postgres: an events partition is named {name:?}"))
+            })?;
+            if to > boundary {
+                continue;
+            }
+            self.batch(&format!("ALTER TABLE events DETACH PARTITION {name}; DROP TABLE {name}"))?;
+            self.exec("DELETE FROM event_partitions WHERE name = ?1", &[Val::Text(name.clone())])?;
+            dropped.push(name);
+        }
+        Ok(dropped)
+    }
 }
 
 /// The driver's single-threaded runtime. A registry may be used or dropped on an async
@@ -584,40 +613,6 @@ pub fn with_database(url: &str, name: &str) -> String {
     let query = rest.find('?').unwrap_or(rest.len());
     let path = rest[..query].find('/').unwrap_or(query);
     format!("{}{}/{}{}", &url[..scheme_end], &rest[..path], name, &rest[query..])
-}
-
-/// The latest acceptance time that gets a month partition: its bounds stay below `i64::MAX`, the
-/// largest PostgreSQL `BIGINT`.
-const MAX_PARTITION_TIME: u64 = i64::MAX as u64 / 2;
-
-/// The events partition for the month of `t` (Unix seconds, UTC): its name and bounds.
-fn month_partition(t: u64) -> (String, u64, u64) {
-    let (y, m) = year_month(t / 86_400);
-    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    (format!("events_{y:04}_{m:02}"), days_from_civil(y, m) * 86_400, days_from_civil(ny, nm) * 86_400)
-}
-
-/// The civil (proleptic Gregorian) year and month of day `z` after 1970-01-01.
-fn year_month(z: u64) -> (u64, u64) {
-    let z = z + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + u64::from(m <= 2), m)
-}
-
-/// Days from 1970-01-01 to the first of month `m` of year `y` (y ≥ 1970).
-fn days_from_civil(y: u64, m: u64) -> u64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 fn altered(why: &str) -> DbError {
@@ -1049,15 +1044,5 @@ mod tests {
         );
         assert_eq!(with_database("postgres://u:p@h:5432", "reg"), "postgres://u:p@h:5432/reg");
         assert_eq!(with_database("postgres://h/db", "reg"), "postgres://h/reg");
-    }
-
-    #[test]
-    fn month_partitions_follow_the_calendar() {
-        // 2022-06-14 (the fixtures' T0) is in June 2022: 2022-06-01 .. 2022-07-01.
-        assert_eq!(month_partition(1_655_164_800), ("events_2022_06".into(), 1_654_041_600, 1_656_633_600));
-        // 2024-02-29 23:59:59 is in February of a leap year; December rolls into January.
-        assert_eq!(month_partition(1_709_251_199).0, "events_2024_02");
-        assert_eq!(month_partition(1_703_980_800), ("events_2023_12".into(), 1_701_388_800, 1_704_067_200));
-        assert_eq!(month_partition(0), ("events_1970_01".into(), 0, 2_678_400));
     }
 }

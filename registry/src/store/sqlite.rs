@@ -76,6 +76,7 @@ CREATE TABLE auditors (
 );
 ",
     SIZE_STEP,
+    FLOORS_STEP,
 ];
 
 /// Smaller rows, for a registry of a nation (the same step on both engines, up to the types):
@@ -99,6 +100,13 @@ CREATE TABLE log_pages (page INTEGER PRIMARY KEY, entries BLOB NOT NULL);
 -- the empty subtree of its level). A parent whose children are all empty has no row.
 CREATE TABLE tree_groups (level INTEGER NOT NULL, idx INTEGER NOT NULL, hashes BLOB NOT NULL,
     PRIMARY KEY (level, idx)) WITHOUT ROWID;
+";
+
+/// Archiving (`Registry::archive`): per holder, for each kind, the latest time among her
+/// archived events that were not retracted, as a state blob. A publish that recomputes her state
+/// after a retraction starts from it instead of from rows that are gone.
+const FLOORS_STEP: &str = r"
+CREATE TABLE floors (holder INTEGER PRIMARY KEY REFERENCES holders (leaf_index), state BLOB NOT NULL);
 ";
 
 /// An open SQLite registry file.

@@ -138,7 +138,8 @@ pub fn audit_ok(reg: &Registry) {
 /// step 1): a `published` column set from the latest head, zero states as eight bytes a kind,
 /// every log level stored, the log one row per entry and `enrolled_at` back (`log_pages`
 /// dropped), the tree one row per node (the root too), `tree_groups` dropped and, on
-/// PostgreSQL, the B-tree unique constraint on commitments and full pages (no fill factor).
+/// PostgreSQL, the B-tree unique constraint on commitments and full pages (no fill factor); and
+/// no `floors` (the archiving step after it).
 /// `reg` must be the registry's only handle; it is dropped.
 pub fn downgrade(reg: Registry, path: &Path) {
     use healthcode_circuits::field;
@@ -197,6 +198,7 @@ pub fn downgrade(reg: Registry, path: &Path) {
         .unwrap();
     }
     db.exec("DROP TABLE log_pages", &[]).unwrap();
+    db.exec("DROP TABLE floors", &[]).unwrap();
     db.exec(
         if postgres {
             "ALTER TABLE holders ADD COLUMN enrolled_at BIGINT NOT NULL DEFAULT 0"
