@@ -59,6 +59,16 @@ impl Registry {
         let head = latest_head(&tx)?;
         let before = archived_before(&tx)?;
         let cutoff = head.issued_at.saturating_sub(MAX_AHEAD.saturating_add(self.look_back()));
+        // No event is accepted this late (its time would be past 2^40 - 1 s): a head beyond it
+        // was signed on a wrong clock. Its month's bounds would overflow, and the boundary would
+        // not fit a BIGINT (SQLite deleted nothing, PostgreSQL dropped every month unfloored).
+        if cutoff > months::MAX_PARTITION_TIME {
+            return Err(RegistryError::Archive(format!(
+                "the latest head was issued at {}, beyond any acceptance time (the registry's clock \
+                 was wrong): nothing archived",
+                head.issued_at
+            )));
+        }
         let boundary = months::month_start(cutoff);
         if boundary <= before {
             return Ok(Archived { before, events: 0, floors: 0 });
@@ -76,8 +86,7 @@ impl Registry {
                 "{unpublished} events accepted before {boundary} are not published yet; publish first"
             )));
         }
-        let events: u64 =
-            tx.value("SELECT COUNT(*) FROM events WHERE accepted_at < ?1", &b)?.unwrap_or(0);
+        let events: u64 = tx.value("SELECT COUNT(*) FROM events WHERE accepted_at < ?1", &b)?.unwrap_or(0);
         // Per holder, the per-kind maximum over the live events being archived.
         let kinds = self.policy.events.len();
         let mut raised: BTreeMap<u32, Vec<u64>> = BTreeMap::new();

@@ -1,0 +1,213 @@
+//! Red team of archiving (`Registry::archive`, `registry/src/registry/archive.rs`) and of the
+//! clock rule it relies on (acceptance refused more than `MAX_AHEAD` behind the latest head), on
+//! the engine the tests run on (SQLite, or PostgreSQL with `HEALTHCODE_TEST_PG`). Each test's
+//! documentation says the attack and whether it succeeded.
+
+mod common;
+use common::*;
+use healthcode_circuits::Fr;
+use healthcode_registry::audit::replay;
+use healthcode_registry::event::Role;
+use healthcode_registry::registry::{Refusal, RegistryError, MAX_AHEAD};
+use healthcode_registry::{HolderFile, Registry};
+
+/// 2022-07-01, 00:00 UTC.
+const JULY: u64 = 1_656_633_600;
+
+/// A registry on `policy` (the sample policy with some lines replaced), set up as
+/// `common::fixture` does: `n` holders enrolled and published at `T0 − 10 days`.
+fn fixture_with(policy: &str, n: usize) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let path = new_db(dir.path());
+    let start = T0 - 10 * DAY;
+    let mut reg = Registry::init(&path, policy, start).unwrap();
+    let (lab, tracer) = (key(1), key(2));
+    reg.add_signer("lab", Role::Lab, lab.verifying_key(), 0, start).unwrap();
+    reg.add_signer("tracer", Role::Tracer, tracer.verifying_key(), 0, start).unwrap();
+    let holders: Vec<HolderFile> =
+        (0..n).map(|i| HolderFile::from_secret(Fr::from(1000 + i as u64), Fr::from(7 + i as u64))).collect();
+    for h in &holders {
+        reg.enroll(h.commitment, start).unwrap();
+    }
+    reg.publish(start).unwrap();
+    Fixture { dir, path, reg, lab, tracer, holders }
+}
+
+/// The sample policy with `key = "30d"` replaced by `key = value`, for each pair.
+fn policy(changes: &[(&str, &str)]) -> String {
+    let mut src = POLICY.to_string();
+    for (key, value) in changes {
+        let line = src.lines().find(|l| l.starts_with(&format!("{key} ="))).unwrap().to_string();
+        src = src.replace(&line, &format!("{key} = \"{value}\""));
+    }
+    src
+}
+
+/// Every holder's stored state equals the auditor's replay of the log (and the heads' roots
+/// agree with it: `audit_ok`).
+fn states_match_replay(reg: &Registry) {
+    audit_ok(reg);
+    let head = reg.head().unwrap();
+    let entries = reg.log_entries(0, head.log_size).unwrap();
+    let r = replay(&entries, &reg.heads().unwrap(), &reg.public_key(), reg.policy()).unwrap();
+    let stored: Vec<Vec<u64>> = reg.stored_states().unwrap().into_iter().map(|(_, s)| s).collect();
+    assert_eq!(stored, r.states, "stored states against the replay");
+}
+
+fn rows(f: &Fixture) -> i64 {
+    raw(&f.path).value("SELECT COUNT(*) FROM events", &[]).unwrap().unwrap()
+}
+
+/// Boundary of the duplicate window, the binding look-back of the sample policy (30 d + 5 min):
+/// with the latest head exactly `look_back + MAX_AHEAD` after 1 July, the cutoff is 1 July 00:00
+/// itself. An event accepted at that second stays (its copy, submitted at the earliest `now` the
+/// clock rule allows, is refused as a duplicate); one accepted a second before is archived, and
+/// its copy is refused by the event window, as the auditor's replay would. One second further
+/// back the clock rule refuses. (Attack failed: no off-by-one.)
+#[test]
+fn the_row_at_the_exact_cutoff_stays_and_its_copy_is_a_duplicate() {
+    let mut f = fixture(3);
+    let look_back = f.reg.look_back();
+    assert_eq!(look_back, 30 * DAY + 300);
+    let before = f.event(&f.lab, 0, "negative_test", JULY - 1 + 300, None);
+    let at = f.event(&f.lab, 1, "negative_test", JULY + 300, None);
+    f.reg.submit(&before, JULY - 1).unwrap();
+    f.reg.submit(&at, JULY).unwrap();
+    f.reg.publish(JULY).unwrap();
+    let head = JULY + look_back + MAX_AHEAD;
+    f.reg.publish(head).unwrap();
+    let a = f.reg.archive().unwrap();
+    assert_eq!((a.before, a.events, a.floors), (JULY, 1, 1), "{a:?}");
+    assert_eq!(rows(&f), 1);
+    let now = head - MAX_AHEAD;
+    let r = f.reg.submit(&at, now);
+    assert!(matches!(r, Err(RegistryError::Refused(Refusal::Duplicate(_)))), "{r:?}");
+    let r = f.reg.submit(&before, now);
+    assert!(matches!(r, Err(RegistryError::Refused(Refusal::TimeTooOld { .. }))), "{r:?}");
+    let r = f.reg.submit(&before, now - 1);
+    assert!(matches!(r, Err(RegistryError::ClockBehind { .. })), "{r:?}");
+    assert_eq!(rows(&f), 1);
+    states_match_replay(&f.reg);
+}
+
+/// Boundaries of the index-case and retraction ages when they are the binding look-back (40
+/// days): a positive test accepted at 1 July 00:00 exactly is kept by an archive under a head 40
+/// days and 60 s later, so a contact citing it and its retraction, both at the last second the
+/// ages allow and the earliest the clock rule allows, are accepted; the one accepted a second
+/// earlier is archived, and the same contact and retraction are refused (unknown), where the
+/// auditor would have found them too old anyway. Publishing and replaying agree. (Attack
+/// failed.)
+#[test]
+fn index_case_and_retraction_ages_at_the_exact_cutoff() {
+    let p = policy(&[("max_index_case_age", "40d"), ("max_retraction_age", "40d")]);
+    let mut f = fixture_with(&p, 4);
+    assert_eq!(f.reg.look_back(), 40 * DAY);
+    let old = f.reg.submit(&f.event(&f.lab, 0, "positive_test", JULY - DAY, None), JULY - 1).unwrap();
+    let edge = f.reg.submit(&f.event(&f.lab, 1, "positive_test", JULY - DAY, None), JULY).unwrap();
+    f.reg.publish(JULY).unwrap();
+    let head = JULY + 40 * DAY + MAX_AHEAD;
+    f.reg.publish(head).unwrap();
+    let a = f.reg.archive().unwrap();
+    assert_eq!((a.before, a.events), (JULY, 1), "{a:?}");
+    let now = head - MAX_AHEAD;
+    let r = f.reg.submit(&f.event(&f.tracer, 2, "close_contact", now - DAY, Some(old)), now);
+    assert!(matches!(r, Err(RegistryError::Refused(Refusal::IndexCaseUnknown(_)))), "{r:?}");
+    f.reg.submit(&f.event(&f.tracer, 3, "close_contact", now - DAY, Some(edge)), now).unwrap();
+    let r = f.reg.retract(&f.retraction(&f.lab, old), now);
+    assert!(matches!(r, Err(RegistryError::Refused(Refusal::UnknownEvent(_)))), "{r:?}");
+    f.reg.retract(&f.retraction(&f.lab, edge), now).unwrap();
+    let r = f.reg.retract(&f.retraction(&f.lab, edge), now + 1);
+    assert!(matches!(r, Err(RegistryError::Refused(Refusal::AlreadyRetracted(_)))), "{r:?}");
+    // (A publish must sign after the latest head: at `head`, not at `now`.)
+    f.reg.publish(head).unwrap();
+    states_match_replay(&f.reg);
+    // Holder 0 keeps her archived positive test (her floor); holder 1's is retracted.
+    let states = f.reg.stored_states().unwrap();
+    assert_eq!(states[0].1[0], JULY - DAY);
+    assert_eq!(states[1].1[0], 0);
+}
+
+/// A policy whose look-back is 0 (every window and age `0s`): the archive takes every whole
+/// month before the latest head minus 60 s. Rows of the month of that second stay and still
+/// refuse their copies; an earlier row's copy is refused by the window. (Attack failed.)
+#[test]
+fn a_look_back_of_zero() {
+    let p = policy(&[
+        ("max_event_ahead", "0s"),
+        ("max_event_behind", "0s"),
+        ("max_index_case_age", "0s"),
+        ("max_retraction_age", "0s"),
+    ]);
+    let mut f = fixture_with(&p, 3);
+    assert_eq!(f.reg.look_back(), 0);
+    let before = f.event(&f.lab, 0, "positive_test", JULY - 1, None);
+    let at = f.event(&f.lab, 1, "positive_test", JULY, None);
+    f.reg.submit(&before, JULY - 1).unwrap();
+    f.reg.submit(&at, JULY).unwrap();
+    f.reg.publish(JULY).unwrap();
+    f.reg.publish(JULY + MAX_AHEAD).unwrap();
+    let a = f.reg.archive().unwrap();
+    assert_eq!((a.before, a.events, a.floors), (JULY, 1, 1), "{a:?}");
+    let r = f.reg.submit(&at, JULY);
+    assert!(matches!(r, Err(RegistryError::Refused(Refusal::Duplicate(_)))), "{r:?}");
+    let r = f.reg.submit(&before, JULY);
+    assert!(matches!(r, Err(RegistryError::Refused(Refusal::TimeTooOld { .. }))), "{r:?}");
+    states_match_replay(&f.reg);
+}
+
+/// The largest look-back a policy can state (2^40 − 1 s for every bound): the cutoff saturates
+/// at 0, nothing is archived, nothing overflows. (Attack failed.)
+#[test]
+fn the_largest_look_back_archives_nothing() {
+    let top = "1099511627775s";
+    let p = policy(&[
+        ("max_event_ahead", top),
+        ("max_event_behind", top),
+        ("max_index_case_age", top),
+        ("max_retraction_age", top),
+    ]);
+    let mut f = fixture_with(&p, 2);
+    assert_eq!(f.reg.look_back(), (1 << 41) - 2);
+    f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0, None), T0).unwrap();
+    f.reg.publish(T0).unwrap();
+    f.reg.publish(T0 + 400 * DAY).unwrap();
+    let a = f.reg.archive().unwrap();
+    assert_eq!((a.before, a.events, a.floors), (0, 0, 0), "{a:?}");
+    assert_eq!(rows(&f), 1);
+    states_match_replay(&f.reg);
+}
+
+/// A head far past every event time (a clock set to the end of `u64`, which `publish` signs):
+/// the archive's month arithmetic must neither panic nor wrap (`boundary as i64` is negative
+/// past `i64::MAX`: SQLite then deleted nothing but recorded the boundary, PostgreSQL dropped
+/// every month without raising a floor: the positive test's row gone, no floor, and the DB
+/// audit finding the archive's own work damaged; with a look-back of 0 the next month's bound
+/// overflowed, a panic with overflow checks). Attack SUCCEEDED; fixed: the archive refuses a
+/// cutoff past `MAX_PARTITION_TIME`, changing nothing.
+#[test]
+fn a_head_at_the_end_of_time_is_not_archived_from() {
+    let zero = policy(&[
+        ("max_event_ahead", "0s"),
+        ("max_event_behind", "0s"),
+        ("max_index_case_age", "0s"),
+        ("max_retraction_age", "0s"),
+    ]);
+    let cases = [
+        (POLICY.to_string(), u64::MAX - 1),
+        (POLICY.to_string(), (1 << 63) + 100 * DAY),
+        (POLICY.to_string(), i64::MAX as u64 / 2 + 100 * DAY),
+        (zero, u64::MAX - 1),
+    ];
+    for (p, issued) in cases {
+        let mut f = fixture_with(&p, 2);
+        f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0, None), T0).unwrap();
+        f.reg.publish(T0).unwrap();
+        f.reg.publish(issued).unwrap();
+        let before = f.snapshot();
+        let r = f.reg.archive();
+        assert!(matches!(r, Err(RegistryError::Archive(_))), "{issued}: {r:?}");
+        assert_eq!(f.snapshot(), before);
+        assert_eq!(f.reg.archived_before().unwrap(), 0);
+        assert!(f.reg.stored_floors().unwrap().is_empty());
+    }
+}
