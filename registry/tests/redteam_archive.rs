@@ -8,11 +8,15 @@ use common::*;
 use healthcode_circuits::Fr;
 use healthcode_registry::audit::replay;
 use healthcode_registry::event::Role;
+use healthcode_registry::history::IndexCaseStatus;
 use healthcode_registry::registry::{Refusal, RegistryError, MAX_AHEAD};
+use healthcode_registry::store::Val;
 use healthcode_registry::{HolderFile, Registry};
 
-/// 2022-07-01, 00:00 UTC.
+/// 2022-06-01, 2022-07-01 and 2022-08-01, 00:00 UTC.
+const JUNE: u64 = 1_654_041_600;
 const JULY: u64 = 1_656_633_600;
+const AUGUST: u64 = 1_659_312_000;
 
 /// A registry on `policy` (the sample policy with some lines replaced), set up as
 /// `common::fixture` does: `n` holders enrolled and published at `T0 − 10 days`.
@@ -210,4 +214,245 @@ fn a_head_at_the_end_of_time_is_not_archived_from() {
         assert_eq!(f.reg.archived_before().unwrap(), 0);
         assert!(f.reg.stored_floors().unwrap().is_empty());
     }
+}
+
+fn state(reg: &Registry, leaf: u32) -> Vec<u64> {
+    reg.stored_states().unwrap().into_iter().find(|(l, _)| *l == leaf).unwrap().1
+}
+
+/// Archiving with entries in the queue: an enrolment, a new positive test of a holder whose June
+/// positive test is being archived, and its retraction, all accepted after the latest head. The
+/// archive takes June and leaves the queue; the publish then recomputes her state from her floor
+/// (the June test stays), and the new holder is published. States equal the replay. (Attack
+/// failed.)
+#[test]
+fn archive_with_a_queued_event_retraction_and_enrolment() {
+    let mut f = fixture(2);
+    f.reg.submit(&f.event(&f.lab, 0, "positive_test", JUNE + 10 * DAY, None), JUNE + 10 * DAY).unwrap();
+    f.reg.submit(&f.event(&f.lab, 1, "negative_test", JUNE + 10 * DAY, None), JUNE + 10 * DAY).unwrap();
+    f.reg.publish(JUNE + 10 * DAY).unwrap();
+    let h = AUGUST + 10 * DAY;
+    f.reg.publish(h).unwrap();
+    let later = f.reg.submit(&f.event(&f.lab, 0, "positive_test", h - 2 * DAY, None), h).unwrap();
+    f.reg.retract(&f.retraction(&f.lab, later), h + 1).unwrap();
+    let newcomer = HolderFile::from_secret(Fr::from(5000), Fr::from(77));
+    let leaf = f.reg.enroll(newcomer.commitment, h + 1).unwrap();
+    assert_eq!(f.reg.queue_len().unwrap(), 3);
+    let a = f.reg.archive().unwrap();
+    assert_eq!((a.before, a.events, a.floors), (JULY, 2, 2), "{a:?}");
+    assert_eq!(f.reg.queue_len().unwrap(), 3, "the queue is untouched");
+    f.reg.publish(h + 2).unwrap();
+    assert_eq!(state(&f.reg, 0)[0], JUNE + 10 * DAY, "her archived positive test is kept");
+    assert_eq!(state(&f.reg, leaf), vec![0; 4]);
+    let hist = f.reg.history(leaf).unwrap();
+    assert!(hist.events.is_empty() && hist.archived_before == JULY, "{hist:?}");
+    states_match_replay(&f.reg);
+}
+
+/// A tampered `archived_before` meta: the wrong length gives a `Corrupt` error from the archive
+/// and from histories (no panic); `u64::MAX` makes the archive a no-op and a history still lists
+/// the rows (the database audit names every row as kept past the boundary); acceptance never
+/// reads it. (Attack failed.)
+#[test]
+fn a_tampered_archive_boundary() {
+    let mut f = fixture(2);
+    f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0, None), T0).unwrap();
+    f.reg.publish(T0).unwrap();
+    let db = raw(&f.path);
+    let set = |v: Vec<u8>| {
+        db.set_meta("archived_before", &v).unwrap();
+    };
+    set(vec![1, 2, 3]);
+    let r = f.reg.archive();
+    assert!(matches!(r, Err(RegistryError::Corrupt(_))), "{r:?}");
+    let r = f.reg.history(0);
+    assert!(matches!(r, Err(RegistryError::Corrupt(_))), "{r:?}");
+    f.reg.submit(&f.event(&f.lab, 1, "negative_test", T0, None), T0 + 1).unwrap();
+    set(u64::MAX.to_be_bytes().to_vec());
+    f.reg.publish(T0 + 60 * DAY).unwrap();
+    let a = f.reg.archive().unwrap();
+    assert_eq!((a.before, a.events, a.floors), (u64::MAX, 0, 0));
+    assert_eq!(rows(&f), 2);
+    let h = f.reg.history(0).unwrap();
+    assert_eq!((h.events.len(), h.archived_before), (1, u64::MAX));
+}
+
+/// A month whose retraction is stored but not published (only a damaged database has one) is not
+/// archived: its row is what the queued retraction's publish reads, and archiving it would leave
+/// a queue that can never be published ("a queued retraction's event is gone"). (Attack failed.)
+#[test]
+fn an_unpublished_retraction_stops_the_archive() {
+    let mut f = fixture(2);
+    let e = f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0, None), T0).unwrap();
+    f.reg.publish(T0).unwrap();
+    f.reg.retract(&f.retraction(&f.lab, e), T0 + DAY).unwrap();
+    f.reg.publish(T0 + DAY).unwrap();
+    f.reg.publish(T0 + 60 * DAY).unwrap();
+    raw(&f.path).exec("UPDATE events SET retraction_log_idx = NULL", &[]).unwrap();
+    let before = f.snapshot();
+    let r = f.reg.archive();
+    assert!(matches!(&r, Err(RegistryError::Archive(m)) if m.contains("not published")), "{r:?}");
+    assert_eq!(f.snapshot(), before);
+    assert_eq!(f.reg.archived_before().unwrap(), 0);
+}
+
+/// Enrolment-only holders (one enrolled before the archived months, none of whose events exist)
+/// get no floor, keep their zero state, and their histories and witnesses answer; a retraction of
+/// another holder's event publishes. (Attack failed.)
+#[test]
+fn an_enrolment_only_holder() {
+    let mut f = fixture(3);
+    f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0, None), T0).unwrap();
+    f.reg.publish(T0).unwrap();
+    f.reg.publish(AUGUST + 10 * DAY).unwrap();
+    let a = f.reg.archive().unwrap();
+    assert_eq!((a.before, a.events, a.floors), (JULY, 1, 1), "{a:?}");
+    assert_eq!(f.reg.stored_floors().unwrap().len(), 1);
+    let now = AUGUST + 10 * DAY;
+    let e = f.reg.submit(&f.event(&f.lab, 1, "positive_test", now - DAY, None), now).unwrap();
+    f.reg.retract(&f.retraction(&f.lab, e), now).unwrap();
+    f.reg.publish(now + 1).unwrap();
+    for leaf in [1, 2] {
+        assert_eq!(state(&f.reg, leaf), vec![0; 4]);
+        let h = f.reg.history(leaf).unwrap();
+        assert_eq!(h.archived_before, JULY);
+    }
+    states_match_replay(&f.reg);
+}
+
+/// Three archives, month after month, each followed by retractions that make publishes
+/// recompute states from the floors (a retracted event in a later month never reaches a floor;
+/// a live one does at the next archive). After every step the stored states equal the replay.
+/// (Attack failed.)
+#[test]
+fn archives_month_after_month_with_retractions_between() {
+    let mut f = fixture(3);
+    let sept = AUGUST + 31 * DAY;
+    let oct = sept + 30 * DAY;
+    f.reg.submit(&f.event(&f.lab, 0, "positive_test", JUNE + 5 * DAY, None), JUNE + 5 * DAY).unwrap();
+    f.reg.submit(&f.event(&f.lab, 1, "negative_test", JUNE + 5 * DAY, None), JUNE + 5 * DAY).unwrap();
+    f.reg.publish(JUNE + 5 * DAY).unwrap();
+    f.reg.submit(&f.event(&f.lab, 0, "negative_test", JULY + 5 * DAY, None), JULY + 5 * DAY).unwrap();
+    let p1 =
+        f.reg.submit(&f.event(&f.lab, 1, "positive_test", JULY + 5 * DAY, None), JULY + 5 * DAY).unwrap();
+    f.reg.publish(JULY + 5 * DAY).unwrap();
+    for (month, next) in [(AUGUST, sept), (sept, oct), (oct, oct + 31 * DAY)] {
+        let now = month + 5 * DAY;
+        f.reg.publish(now).unwrap();
+        let a = f.reg.archive().unwrap();
+        assert!(a.before < month, "{a:?}");
+        states_match_replay(&f.reg);
+        // In this month, for each holder: a positive test that is retracted and a negative test
+        // that stays; holder 2 gets a contact citing holder 1's July test, refused.
+        for h in 0..2u32 {
+            let pos = f.reg.submit(&f.event(&f.lab, h, "positive_test", now - DAY, None), now + 10).unwrap();
+            f.reg.submit(&f.event(&f.lab, h, "negative_test", now - 2 * DAY, None), now + 10).unwrap();
+            f.reg.publish(now + 10).unwrap();
+            f.reg.retract(&f.retraction(&f.lab, pos), now + 20).unwrap();
+            f.reg.publish(now + 20).unwrap();
+            states_match_replay(&f.reg);
+        }
+        let r = f.reg.submit(&f.event(&f.tracer, 2, "close_contact", now, Some(p1)), now + 30);
+        // Too old in August (its row is there), unknown once July is archived.
+        assert!(
+            matches!(
+                r,
+                Err(RegistryError::Refused(Refusal::IndexCaseTooOld { .. } | Refusal::IndexCaseUnknown(_)))
+            ),
+            "{month}: {r:?}"
+        );
+        f.reg.publish(now + 30).unwrap();
+        assert!(next > now);
+    }
+    assert_eq!(f.reg.archived_before().unwrap(), sept);
+    states_match_replay(&f.reg);
+}
+
+/// The clock rule at its edge after an archive, for retractions: `MAX_AHEAD` behind the latest
+/// head is accepted, a second more is refused with nothing stored. (Attack failed.)
+#[test]
+fn a_retraction_at_the_clock_edge() {
+    let mut f = fixture(2);
+    f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0, None), T0).unwrap();
+    f.reg.publish(T0).unwrap();
+    let now = AUGUST + 10 * DAY;
+    f.reg.publish(now).unwrap();
+    f.reg.archive().unwrap();
+    let a = f.reg.submit(&f.event(&f.lab, 1, "positive_test", now - DAY, None), now).unwrap();
+    let b = f.reg.submit(&f.event(&f.lab, 1, "negative_test", now - DAY, None), now).unwrap();
+    let head = f.reg.publish(now + MAX_AHEAD).unwrap();
+    let before = f.snapshot();
+    let r = f.reg.retract(&f.retraction(&f.lab, a), head.issued_at - MAX_AHEAD - 1);
+    assert!(matches!(r, Err(RegistryError::ClockBehind { .. })), "{r:?}");
+    assert_eq!(f.snapshot(), before);
+    f.reg.retract(&f.retraction(&f.lab, b), head.issued_at - MAX_AHEAD).unwrap();
+    f.reg.publish(head.issued_at).unwrap();
+    states_match_replay(&f.reg);
+}
+
+/// June (T0) and July events, published, and a head on 10 August: an archive would take June
+/// (floor: holder 0's positive test) and keep July (holder 1's negative test).
+fn june_and_july(f: &mut Fixture) {
+    f.reg.submit(&f.event(&f.lab, 0, "positive_test", T0, None), T0).unwrap();
+    f.reg.publish(T0).unwrap();
+    f.reg.submit(&f.event(&f.lab, 1, "negative_test", JULY + DAY, None), JULY + DAY).unwrap();
+    f.reg.publish(JULY + DAY).unwrap();
+    f.reg.publish(AUGUST + 10 * DAY).unwrap();
+}
+
+/// PostgreSQL: SQL injection through `event_partitions`. A partition attached under a quoted
+/// name carrying a statement (`events_2022_06; DROP TABLE holders`), recorded in
+/// `event_partitions` so that the schema check passes, is refused by the name check before any
+/// statement is built: the archive fails, the transaction rolls back (June's partition, dropped
+/// earlier in the same loop, is back), `holders` is there. (Attack failed.)
+#[test]
+fn postgres_an_injected_partition_name() {
+    if !on_postgres() {
+        eprintln!("postgres_an_injected_partition_name: PostgreSQL only");
+        return;
+    }
+    let mut f = fixture(2);
+    june_and_july(&mut f);
+    let db = raw(&f.path);
+    let evil = "events_2022_06; DROP TABLE holders";
+    db.exec(
+        &format!(
+            "CREATE TABLE \"{evil}\" PARTITION OF events FOR VALUES FROM (100000000000) TO (100000000001)"
+        ),
+        &[],
+    )
+    .unwrap();
+    db.exec("INSERT INTO event_partitions (name) VALUES (?1)", &[Val::Text(evil.into())]).unwrap();
+    let mut reg = Registry::open(&f.path).unwrap();
+    let before = f.snapshot();
+    let r = reg.archive();
+    assert!(r.is_err(), "{r:?}");
+    assert!(format!("{:?}", r.unwrap_err()).contains("an events partition is named"));
+    assert_eq!(f.snapshot(), before, "holders, events and everything else are unchanged");
+    assert_eq!(reg.archived_before().unwrap(), 0);
+    assert!(reg.stored_floors().unwrap().is_empty());
+    let parts: i64 = db.value("SELECT COUNT(*) FROM event_partitions", &[]).unwrap().unwrap();
+    assert_eq!(parts, 3, "June, July and the injected name");
+}
+
+/// History of a contact whose index case was archived while the contact was not, and of the
+/// holder whose positive test it was: `Archived` status and the boundary, no error. (Attack
+/// failed.)
+#[test]
+fn a_history_citing_an_archived_index_case() {
+    let mut f = fixture(2);
+    let pos = f.reg.submit(&f.event(&f.lab, 0, "positive_test", JULY - DAY, None), JULY - 1).unwrap();
+    f.reg.publish(JULY).unwrap();
+    f.reg.submit(&f.event(&f.tracer, 1, "close_contact", JULY, Some(pos)), JULY + 1).unwrap();
+    f.reg.publish(JULY + 1).unwrap();
+    f.reg.publish(AUGUST + 10 * DAY).unwrap();
+    let a = f.reg.archive().unwrap();
+    assert_eq!((a.before, a.events), (JULY, 1), "{a:?}");
+    let h = f.reg.history(1).unwrap();
+    assert_eq!(h.events.len(), 1);
+    assert_eq!(h.events[0].index_case_status, Some(IndexCaseStatus::Archived));
+    assert!(h.events[0].inclusion.is_some());
+    let h = f.reg.history(0).unwrap();
+    assert!(h.events.is_empty() && h.archived_before == JULY);
+    assert_eq!(h.state.unwrap()["positive_test"], JULY - DAY);
 }
