@@ -435,6 +435,44 @@ fn postgres_an_injected_partition_name() {
     assert_eq!(parts, 3, "June, July and the injected name");
 }
 
+/// PostgreSQL: a month partition renamed to an earlier month's name (July's rows, which the
+/// rules still read, in a table named `events_2022_05`, recorded as such). The schema check
+/// only compares names, so the registry opens, and the archive took the name for the bounds:
+/// it dropped July's partition while raising floors only from the rows accepted before July,
+/// losing holder 1's rows (kept neither as rows nor as a floor; the duplicate and retraction
+/// checks no longer see them). Attack SUCCEEDED; fixed: a partition is dropped only if its
+/// attached bounds (`pg_get_expr(relpartbound)`) are the ones its name stands for; otherwise
+/// the archive fails and changes nothing. The converse (June's partition renamed to a later
+/// month, so not dropped) left June's row stored past the recorded boundary although its floor
+/// counted it archived; fixed too: after dropping, the archive checks that no row before the
+/// boundary is left, on both engines.
+#[test]
+fn postgres_a_partition_renamed_to_another_month() {
+    if !on_postgres() {
+        eprintln!("postgres_a_partition_renamed_to_another_month: PostgreSQL only");
+        return;
+    }
+    for (from, to, message) in [("07", "05", "is not attached"), ("06", "09", "still stored")] {
+        let mut f = fixture(2);
+        june_and_july(&mut f);
+        let db = raw(&f.path);
+        db.exec(&format!("ALTER TABLE events_2022_{from} RENAME TO events_2022_{to}"), &[]).unwrap();
+        db.exec(
+            "UPDATE event_partitions SET name = ?1 WHERE name = ?2",
+            &[Val::Text(format!("events_2022_{to}")), Val::Text(format!("events_2022_{from}"))],
+        )
+        .unwrap();
+        let mut reg = Registry::open(&f.path).unwrap();
+        let before = f.snapshot();
+        let r = reg.archive();
+        assert!(matches!(&r, Err(e) if e.to_string().contains(message)), "{from} as {to}: {r:?}");
+        assert_eq!(f.snapshot(), before);
+        assert_eq!(rows(&f), 2);
+        assert_eq!(reg.archived_before().unwrap(), 0);
+        assert!(reg.stored_floors().unwrap().is_empty());
+    }
+}
+
 /// History of a contact whose index case was archived while the contact was not, and of the
 /// holder whose positive test it was: `Archived` status and the boundary, no error. (Attack
 /// failed.)
