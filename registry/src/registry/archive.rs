@@ -59,6 +59,16 @@ impl Registry {
         let head = latest_head(&tx)?;
         let before = archived_before(&tx)?;
         let cutoff = head.issued_at.saturating_sub(MAX_AHEAD.saturating_add(self.look_back()));
+        // No event is accepted this late (its time would be past 2^40 - 1 s): a head beyond it
+        // was signed on a wrong clock. Its month's bounds would overflow, and the boundary would
+        // not fit a BIGINT (SQLite deleted nothing, PostgreSQL dropped every month unfloored).
+        if cutoff > months::MAX_PARTITION_TIME {
+            return Err(RegistryError::Archive(format!(
+                "the latest head was issued at {}, beyond any acceptance time (the registry's clock \
+                 was wrong): nothing archived",
+                head.issued_at
+            )));
+        }
         let boundary = months::month_start(cutoff);
         if boundary <= before {
             return Ok(Archived { before, events: 0, floors: 0 });
@@ -76,8 +86,7 @@ impl Registry {
                 "{unpublished} events accepted before {boundary} are not published yet; publish first"
             )));
         }
-        let events: u64 =
-            tx.value("SELECT COUNT(*) FROM events WHERE accepted_at < ?1", &b)?.unwrap_or(0);
+        let events: u64 = tx.value("SELECT COUNT(*) FROM events WHERE accepted_at < ?1", &b)?.unwrap_or(0);
         // Per holder, the per-kind maximum over the live events being archived.
         let kinds = self.policy.events.len();
         let mut raised: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
@@ -112,6 +121,14 @@ impl Registry {
             &writes,
         )?;
         tx.drop_events_before(boundary)?;
+        // Whatever the engine did, no row before the boundary may stay (on PostgreSQL, one in a
+        // partition attached with other bounds than its name's): the floors counted them gone.
+        let left: u64 = tx.value("SELECT COUNT(*) FROM events WHERE accepted_at < ?1", &b)?.unwrap_or(0);
+        if left > 0 {
+            return Err(RegistryError::Corrupt(format!(
+                "{left} events accepted before {boundary} are still stored after archiving them"
+            )));
+        }
         tx.set_meta(META_ARCHIVED_BEFORE, &boundary.to_be_bytes())?;
         tx.commit()?;
         Ok(Archived { before: boundary, events, floors: writes.len() as u64 })

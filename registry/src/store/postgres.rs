@@ -504,11 +504,26 @@ impl Postgres {
         for row in names {
             let name: String = row.get(0)?;
             // The name goes into a statement: it must be one this code made.
-            let (_, to) = partition_bounds(&name).ok_or_else(|| {
+            let (from, to) = partition_bounds(&name).ok_or_else(|| {
                 DbError::new(DbErrorKind::Corrupt, format!("postgres: an events partition is named {name:?}"))
             })?;
             if to > boundary {
                 continue;
+            }
+            // The name says which month it holds; what is attached under it must be that month
+            // (a later month renamed to an archived one would be dropped with rows still read).
+            let attached = self.rows(
+                "SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i
+                 JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE i.inhparent = 'events'::regclass AND c.relname = ?1",
+                &[Val::Text(name.clone())],
+            )?;
+            let want = format!("FOR VALUES FROM ('{from}') TO ('{to}')");
+            if attached.len() != 1 || attached[0].get::<String>(0)? != want {
+                return Err(DbError::new(
+                    DbErrorKind::Corrupt,
+                    format!("postgres: the events partition {name} is not attached {want}"),
+                ));
             }
             self.batch(&format!("ALTER TABLE events DETACH PARTITION {name}; DROP TABLE {name}"))?;
             self.exec("DELETE FROM event_partitions WHERE name = ?1", &[Val::Text(name.clone())])?;
