@@ -195,3 +195,23 @@ fn a_failure_half_way_through_an_archive_changes_nothing() {
     assert_eq!((a.before, a.events, a.floors), (JULY, 3, 1));
     audit_ok(&Registry::open(&f.path).unwrap());
 }
+
+/// Floors are computed by ranges of holders (bounded memory at a nation's scale): ranges of one
+/// and two holders, crossing every edge, give the floors one range gives.
+#[test]
+fn floors_by_ranges_of_holders_are_the_floors() {
+    let mut want = None;
+    for chunk in [u64::MAX, 1, 2] {
+        let mut f = fixture(3);
+        // Holder 2 also gets a live June event, so that floors sit in more than one range.
+        let at = T0 - 5 * DAY;
+        f.reg.submit(&f.event(&f.lab, 2, "positive_test", at - DAY, None), at).unwrap();
+        june_and_july(&mut f);
+        f.reg.publish(T0 + 60 * DAY).unwrap();
+        let a = f.reg.archive_by(chunk).unwrap();
+        assert_eq!((a.events, a.floors), (4, 2), "chunk {chunk}");
+        let floors = f.reg.stored_floors().unwrap();
+        assert_eq!(floors.iter().map(|(h, _)| *h).collect::<Vec<_>>(), vec![0, 2]);
+        assert_eq!(want.get_or_insert_with(|| floors.clone()), &floors, "chunk {chunk}");
+    }
+}

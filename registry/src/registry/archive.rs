@@ -12,12 +12,15 @@
 
 use super::{latest_head, state_from_blob, state_to_blob, Registry, RegistryError, Result, MAX_AHEAD};
 use crate::args;
-use crate::store::{months, TxKind, Val};
+use crate::store::{months, Db, TxKind, Val};
 use std::collections::BTreeMap;
 
 /// The meta key holding the archive boundary: every event accepted before it has been removed
 /// from `events` (absent: nothing archived).
 pub(super) const META_ARCHIVED_BEFORE: &str = "archived_before";
+
+/// Holders whose floors one statement computes (about 100 MB of floors in memory at most).
+const FLOOR_CHUNK: u64 = 1 << 20;
 
 /// What [`Registry::archive`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +58,14 @@ impl Registry {
     /// retraction in the months to archive is not yet published, which only a damaged database
     /// or a clock set far back at acceptance can cause.
     pub fn archive(&mut self) -> Result<Archived> {
+        self.archive_by(FLOOR_CHUNK)
+    }
+
+    /// [`Registry::archive`], computing floors by ranges of `chunk` holders (tests use small
+    /// ones to cross range edges).
+    #[doc(hidden)]
+    pub fn archive_by(&mut self, chunk: u64) -> Result<Archived> {
+        let chunk = chunk.max(1);
         let tx = self.db.begin(TxKind::Write)?;
         let head = latest_head(&tx)?;
         let before = archived_before(&tx)?;
@@ -87,13 +98,48 @@ impl Registry {
             )));
         }
         let events: u64 = tx.value("SELECT COUNT(*) FROM events WHERE accepted_at < ?1", &b)?.unwrap_or(0);
-        // Per holder, the per-kind maximum over the live events being archived.
+        // Per holder, the per-kind maximum over the live events being archived, merged into her
+        // floor; by ranges of holders, so that memory stays bounded at a nation's scale.
         let kinds = self.policy.events.len();
+        let mut floors = 0u64;
+        let holders: u64 = tx
+            .value("SELECT COALESCE(MAX(holder) + 1, 0) FROM events WHERE accepted_at < ?1", &b)?
+            .unwrap_or(0);
+        for first in (0..holders).step_by(usize::try_from(chunk).unwrap_or(usize::MAX)) {
+            let end = first.saturating_add(chunk).min(holders);
+            floors += self.raise_floors(&tx, boundary, first, end, kinds)?;
+        }
+        let live: u64 = tx
+            .value("SELECT COUNT(DISTINCT holder) FROM events WHERE accepted_at < ?1 AND retracted = 0", &b)?
+            .unwrap_or(0);
+        if live != floors {
+            return Err(RegistryError::Corrupt(format!(
+                "{live} holders have live events to archive but {floors} floors were computed"
+            )));
+        }
+        tx.drop_events_before(boundary)?;
+        // Whatever the engine did, no row before the boundary may stay (on PostgreSQL, one in a
+        // partition attached with other bounds than its name's): the floors counted them gone.
+        let left: u64 = tx.value("SELECT COUNT(*) FROM events WHERE accepted_at < ?1", &b)?.unwrap_or(0);
+        if left > 0 {
+            return Err(RegistryError::Corrupt(format!(
+                "{left} events accepted before {boundary} are still stored after archiving them"
+            )));
+        }
+        tx.set_meta(META_ARCHIVED_BEFORE, &boundary.to_be_bytes())?;
+        tx.commit()?;
+        Ok(Archived { before: boundary, events, floors })
+    }
+
+    /// Merges into the floors of holders `first..end` their live events accepted before
+    /// `boundary`; returns how many floors were written.
+    fn raise_floors(&self, tx: &Db, boundary: u64, first: u64, end: u64, kinds: usize) -> Result<u64> {
         let mut raised: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
         for r in tx.rows(
-            "SELECT holder, kind, MAX(time) FROM events WHERE accepted_at < ?1 AND retracted = 0
+            "SELECT holder, kind, MAX(time) FROM events
+             WHERE accepted_at < ?1 AND retracted = 0 AND holder >= ?2 AND holder < ?3
              GROUP BY holder, kind",
-            &b,
+            &args![boundary, first, end],
         )? {
             let (holder, kind, time): (u32, String, u64) = (r.get(0)?, r.get(1)?, r.get(2)?);
             let k = self
@@ -120,18 +166,7 @@ impl Registry {
              ON CONFLICT (holder) DO UPDATE SET state = excluded.state",
             &writes,
         )?;
-        tx.drop_events_before(boundary)?;
-        // Whatever the engine did, no row before the boundary may stay (on PostgreSQL, one in a
-        // partition attached with other bounds than its name's): the floors counted them gone.
-        let left: u64 = tx.value("SELECT COUNT(*) FROM events WHERE accepted_at < ?1", &b)?.unwrap_or(0);
-        if left > 0 {
-            return Err(RegistryError::Corrupt(format!(
-                "{left} events accepted before {boundary} are still stored after archiving them"
-            )));
-        }
-        tx.set_meta(META_ARCHIVED_BEFORE, &boundary.to_be_bytes())?;
-        tx.commit()?;
-        Ok(Archived { before: boundary, events, floors: writes.len() as u64 })
+        Ok(writes.len() as u64)
     }
 
     /// Every holder's floor (see the module's documentation), by leaf: the database audit
