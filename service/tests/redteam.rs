@@ -859,8 +859,7 @@ fn a_witness_that_comes_back_gets_asked_again() {
 /// hold relative to that head). The attack: a head is published an hour ahead (the clock was
 /// right then and has been set back since, or another process's clock runs fast), and events
 /// and retractions submitted now would otherwise be accepted behind it. The service answers
-/// `503 clock_behind` (the operator's problem, not the submitter's) and stores nothing; once the
-/// clock has caught up with the head, the same event is accepted.
+/// `503 clock_behind` (the operator's problem, not the submitter's) and stores nothing.
 #[test]
 fn acceptance_behind_the_latest_head_is_refused_as_the_clock() {
     let dir = tempfile::tempdir().unwrap();
