@@ -4,8 +4,12 @@
 //! ```text
 //! cargo run --release -p healthcode-registry --example scale -- \
 //!     [--holders 1000000,10000000] [--events 100000] [--witnesses 2000] [--cache-levels 8] [--dir DIR]
-//!     [--enrol-batch 1000000] [--resume] [--round K] [--pg postgres://… [--prewarm]]
+//!     [--enrol-batch 1000000] [--resume] [--round K] [--pg postgres://… [--prewarm]] [--archive]
 //! ```
+//!
+//! `--archive` ends each size with an archive (`Registry::archive`): a head two months on, then
+//! the month of the events archived (their holders' floors written, the rows removed; on
+//! PostgreSQL the month's partition detached and dropped), timed on stderr.
 //!
 //! With `--pg SERVER_URL` the registry of each size is a database `scale_<size>` on that server
 //! (dropped first if it exists), and bytes on disk are `pg_database_size`. `--prewarm` reads the
@@ -57,6 +61,8 @@ struct Args {
     /// PostgreSQL: read the tree into the page cache before publishing (`pg_prewarm`), as a
     /// server with room for it keeps it after its first publishes.
     prewarm: bool,
+    /// Archive the events' month at the end (a head two months later first).
+    archive: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -72,6 +78,7 @@ fn parse_args() -> Result<Args, String> {
         enrol_batch: ENROL_BATCH,
         resume: false,
         prewarm: false,
+        archive: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -90,6 +97,7 @@ fn parse_args() -> Result<Args, String> {
             "--enrol-batch" => a.enrol_batch = num(value()?)?.max(1),
             "--resume" => a.resume = true,
             "--prewarm" => a.prewarm = true,
+            "--archive" => a.archive = true,
             "--phase" => a.phase = Some(value()?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
@@ -260,6 +268,17 @@ fn phase(name: &str, size: u64, a: &Args, dir: &Path) -> Result<(), Box<dyn std:
             println!("p50={}", percentile(&lat, 0.5).as_secs_f64() * 1e3);
             println!("p99={}", percentile(&lat, 0.99).as_secs_f64() * 1e3);
         }
+        "archive" => {
+            let mut reg = Registry::open(&db)?;
+            // Two months on: the events' month is beyond the look-back (30 days and 5 minutes).
+            let later = reg.head()?.issued_at + 62 * 86_400;
+            reg.publish(later)?;
+            let t = Instant::now();
+            let done = reg.archive()?;
+            println!("archive_secs={}", t.elapsed().as_secs_f64());
+            println!("archived={}", done.events);
+            println!("floors={}", done.floors);
+        }
         other => return Err(format!("unknown phase {other}").into()),
     }
     println!("peak={}", peak_mib());
@@ -303,6 +322,13 @@ fn row(size: u64, a: &Args, dir: &Path) -> Result<String, String> {
     let witness = child("witness", size, a, dir)?;
     let bytes = disk_bytes(a, size, dir);
     eprintln!("  {size}: accepted {} events in {:.1} s", a.events, publish["accept_secs"]);
+    if a.archive {
+        let done = child("archive", size, a, dir)?;
+        eprintln!(
+            "  {size}: archived {} events ({} floors) in {:.2} s ({:.0} MiB)",
+            done["archived"], done["floors"], done["archive_secs"], done["peak"]
+        );
+    }
     Ok(format!(
         "| {size} | {:.1} min ({:.0} MiB) | {:.0} ({:.2} s, {:.0} MiB) | {} | {:.2} / {:.2} ms ({:.0} MiB) |",
         enrol["secs"] / 60.0,
@@ -325,7 +351,7 @@ fn main() {
                 eprintln!("scale: {e}");
             }
             eprintln!(
-                "usage: scale [--holders N,N…] [--events N] [--witnesses N] [--cache-levels N] [--enrol-batch N] [--resume] [--round K] [--dir DIR] [--pg URL [--prewarm]]"
+                "usage: scale [--holders N,N…] [--events N] [--witnesses N] [--cache-levels N] [--enrol-batch N] [--resume] [--round K] [--dir DIR] [--pg URL [--prewarm]] [--archive]"
             );
             std::process::exit(2);
         }
