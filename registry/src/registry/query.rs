@@ -133,6 +133,7 @@ impl Registry {
             return Err(Refusal::UnknownHolder(leaf_index).into());
         }
         let head = self.head()?;
+        let archived_before = self.archived_before()?;
         let rows = self.db.rows(
             "SELECT e.id, e.kind, e.time, s.name, s.role, e.index_case, e.accepted_at, e.log_idx,
                     e.retracted, e.retraction_log_idx
@@ -158,7 +159,7 @@ impl Registry {
                         Some(true) => IndexCaseStatus::Retracted,
                         Some(false) => IndexCaseStatus::Live,
                         // An index case is accepted before its contact: only archiving removes it.
-                        None if self.archived_before()? > 0 => IndexCaseStatus::Archived,
+                        None if archived_before > 0 => IndexCaseStatus::Archived,
                         None => return Err(RegistryError::Corrupt("an event's index case is gone".into())),
                     })
                 }
@@ -179,7 +180,6 @@ impl Registry {
             });
         }
         let state = self.witness(leaf_index).ok().map(|w| w.state);
-        let archived_before = self.archived_before()?;
         drop(snapshot);
         Ok(History { leaf_index, head, state, events, archived_before })
     }

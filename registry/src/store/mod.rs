@@ -236,7 +236,7 @@ impl Db {
             Engine::Sqlite(_) => self
                 .exec("DELETE FROM events WHERE accepted_at < ?1", &[Val::Int(boundary as i64)])
                 .map(|_| ()),
-            Engine::Postgres(e) => e.drop_event_months_before(boundary).map(|_| ()),
+            Engine::Postgres(e) => e.drop_event_months_before(boundary),
         })
     }
 

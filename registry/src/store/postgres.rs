@@ -497,10 +497,8 @@ impl Postgres {
 
     /// Detaches and drops every month partition of `events` that ends by `boundary` (a month's
     /// first second), inside the caller's write transaction: no row-by-row `DELETE`, no vacuum.
-    /// Returns the months dropped.
-    pub fn drop_event_months_before(&self, boundary: u64) -> DbResult<Vec<String>> {
+    pub fn drop_event_months_before(&self, boundary: u64) -> DbResult<()> {
         let names = self.rows("SELECT name FROM event_partitions ORDER BY name", &[])?;
-        let mut dropped = Vec::new();
         for row in names {
             let name: String = row.get(0)?;
             // The name goes into a statement: it must be one this code made.
@@ -526,10 +524,9 @@ impl Postgres {
                 ));
             }
             self.batch(&format!("ALTER TABLE events DETACH PARTITION {name}; DROP TABLE {name}"))?;
-            self.exec("DELETE FROM event_partitions WHERE name = ?1", &[Val::Text(name.clone())])?;
-            dropped.push(name);
+            self.exec("DELETE FROM event_partitions WHERE name = ?1", &[Val::Text(name)])?;
         }
-        Ok(dropped)
+        Ok(())
     }
 }
 
