@@ -45,8 +45,10 @@ const PIPELINE: usize = 2048;
 /// Every connection's settings. Every statement of the registry is a key look-up, or a batch of
 /// them against a table far larger than the batch: a nested loop over an index is always the
 /// plan. The planner's estimate for an `unnest` of a parameter array can tip it to a hash join
-/// over a scan of the whole table instead, so those plans are off.
-const SESSION: &str = "SET enable_hashjoin = off; SET enable_mergejoin = off";
+/// over a scan of the whole table instead, so those plans are off. The same estimates (a large
+/// array) push those statements over the JIT's cost threshold, and compiling each execution cost
+/// more than it saved (a 100 k-row update of tree groups: 0.93 s with it, 0.74 s without).
+const SESSION: &str = "SET enable_hashjoin = off; SET enable_mergejoin = off; SET jit = off";
 
 /// Connections [`Postgres::rows_many_committed`] reads on side by side: as many random reads in
 /// flight at once, where one connection waits for each in turn.
