@@ -88,8 +88,10 @@ fn a_retraction_after_archiving_keeps_the_archived_positive_test() {
 }
 
 /// What an archived event can still be used for: its copy is refused (by the event window, which
-/// is why archiving its row is safe), its retraction is refused as an unknown event, and a
-/// history that cites it as an index case says it is archived instead of failing.
+/// is why archiving its row is safe), its retraction is refused as an unknown event, a new
+/// contact naming it is refused with a reason that says it may be archived (not merely
+/// "unknown", which would send a tracer looking for a typo), and a history that cites it as an
+/// index case says it is archived instead of failing.
 #[test]
 fn archived_events_cannot_be_replayed_retracted_or_lost_from_histories() {
     let mut f = fixture(3);
@@ -102,6 +104,10 @@ fn archived_events_cannot_be_replayed_retracted_or_lost_from_histories() {
     assert!(matches!(r, Err(RegistryError::Refused(Refusal::TimeTooOld { .. }))), "{r:?}");
     let r = f.reg.retract(&f.retraction(&f.lab, pos), now);
     assert!(matches!(r, Err(RegistryError::Refused(Refusal::UnknownEvent(_)))), "{r:?}");
+    let contact = f.event(&f.tracer, 2, "close_contact", now - DAY, Some(pos));
+    let r = f.reg.submit(&contact, now);
+    let want = Refusal::IndexCaseUnknownOrArchived { id: hex::encode(pos), before: JULY };
+    assert!(matches!(&r, Err(RegistryError::Refused(got)) if *got == want), "{r:?}");
     let h = f.reg.history(1).unwrap();
     assert_eq!(h.archived_before, JULY);
     assert_eq!(h.events.len(), 1);

@@ -98,9 +98,9 @@ fn the_row_at_the_exact_cutoff_stays_and_its_copy_is_a_duplicate() {
 /// days): a positive test accepted at 1 July 00:00 exactly is kept by an archive under a head 40
 /// days and 60 s later, so a contact citing it and its retraction, both at the last second the
 /// ages allow and the earliest the clock rule allows, are accepted; the one accepted a second
-/// earlier is archived, and the same contact and retraction are refused (unknown), where the
-/// auditor would have found them too old anyway. Publishing and replaying agree. (Attack
-/// failed.)
+/// earlier is archived, and the same contact and retraction are refused (the contact's case as
+/// unknown or archived), where the auditor would have found them too old anyway. Publishing and
+/// replaying agree. (Attack failed.)
 #[test]
 fn index_case_and_retraction_ages_at_the_exact_cutoff() {
     let p = policy(&[("max_index_case_age", "40d"), ("max_retraction_age", "40d")]);
@@ -115,7 +115,10 @@ fn index_case_and_retraction_ages_at_the_exact_cutoff() {
     assert_eq!((a.before, a.events), (JULY, 1), "{a:?}");
     let now = head - MAX_AHEAD;
     let r = f.reg.submit(&f.event(&f.tracer, 2, "close_contact", now - DAY, Some(old)), now);
-    assert!(matches!(r, Err(RegistryError::Refused(Refusal::IndexCaseUnknown(_)))), "{r:?}");
+    assert!(
+        matches!(r, Err(RegistryError::Refused(Refusal::IndexCaseUnknownOrArchived { before: JULY, .. }))),
+        "{r:?}"
+    );
     f.reg.submit(&f.event(&f.tracer, 3, "close_contact", now - DAY, Some(edge)), now).unwrap();
     let r = f.reg.retract(&f.retraction(&f.lab, old), now);
     assert!(matches!(r, Err(RegistryError::Refused(Refusal::UnknownEvent(_)))), "{r:?}");
@@ -357,7 +360,9 @@ fn archives_month_after_month_with_retractions_between() {
         assert!(
             matches!(
                 r,
-                Err(RegistryError::Refused(Refusal::IndexCaseTooOld { .. } | Refusal::IndexCaseUnknown(_)))
+                Err(RegistryError::Refused(
+                    Refusal::IndexCaseTooOld { .. } | Refusal::IndexCaseUnknownOrArchived { .. }
+                ))
             ),
             "{month}: {r:?}"
         );

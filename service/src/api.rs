@@ -146,7 +146,7 @@ pub fn refusal_code(r: &Refusal) -> &'static str {
         Refusal::TimeTooOld { .. } => "time_too_old",
         Refusal::MissingIndexCase(_) => "missing_index_case",
         Refusal::UnexpectedIndexCase(_) => "unexpected_index_case",
-        Refusal::IndexCaseUnknown(_) => "index_case_unknown",
+        Refusal::IndexCaseUnknown(_) | Refusal::IndexCaseUnknownOrArchived { .. } => "index_case_unknown",
         Refusal::IndexCaseNotPositive(_) => "index_case_not_positive",
         Refusal::IndexCaseRetracted(_) => "index_case_retracted",
         Refusal::IndexCaseTooOld { .. } => "index_case_too_old",

@@ -346,6 +346,9 @@ struct Known {
     holders: HashSet<u32>,
     /// Stored events by id: kind, retracted, holder, acceptance time.
     events: HashMap<Hash, (String, bool, u32, u64)>,
+    /// Events accepted before this were archived (0: none were): an index case missing from
+    /// `events` may be one of them.
+    archived_before: u64,
 }
 
 impl Known {
@@ -372,7 +375,10 @@ impl Known {
                 events.insert(id, (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?));
             }
         }
-        Ok(Self { holders, events })
+        // Only a refusal's wording depends on it: a damaged boundary (which the archive, histories
+        // and the audit report) must not stop acceptance.
+        let archived_before = archive::archived_before(db).unwrap_or(0);
+        Ok(Self { holders, events, archived_before })
     }
 
     /// `e`, with id `id`, was accepted in this batch at `now`.
@@ -449,6 +455,11 @@ fn check_event(
             let id = hex_id(case);
             let max = policy.max_index_case_age;
             match known.events.get(case) {
+                // (An archived index case was accepted more than `max_index_case_age` ago: see
+                // `archive.rs`, which archives only months the acceptance rules no longer reach.)
+                None if known.archived_before > 0 => {
+                    return refuse(Refusal::IndexCaseUnknownOrArchived { id, before: known.archived_before })
+                }
                 None => return refuse(Refusal::IndexCaseUnknown(id)),
                 Some((kind, ..)) if kind != POSITIVE_TEST => {
                     return refuse(Refusal::IndexCaseNotPositive(id))

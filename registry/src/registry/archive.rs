@@ -178,7 +178,8 @@ impl Registry {
     }
 }
 
-fn archived_before(db: &crate::store::Db) -> Result<u64> {
+/// Where the archived months end (0: nothing archived).
+pub(super) fn archived_before(db: &crate::store::Db) -> Result<u64> {
     match db.get_meta(META_ARCHIVED_BEFORE)? {
         None => Ok(0),
         Some(b) => Ok(u64::from_be_bytes(

@@ -74,6 +74,10 @@ pub enum Refusal {
     UnexpectedIndexCase(String),
     #[error("index case {0} is not an accepted event")]
     IndexCaseUnknown(String),
+    /// A registry with archived months cannot tell a case never accepted from an archived one;
+    /// either way it is no index case for a new contact.
+    #[error("index case {id} is not among the registry's events: it was never accepted, or it was accepted before {before}, archived, and is older than the policy's max_index_case_age")]
+    IndexCaseUnknownOrArchived { id: String, before: u64 },
     #[error("index case {0} is not a `positive_test` event")]
     IndexCaseNotPositive(String),
     #[error("index case {0} was retracted")]
