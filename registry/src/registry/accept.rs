@@ -376,8 +376,12 @@ impl Known {
             }
         }
         // Only a refusal's wording depends on it: a damaged boundary (which the archive, histories
-        // and the audit report) must not stop acceptance.
-        let archived_before = archive::archived_before(db).unwrap_or(0);
+        // and the audit report) must not stop acceptance. (A failed read still does: on
+        // PostgreSQL it has aborted the transaction.)
+        let archived_before = match archive::archived_before(db) {
+            Err(RegistryError::Corrupt(_)) => 0,
+            other => other?,
+        };
         Ok(Self { holders, events, archived_before })
     }
 
