@@ -1,4 +1,4 @@
-//! Red team of the PostgreSQL engine (store/postgres.rs): where it behaves differently from
+//! Red team of the PostgreSQL engine (store/postgres/): where it behaves differently from
 //! SQLite in ways that matter for soundness or for "nothing half-written, nothing acknowledged
 //! lost". Most run on both engines (the assertions are engine-neutral); the ones that need a
 //! server to interfere with say so and return on SQLite.
