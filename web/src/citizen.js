@@ -3,7 +3,7 @@
 // full screen in its colour, with the reason in words.
 
 import init, { newHolder, holderEnrolment, sealBackup, openBackup, witnessRequest } from '../pkg/healthcode_wasm.js';
-import { $, show, showError, clearError, catchAll, offline, loadConfig, loadBundle, store, when, ago, nowSeconds, readFile, download } from './common.js';
+import { $, show, showError, clearError, catchAll, offline, loadConfig, loadBundle, store, when, ago, time, duration, nowSeconds, readFile, download } from './common.js';
 import { Camera } from './camera.js';
 
 catchAll();
@@ -80,6 +80,16 @@ async function latestHeads() {
   }
 }
 
+/** "from 3 Dec 2026, 14:05, 2 days ago": when the registry issued the update a record is from. */
+function recordAge(witnessJson) {
+  try {
+    const w = JSON.parse(witnessJson);
+    return `from ${when(w.head.issued_at)}, ${ago(w.head.issued_at)}`;
+  } catch {
+    return 'of unknown age';
+  }
+}
+
 function describeRecord(witnessJson) {
   try {
     const w = JSON.parse(witnessJson);
@@ -115,7 +125,7 @@ async function makeCode() {
   const started = performance.now();
   setProgress('Loading the policy', 10);
   try {
-    await loadPolicy();
+    const policy = await loadPolicy();
     setProgress('Fetching your latest record from the registry', 35);
     const [fresh, heads] = await Promise.all([fetchWitness(), latestHeads()]);
     const witness = fresh ?? (await store.get('witness'));
@@ -149,24 +159,31 @@ async function makeCode() {
     $('#nonce').value = '';
     code.total_ms = Math.round(performance.now() - started);
     window.lastCode = code; // for the page's tests
-    showCode(code);
+    showCode(code, policy, fresh ? null : witness);
   } catch (e) {
     await showHome();
     showError(e);
   }
 }
 
-function showCode(c) {
+/** The code full screen. `policy` gives how long a checkpoint accepts it; `offlineRecord` is the
+ * kept record it was made from when the registry could not be reached (a checkpoint may find
+ * it too old), else null. */
+function showCode(c, policy, offlineRecord) {
   const screen = $('#code-screen');
   screen.dataset.colour = c.colour.toLowerCase();
   $('#code-colour').textContent = c.colour.toUpperCase();
   const img = $('#code-qr');
   if (img.src) URL.revokeObjectURL(img.src);
   img.src = URL.createObjectURL(new Blob([new Uint8Array(c.png)], { type: 'image/png' }));
-  $('#code-time').textContent = `Made ${when(c.now)}`;
+  const valid = policy && policy.max_code_age ? `; show it within ${duration(policy.max_code_age)}, by ${time(c.now + policy.max_code_age)}` : '';
+  $('#code-time').textContent = `Made ${when(c.now)}${valid}`;
+  $('#code-offline').textContent = offlineRecord
+    ? `Made offline from the record kept on this phone (${recordAge(offlineRecord)}). If the checkpoint says STALE, connect to the internet and make a new code.`
+    : '';
   $('#code-because').textContent = c.rule != null && c.because
     ? `${c.because.charAt(0).toUpperCase()}${c.because.slice(1)}.`
-    : 'No rule of the policy applies to your record: the policy\'s default colour.';
+    : 'No test result or contact on your record changes your colour, so your code has the policy\'s usual colour.';
   const list = $('#code-events');
   list.replaceChildren(
     ...c.events.map((e) => {
@@ -197,7 +214,11 @@ $('#restore').addEventListener('submit', async (ev) => {
   clearError();
   try {
     const text = $('#restore-text').value.trim() || (await readFile($('#restore-file'), true));
-    holder = openBackup(text, $('#restore-pass').value);
+    try {
+      holder = openBackup(text, $('#restore-pass').value);
+    } catch (e) {
+      throw new Error(`${e.message}. Type the passphrase again, or try another copy of your backup. Do not create a new secret: your registration belongs to the one in the backup.`);
+    }
     await store.set('holder', holder);
     await store.del('witness');
     await showHome();
@@ -222,7 +243,12 @@ $('#witness-file').addEventListener('change', async () => {
   try {
     const text = await readFile($('#witness-file'), true);
     await loadPolicy();
-    const info = await ask({ type: 'check', options: { holder, witness: text, registry_key: config.registry_key } });
+    let info;
+    try {
+      info = await ask({ type: 'check', options: { holder, witness: text, registry_key: config.registry_key } });
+    } catch (e) {
+      throw new Error(`${e.message}. Tap "Fetch my latest record" instead, or ask the registration office for your own record file.`);
+    }
     await store.set('witness', text);
     await showHome();
     $('#record').textContent = `Imported: registry update ${info.epoch}, ${when(info.issued_at)} (${ago(info.issued_at)}).`;

@@ -90,6 +90,13 @@ export function when(unixSeconds) {
   return dateTime.format(new Date(unixSeconds * 1000));
 }
 
+const clockTime = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
+
+/** "14:05" (today's times, where the date goes without saying). */
+export function time(unixSeconds) {
+  return clockTime.format(new Date(unixSeconds * 1000));
+}
+
 /** "2 days ago", "in 5 minutes", "now". */
 export function ago(unixSeconds, nowSeconds = Date.now() / 1000) {
   const d = unixSeconds - nowSeconds;

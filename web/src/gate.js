@@ -19,37 +19,56 @@ let busy = false;
 let lastSeen = { text: '', at: 0 };
 let binding = null; // the secret nonce of the identity check in progress, if any
 
-/** What each refusal means to the guard, in a few words; the detail line gives the numbers. */
+/** What each refusal means to the guard: a headline, the reason in a few words, and what to
+ * do next. The detail line below them gives the checkpoint's technical reason, for support. */
 const REASONS = {
-  'malformed': 'UNREADABLE — this is not a valid health code',
-  'wrong-policy': 'WRONG POLICY — this code is for another health-code policy',
-  'unknown-head': 'UNKNOWN RECORD — update the registry heads, then scan again',
-  'stale-head': 'STALE — the record behind this code is too old; the holder must refresh',
-  'superseded-head': 'STALE — the holder\'s record was replaced; the holder must refresh',
-  'head-from-future': 'CLOCK — this device\'s clock seems wrong',
-  'stale-code': 'STALE — this code was made too long ago; ask for a fresh one',
-  'code-from-future': 'CLOCK — the code is dated in the future; check the clocks',
-  'wrong-challenge': 'WRONG VENUE — this code was made for another checkpoint or time',
-  'nonce-required': 'ID-BOUND — this code is tied to an identity check this checkpoint did not ask for',
-  'binding-required': 'NOT ID-BOUND — this checkpoint checks identity',
-  'binding-mismatch': 'WRONG PERSON — the code is bound to another document',
-  'bad-proof': 'FORGED — the proof does not verify',
+  'malformed': ['UNREADABLE', 'this is not a valid health code', 'Ask the person to open the code in the health-code app and show it again.'],
+  'wrong-policy': ['WRONG POLICY', 'this code is for another health-code policy', 'Ask for a code made with this region\'s health-code app.'],
+  'unknown-head': ['UNKNOWN RECORD', 'this checkpoint does not have the registry update the code was made from', 'Press "Update now" under Registry data (needs the network), then scan again.'],
+  'stale-head': ['STALE', 'the record behind this code is too old', 'Ask the person to connect to the network and make a new code.'],
+  'superseded-head': ['STALE', 'the person\'s record has been replaced by a newer one', 'Ask the person to connect to the network and make a new code.'],
+  'head-from-future': ['CLOCK', 'this device\'s clock seems wrong', 'Set this device\'s date and time correctly, then scan again.'],
+  'stale-code': ['STALE', 'this code was made too long ago', 'Ask the person to make a new code now.'],
+  'code-from-future': ['CLOCK', 'the code is dated in the future', 'Check this device\'s clock and the person\'s phone clock, then ask for a new code.'],
+  'wrong-challenge': ['WRONG VENUE', 'this code was made for another checkpoint or time', 'Ask the person to scan this venue\'s poster and make a new code.'],
+  'nonce-required': ['ID-BOUND', 'this code is tied to an identity check this checkpoint did not ask for', 'Ask the person for a normal code (without an identity check).'],
+  'binding-required': ['NOT ID-BOUND', 'this checkpoint checks identity', 'Start a new identity check and ask for a code made with it.'],
+  'binding-mismatch': ['WRONG PERSON', 'the code is tied to another identity document', 'Check the document number you typed. The identity check has ended: start a new one for another try.'],
+  'bad-proof': ['FORGED', 'this code was altered or made up', 'Do not admit on this code. Ask the person to show a new code from the app.'],
 };
+
+/** A refusal as [headline, reason, what to do], for a reason this page does not know too. */
+function refusal(reason) {
+  return REASONS[reason] || [String(reason).toUpperCase(), 'this code was refused', 'Ask the person to make a new code.'];
+}
 
 // ---- heads --------------------------------------------------------------------------------
 
 function showHeads(info, offlineReason) {
   const p = $('#heads');
   if (!info || info.newest_epoch == null) {
-    p.textContent = 'No registry heads yet: connect once, or import a heads file.';
+    p.textContent = 'Cannot check codes yet: this checkpoint has no registry data. Connect to the network once, or import a registry data file.';
     p.dataset.state = 'bad';
     return;
   }
-  const age = `fetched ${ago(info.fetched_at)} (${when(info.fetched_at)})`;
+  const age = `${ago(info.fetched_at)} (${when(info.fetched_at)})`;
   p.textContent = offlineReason
-    ? `Offline — using registry heads ${age}, newest update ${info.newest_epoch}.`
-    : `Registry heads up to update ${info.newest_epoch}, ${age}.`;
+    ? `Offline: using registry data fetched ${age}, update ${info.newest_epoch}.`
+    : `Registry data up to date: fetched ${age}, update ${info.newest_epoch}.`;
   p.dataset.state = offlineReason ? 'warn' : 'ok';
+}
+
+/** The registry's data was refused (another policy's or registry's, or not signed as this
+ * checkpoint trusts): said in the status line, where the guard looks, with what to do and the
+ * technical reason for support. Codes are still checked against any data kept from before. */
+function headsRefused(e, info) {
+  const p = $('#heads');
+  const why = e.message.replace(/^refusing the registry's heads: /i, '');
+  const kept = info && info.newest_epoch != null
+    ? `Codes are checked against the data fetched ${ago(info.fetched_at)} (update ${info.newest_epoch}) until this is fixed.`
+    : 'No code can be checked until this is fixed.';
+  p.textContent = `The registry's data was refused: tell your supervisor (this checkpoint may be set up for another policy or registry). ${kept} Technical detail: ${why}`;
+  p.dataset.state = 'bad';
 }
 
 async function refreshHeads() {
@@ -60,8 +79,14 @@ async function refreshHeads() {
     showHeads(gate.headsInfo(), 'offline');
     return;
   }
-  if (!r.ok) throw new Error(`the registry refused to send its heads (${r.status})`);
-  const cache = gate.acceptHeads(await r.text(), Date.now() / 1000);
+  if (!r.ok) throw new Error(`the registry refused to send its data (${r.status}); the checkpoint keeps what it has`);
+  let cache;
+  try {
+    cache = gate.acceptHeads(await r.text(), Date.now() / 1000);
+  } catch (e) {
+    headsRefused(e, gate.headsInfo());
+    return;
+  }
   await store.set('heads-cache', cache);
   showHeads(gate.headsInfo());
 }
@@ -72,8 +97,16 @@ function showVerdict(v) {
   const screen = $('#result');
   screen.dataset.colour = v.valid ? v.colour.toLowerCase() : 'invalid';
   $('#verdict').textContent = v.valid ? v.colour.toUpperCase() : 'INVALID';
-  $('#reason').textContent = v.valid ? 'Valid health code' : (REASONS[v.reason] || v.reason);
-  $('#detail').textContent = v.valid ? `Checked ${when(nowSeconds())}` : humanDurations(v.detail || '');
+  if (v.valid) {
+    $('#reason').textContent = 'Valid health code';
+    $('#action').textContent = '';
+    $('#detail').textContent = `Checked ${when(nowSeconds())}`;
+  } else {
+    const [headline, why, act] = refusal(v.reason);
+    $('#reason').textContent = `${headline}: ${why}`;
+    $('#action').textContent = act;
+    $('#detail').textContent = `Technical detail: ${humanDurations(v.detail || v.reason)}`;
+  }
   window.lastVerdict = v; // for the page's tests
   show('result');
 }
@@ -121,6 +154,7 @@ function onCode(bytes) {
     lastSeen = { text, at: Date.now() };
     queue.push(bytes);
     $('#queue-count').textContent = String(queue.length);
+    $('#queue-checked').textContent = '';
     return;
   }
   try {
@@ -167,16 +201,19 @@ $('#queue-verify').addEventListener('click', () => {
   if (!queue.length) return showError(new Error('scan some codes first'));
   const results = gate.verifyBatch(queue.map(asText), Date.now() / 1000, $('#venue').value.trim() || null);
   $('#queue-results').replaceChildren(
-    ...results.map((v) => {
+    ...results.map((v, i) => {
       const li = document.createElement('li');
       li.dataset.colour = v.valid ? v.colour.toLowerCase() : 'invalid';
-      li.textContent = v.valid ? v.colour.toUpperCase() : `INVALID — ${REASONS[v.reason] || v.reason}`;
+      const [headline, why] = v.valid ? [] : refusal(v.reason);
+      li.textContent = `Code ${i + 1}: ${v.valid ? v.colour.toUpperCase() : `INVALID (${headline}: ${why})`}`;
       return li;
     }),
   );
   window.lastBatch = results;
   queue = [];
   $('#queue-count').textContent = '0';
+  const bad = results.filter((v) => !v.valid).length;
+  $('#queue-checked').textContent = `${results.length} code${results.length === 1 ? '' : 's'} checked, in the order scanned${bad ? `: ${bad} INVALID` : ''}.`;
 });
 
 $('#picture').addEventListener('change', async () => {
@@ -187,7 +224,7 @@ $('#picture').addEventListener('change', async () => {
     try {
       code = await readImage(bytes);
     } catch (e) {
-      throw new Error(`no health code could be read in this picture (${e.message.replace(/^the picture: /, '')})`);
+      throw new Error(`no health code could be read in this picture (${e.message.replace(/^the picture: /, '')}). Take the picture closer, steady and in good light, with the whole code in it.`);
     }
     onCode(code);
   } catch (e) {
@@ -252,7 +289,7 @@ $('#next').addEventListener('click', () => show('scan'));
         gate.loadCache(cached);
       } catch (e) {
         await store.del('heads-cache');
-        showError(new Error(`the saved registry heads were refused and dropped: ${e.message}`));
+        showError(new Error(`the registry data saved on this device was refused and dropped; connect to the network to fetch it again (${e.message})`));
       }
     }
     show('scan');

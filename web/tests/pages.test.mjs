@@ -105,7 +105,9 @@ test('the citizen makes her secret on the phone, is enrolled, and proves a GREEN
   assert.equal(code.colour, 'green');
   assert.match(code.code, /^HCV1:/);
   assert.equal(await page.textContent('#code-colour'), 'GREEN');
-  assert.match(await page.textContent('#code-time'), /^Made /);
+  // When it was made, and until when a checkpoint takes it (the policy's max_code_age, 5 minutes).
+  assert.match(await page.textContent('#code-time'), /^Made .*; show it within 5 minutes, by /);
+  assert.equal(await page.textContent('#code-offline'), '', 'made online: no offline note');
   assert.doesNotMatch(await page.textContent('#code-screen'), /\b1[0-9]{9}\b/, 'no bare unix seconds on screen');
   await shot(page, '05-citizen-code-green');
   // Two cores here: half of the proof ran in the second worker (web/src/split-prover.js).
@@ -205,7 +207,7 @@ test('the checkpoint reads the GREEN code through the camera and shows GREEN', a
   try {
     const ctx = await camBrowser.newContext({ ...PHONE, permissions: ['camera'] });
     const page = await open(ctx, '/gate.html');
-    assert.match(await page.textContent('#heads'), /Registry heads up to update \d+, fetched just now/);
+    assert.match(await page.textContent('#heads'), /^Registry data up to date: fetched just now .*, update \d+\.$/);
     await shot(page, '07-gate-ready');
     await page.click('#camera-start');
     await page.waitForSelector('#result:not([hidden])', { timeout: 60_000 });
@@ -220,8 +222,9 @@ test('the checkpoint reads the GREEN code through the camera and shows GREEN', a
     await stale.click('#camera-start');
     await stale.waitForSelector('#result:not([hidden])', { timeout: 60_000 });
     assert.equal(await stale.textContent('#verdict'), 'INVALID');
-    assert.match(await stale.textContent('#reason'), /^STALE — this code was made too long ago/);
-    assert.match(await stale.textContent('#detail'), /max_code_age/);
+    assert.match(await stale.textContent('#reason'), /^STALE: this code was made too long ago/);
+    assert.match(await stale.textContent('#action'), /make a new code now/);
+    assert.match(await stale.textContent('#detail'), /^Technical detail: .*max_code_age/);
     await shot(stale, '09-gate-stale');
   } finally {
     await camBrowser.close();
@@ -237,7 +240,8 @@ test('a tampered code shows INVALID with its reason; a queue is verified togethe
   await page.click('#paste button');
   await page.waitForSelector('#result:not([hidden])');
   assert.equal(await page.textContent('#verdict'), 'INVALID');
-  assert.match(await page.textContent('#reason'), /^FORGED/);
+  assert.match(await page.textContent('#reason'), /^FORGED: /);
+  assert.match(await page.textContent('#action'), /^Do not admit/);
   await shot(page, '10-gate-forged');
   await page.click('#next');
 
@@ -260,6 +264,14 @@ test('a tampered code shows INVALID with its reason; a queue is verified togethe
   await page.click('#queue-verify');
   const batch = await page.evaluate(() => window.lastBatch);
   assert.deepEqual(batch.map((v) => (v.valid ? v.colour : v.reason)), ['green', 'bad-proof', 'red']);
+  // Each result names its place in the queue; the count of waiting codes is 0 again.
+  assert.deepEqual(await page.locator('#queue-results li').allTextContents(), [
+    'Code 1: GREEN',
+    'Code 2: INVALID (FORGED: this code was altered or made up)',
+    'Code 3: RED',
+  ]);
+  assert.equal(await page.textContent('#queue-count'), '0');
+  assert.equal(await page.textContent('#queue-checked'), '3 codes checked, in the order scanned: 1 INVALID.');
   await shot(page, '12-gate-queue');
   await ctx.close();
 });
@@ -311,7 +323,7 @@ test('bad input gives a clear message on the screen', async () => {
   const gate = await open(ctx, '/gate.html');
   await gate.click('summary:has-text("No camera")');
   await gate.setInputFiles('#picture', join(SCREENS, '01-citizen-welcome.png'));
-  await expectError(gate, /^No health code could be read in this picture \(no QR code found in the image\)$/);
+  await expectError(gate, /^No health code could be read in this picture \(no QR code found in the image\)\. Take the picture closer/);
   await shot(gate, '15-gate-unreadable');
 
   // A witness file from another registry, imported by the citizen.
@@ -324,7 +336,7 @@ test('bad input gives a clear message on the screen', async () => {
   const citizen = state.citizen.pages()[0];
   await citizen.click('summary:has-text("My record and backup")');
   await citizen.setInputFiles('#witness-file', `${other}-witness.json`);
-  await expectError(citizen, /^This record file: it comes from another registry than the one this app trusts$/);
+  await expectError(citizen, /^This record file: it comes from another registry than the one this app trusts\. Tap "Fetch my latest record" instead/);
   await shot(citizen, '16-citizen-other-registry');
 
   // A bundle for another policy (same rules, another id): the registry's heads are for its own.
@@ -337,7 +349,11 @@ test('bad input gives a clear message on the screen', async () => {
     route.fulfill({ body: readFileSync(join(env.dir, 'elsewhere', name)) });
   });
   const wrongGate = await open(wrong, '/gate.html');
-  await expectError(wrongGate, /refusing the registry's heads: head of epoch \d+: .*polic/i);
+  // Said where the guard looks, the status line, not as a second alert under it.
+  await wrongGate.waitForFunction(() => /refused/.test(document.querySelector('#heads').textContent), null, { timeout: 60_000 });
+  assert.match(await wrongGate.textContent('#heads'), /^The registry's data was refused: tell your supervisor .* No code can be checked until this is fixed\. Technical detail: head of epoch \d+: .*polic/);
+  assert.equal(await wrongGate.getAttribute('#heads', 'data-state'), 'bad');
+  assert.ok(await wrongGate.locator('#error').isHidden(), 'no second alert');
   await shot(wrongGate, '17-gate-other-policy');
   await wrong.close();
   await ctx.close();
@@ -357,7 +373,7 @@ test('the backup opens only with its passphrase; a corrupted one is refused on s
   await fresh.fill('#restore-text', corrupted);
   await fresh.fill('#restore-pass', 'correct horse battery');
   await fresh.click('#restore button');
-  await expectError(fresh, /^The backup: the passphrase is wrong, or the backup was altered$/);
+  await expectError(fresh, /^The backup: the passphrase is wrong, or the backup was altered\. Type the passphrase again, or try another copy/);
   await shot(fresh, '18-citizen-corrupted-backup');
 
   // The intact backup restores her on the new phone, and she proves there.
@@ -394,7 +410,7 @@ test('both pages work offline after the first visit', async () => {
   try {
     await gate.reload();
     await gate.waitForFunction(() => window.pageReady === true, null, { timeout: 60_000 });
-    assert.match(await gate.textContent('#heads'), /^Offline — using registry heads fetched/);
+    assert.match(await gate.textContent('#heads'), /^Offline: using registry data fetched/);
     await shot(gate, '19-gate-offline');
     await gate.click('summary:has-text("No camera")');
     await gate.fill('#code-text', state.red.code);
@@ -407,6 +423,7 @@ test('both pages work offline after the first visit', async () => {
     await citizen.waitForFunction(() => window.pageReady === true, null, { timeout: 60_000 });
     const code = await prove(citizen);
     assert.equal(code.colour, 'red');
+    assert.match(await citizen.textContent('#code-offline'), /^Made offline from the record kept on this phone \(from .*\)\. If the checkpoint says STALE/);
     await shot(citizen, '20-citizen-offline-code');
   } finally {
     await ctx.setOffline(false);

@@ -76,12 +76,12 @@ test('importing an old heads file does not roll back heads the witnesses vouched
   await ctx.clock.setFixedTime(new Date(t * 1000));
   const page = await open(ctx, '/gate.html');
   await page.click('summary:has-text("No camera")');
-  await page.click('summary:has-text("Registry heads")');
+  await page.click('summary:has-text("Registry data")');
   assert.equal((await check(page, code.code)).reason, 'superseded-head');
 
   // The guard (offline, or told to) imports a heads file: public, registry-signed, but old.
   await page.setInputFiles('#heads-file', d('old-heads.json'));
-  await page.waitForFunction(() => /update|refused|heads/.test(document.querySelector('#heads').textContent + document.querySelector('#error').textContent));
+  await page.waitForFunction(() => /update|refused|registry data/i.test(document.querySelector('#heads').textContent + document.querySelector('#error').textContent));
   const heads = await page.textContent('#heads');
   const v = await check(page, code.code);
   console.log(`after importing old heads: "${heads}" → ${JSON.stringify(v)}`);
