@@ -128,7 +128,12 @@ export const $ = (sel) => document.querySelector(sel);
 
 /** Shows one screen (a `<section data-screen>`) and hides the others. */
 export function show(name) {
-  for (const s of document.querySelectorAll('[data-screen]')) s.hidden = s.dataset.screen !== name;
+  for (const s of document.querySelectorAll('[data-screen]')) {
+    s.hidden = s.dataset.screen !== name;
+    // A full-screen section scrolls on its own: one scrolled down to its button last time would
+    // open with the top of the code (or the verdict) out of sight.
+    if (!s.hidden) s.scrollTop = 0;
+  }
   window.scrollTo(0, 0);
 }
 

@@ -170,6 +170,27 @@ test('a proof helper that answers wrong sums, or never starts, costs time but ne
   }
 });
 
+test('a contact of a contact turns her code YELLOW, and the page says why in words', async () => {
+  const page = state.citizen.pages()[0];
+  await page.click('#code-done');
+  // Another person tests positive; a tracer names her as a contact of that case's contact.
+  const other = hcJson(['holder', 'new', '--document', 'Y20220601', '-o', env.d('index-holder.json')]);
+  const indexLeaf = env.enrol(other.commitment, other.device_key);
+  const indexCase = JSON.parse(env.event(indexLeaf, 'positive_test', now() - 3 * 86_400)).event;
+  env.event(state.leaf, 'secondary_contact', now() - 86_400, { indexCase });
+  env.publish();
+  const code = await prove(page);
+  assert.equal(code.colour, 'yellow');
+  assert.equal(await page.textContent('#code-colour'), 'YELLOW');
+  // Opened again after scrolling down to "Done" last time: the code's top is in sight.
+  assert.equal(await page.evaluate(() => document.querySelector('#code-screen').scrollTop), 0);
+  const why = await page.textContent('.why');
+  assert.match(why, /Contact of a close contact within 7 days/);
+  assert.match(why, /Secondary contact: .*1 day ago|Secondary contact: .*yesterday/);
+  await shot(page, '05b-citizen-code-yellow');
+  state.yellow = code;
+});
+
 test('a positive test turns her code RED, and the page says why in words', async () => {
   const page = state.citizen.pages()[0];
   await page.click('#code-done');
@@ -245,6 +266,15 @@ test('a tampered code shows INVALID with its reason; a queue is verified togethe
   await shot(page, '10-gate-forged');
   await page.click('#next');
 
+  // Her YELLOW code, as the guard sees it.
+  await page.fill('#code-text', state.yellow.code);
+  await page.click('#paste button');
+  await page.waitForSelector('#result:not([hidden])');
+  assert.equal(await page.textContent('#verdict'), 'YELLOW');
+  assert.equal(await page.getAttribute('#result', 'data-colour'), 'yellow');
+  await shot(page, '10b-gate-yellow');
+  await page.click('#next');
+
   // A venue code the code does not answer.
   await page.fill('#venue', 'another-venue/gate-1');
   await page.fill('#code-text', state.red.code);
@@ -256,22 +286,25 @@ test('a tampered code shows INVALID with its reason; a queue is verified togethe
   await page.fill('#venue', '');
 
   await page.check('#queue-mode');
-  for (const c of [state.green.code, recolour(state.red.code, 0), state.red.code]) {
+  for (const c of [state.green.code, recolour(state.red.code, 0), state.yellow.code, state.red.code]) {
     await page.fill('#code-text', c);
     await page.click('#paste button');
   }
-  assert.equal(await page.textContent('#queue-count'), '3');
+  assert.equal(await page.textContent('#queue-count'), '4');
   await page.click('#queue-verify');
   const batch = await page.evaluate(() => window.lastBatch);
-  assert.deepEqual(batch.map((v) => (v.valid ? v.colour : v.reason)), ['green', 'bad-proof', 'red']);
+  assert.deepEqual(batch.map((v) => (v.valid ? v.colour : v.reason)), ['green', 'bad-proof', 'yellow', 'red']);
   // Each result names its place in the queue; the count of waiting codes is 0 again.
   assert.deepEqual(await page.locator('#queue-results li').allTextContents(), [
     'Code 1: GREEN',
     'Code 2: INVALID (FORGED: this code was altered or made up)',
-    'Code 3: RED',
+    'Code 3: YELLOW',
+    'Code 4: RED',
   ]);
+  // Dark text on yellow (white on yellow cannot be read).
+  assert.equal(await page.locator('#queue-results li').nth(2).evaluate((li) => getComputedStyle(li).color), 'rgb(17, 17, 17)');
   assert.equal(await page.textContent('#queue-count'), '0');
-  assert.equal(await page.textContent('#queue-checked'), '3 codes checked, in the order scanned: 1 INVALID.');
+  assert.equal(await page.textContent('#queue-checked'), '4 codes checked, in the order scanned: 1 INVALID.');
   await shot(page, '12-gate-queue');
   await ctx.close();
 });
