@@ -223,13 +223,15 @@ impl ProverSession {
         self.loaded.borrow_dependent().ab_queries().to_bytes()
     }
 
-    /// The policy's id, version and digest (hex), and its event kinds.
+    /// The policy's id, version and digest (hex), its event kinds, and how long checkpoints take
+    /// a code: `max_code_age`, and for a code made without a venue code the end of the five-minute
+    /// slot after the one it was made in (`slot_seconds`), whichever comes first.
     #[wasm_bindgen(js_name = policyInfo)]
     pub fn policy_info(&self) -> Result<JsValue, JsError> {
         let p = &self.loaded.borrow_owner().policy;
         to_js(&serde_json::json!({
             "id": p.id, "version": p.version, "digest": hex::encode(p.digest()),
-            "events": p.events, "max_code_age": p.max_code_age,
+            "events": p.events, "max_code_age": p.max_code_age, "slot_seconds": challenge::SLOT_SECONDS,
         }))
     }
 

@@ -158,12 +158,23 @@ async function makeCode() {
     // A checkpoint's nonce binds one code: the next one is not bound unless asked again.
     $('#nonce').value = '';
     code.total_ms = Math.round(performance.now() - started);
+    code.slotted = !options.venue && !options.nonce;
     window.lastCode = code; // for the page's tests
     showCode(code, policy, fresh ? null : witness);
   } catch (e) {
     await showHome();
     showError(e);
   }
+}
+
+/** Until when checkpoints take a code made at `madeAt`: `max_code_age` after it, and for a code
+ * made without a venue code (`slotted`) no later than the end of the time slot after its own
+ * (a checkpoint takes the current slot or the one before). Null when the policy does not say. */
+function takenUntil(madeAt, policy, slotted) {
+  if (!policy || !policy.max_code_age) return null;
+  const byAge = madeAt + policy.max_code_age;
+  const slot = policy.slot_seconds;
+  return slotted && slot ? Math.min(byAge, (Math.floor(madeAt / slot) + 2) * slot) : byAge;
 }
 
 /** The code full screen. `policy` gives how long a checkpoint accepts it; `offlineRecord` is the
@@ -176,8 +187,9 @@ function showCode(c, policy, offlineRecord) {
   const img = $('#code-qr');
   if (img.src) URL.revokeObjectURL(img.src);
   img.src = URL.createObjectURL(new Blob([new Uint8Array(c.png)], { type: 'image/png' }));
-  const valid = policy && policy.max_code_age ? `; show it within ${duration(policy.max_code_age)}, by ${time(c.now + policy.max_code_age)}` : '';
-  $('#code-time').textContent = `Made ${when(c.now)}${valid}`;
+  const until = takenUntil(c.now, policy, c.slotted);
+  const end = until == null ? '' : new Date(until * 1000).toDateString() === new Date(c.now * 1000).toDateString() ? time(until) : when(until);
+  $('#code-time').textContent = until == null ? `Made ${when(c.now)}` : `Made ${when(c.now)}; checkpoints take it until ${end} (${duration(until - c.now)})`;
   $('#code-offline').textContent = offlineRecord
     ? `Made offline from the record kept on this phone (${recordAge(offlineRecord)}). If the checkpoint says STALE, connect to the internet and make a new code.`
     : '';

@@ -39,56 +39,75 @@ const REASONS = {
 
 /** A refusal as [headline, reason, what to do], for a reason this page does not know too. */
 function refusal(reason) {
+  // Without a venue code typed in, this checkpoint takes codes of the last few minutes: a code
+  // made for a venue's poster is the wrong kind, and another poster would not help.
+  if (reason === 'wrong-challenge' && !$('#venue').value.trim()) {
+    return ['WRONG VENUE', 'this code was made for a venue\'s poster or for an earlier time', 'Ask the person to make a new code without a venue code, or type this venue\'s code above if it has a poster.'];
+  }
   return REASONS[reason] || [String(reason).toUpperCase(), 'this code was refused', 'Ask the person to make a new code.'];
 }
 
 // ---- heads --------------------------------------------------------------------------------
 
-function showHeads(info, offlineReason) {
+/** Why the registry's newest data was refused, said on the status line until an update is
+ * accepted: refused data is never used, and the guard must not lose sight of the refusal when
+ * the next refresh finds the network gone. */
+let headsProblem = null;
+
+/** The status line: which registry data codes are checked against, where it came from and how
+ * old it is (`source`: 'network', 'kept', 'in-use', 'offline', 'file', 'error' or 'portal'), and
+ * any refusal of newer data. Only data fetched just now is shown as good. */
+function showHeads(source, why = '') {
+  const info = gate.headsInfo();
   const p = $('#heads');
+  const problem = headsProblem ? ` ${headsProblem}` : '';
   if (!info || info.newest_epoch == null) {
-    p.textContent = 'Cannot check codes yet: this checkpoint has no registry data. Connect to the network once, or import a registry data file.';
+    p.textContent = `Cannot check codes yet: this checkpoint has no registry data. Connect to the network once, or import a registry data file.${problem}`;
     p.dataset.state = 'bad';
     return;
   }
-  const age = `${ago(info.fetched_at)} (${when(info.fetched_at)})`;
-  p.textContent = offlineReason
-    ? `Offline: using registry data fetched ${age}, update ${info.newest_epoch}.`
-    : `Registry data up to date: fetched ${age}, update ${info.newest_epoch}.`;
-  p.dataset.state = offlineReason ? 'warn' : 'ok';
-}
-
-/** The registry's data was refused (another policy's or registry's, or not signed as this
- * checkpoint trusts): said in the status line, where the guard looks, with what to do and the
- * technical reason for support. Codes are still checked against any data kept from before. */
-function headsRefused(e, info) {
-  const p = $('#heads');
-  const why = e.message.replace(/^refusing the registry's heads: /i, '');
-  const kept = info && info.newest_epoch != null
-    ? `Codes are checked against the data fetched ${ago(info.fetched_at)} (update ${info.newest_epoch}) until this is fixed.`
-    : 'No code can be checked until this is fixed.';
-  p.textContent = `The registry's data was refused: tell your supervisor (this checkpoint may be set up for another policy or registry). ${kept} Technical detail: ${why}`;
-  p.dataset.state = 'bad';
+  const newest = `update ${info.newest_epoch} of ${when(info.newest_issued_at)} (${ago(info.newest_issued_at)})`;
+  const fetched = `fetched ${ago(info.fetched_at)} (${when(info.fetched_at)})`;
+  const lines = {
+    network: `Registry data fetched just now: ${newest}.`,
+    kept: `Registry data kept on this device, ${fetched}: ${newest}. Checking for newer data…`,
+    'in-use': `Codes are checked against registry data ${fetched}: ${newest}.`,
+    offline: `Offline: using registry data ${fetched}, ${newest}.`,
+    file: `Registry data imported from a file: ${newest}.`,
+    error: `The registry could not send newer data (${why}): using data ${fetched}, ${newest}.`,
+    portal: `The network answered with a web page instead of registry data (a Wi-Fi login page?): log in, then press "Update now". Using data ${fetched}, ${newest}.`,
+  };
+  p.textContent = lines[source] + problem;
+  p.dataset.state = headsProblem ? 'bad' : source === 'network' ? 'ok' : 'warn';
 }
 
 async function refreshHeads() {
+  let body;
   let r;
   try {
     r = await fetch(config.registry_url + Gate.headsPath(), { cache: 'no-store' });
+    body = r.ok ? await r.text() : null;
   } catch (e) {
-    showHeads(gate.headsInfo(), 'offline');
+    showHeads('offline');
     return;
   }
-  if (!r.ok) throw new Error(`the registry refused to send its data (${r.status}); the checkpoint keeps what it has`);
+  if (!r.ok) return showHeads('error', `it answered ${r.status}`);
+  if (/^text\/html/i.test(r.headers.get('content-type') || '')) return showHeads('portal');
   let cache;
   try {
-    cache = gate.acceptHeads(await r.text(), Date.now() / 1000);
+    cache = gate.acceptHeads(body, Date.now() / 1000);
   } catch (e) {
-    headsRefused(e, gate.headsInfo());
-    return;
+    // An answer that is not the registry's JSON was garbled on the way (or is not from it):
+    // nothing to refuse, try again later. One that fails the checks is refused, and said.
+    if (/^the registry's answer/i.test(e.message)) return showHeads('error', 'its answer was damaged on the way');
+    headsProblem = 'The registry\'s newest data failed this checkpoint\'s checks and is not used: tell your supervisor '
+      + '(the checkpoint may be set up for another policy or registry, or the data was altered on the way). '
+      + `Technical detail: ${e.message.replace(/^refusing the registry's heads: /i, '')}`;
+    return showHeads('in-use');
   }
+  headsProblem = null;
   await store.set('heads-cache', cache);
-  showHeads(gate.headsInfo());
+  showHeads('network');
 }
 
 // ---- verdicts -----------------------------------------------------------------------------
@@ -155,6 +174,7 @@ function onCode(bytes) {
     queue.push(bytes);
     $('#queue-count').textContent = String(queue.length);
     $('#queue-checked').textContent = '';
+    $('#queue-results').replaceChildren();
     return;
   }
   try {
@@ -254,7 +274,8 @@ $('#heads-refresh').addEventListener('click', async () => {
 $('#heads-file').addEventListener('change', async () => {
   clearError();
   try {
-    showHeads(gate.importHeads(await readFile($('#heads-file'), true), Date.now() / 1000));
+    gate.importHeads(await readFile($('#heads-file'), true), Date.now() / 1000);
+    showHeads('file');
   } catch (e) {
     showError(e);
   } finally {
@@ -293,7 +314,7 @@ $('#next').addEventListener('click', () => show('scan'));
       }
     }
     show('scan');
-    showHeads(gate.headsInfo());
+    showHeads('kept');
     try {
       await refreshHeads();
     } catch (e) {

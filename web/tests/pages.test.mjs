@@ -106,7 +106,7 @@ test('the citizen makes her secret on the phone, is enrolled, and proves a GREEN
   assert.match(code.code, /^HCV1:/);
   assert.equal(await page.textContent('#code-colour'), 'GREEN');
   // When it was made, and until when a checkpoint takes it (the policy's max_code_age, 5 minutes).
-  assert.match(await page.textContent('#code-time'), /^Made .*; show it within 5 minutes, by /);
+  assert.match(await page.textContent('#code-time'), /^Made .*; checkpoints take it until .* \(5 minutes\)$/);
   assert.equal(await page.textContent('#code-offline'), '', 'made online: no offline note');
   assert.doesNotMatch(await page.textContent('#code-screen'), /\b1[0-9]{9}\b/, 'no bare unix seconds on screen');
   await shot(page, '05-citizen-code-green');
@@ -228,7 +228,7 @@ test('the checkpoint reads the GREEN code through the camera and shows GREEN', a
   try {
     const ctx = await camBrowser.newContext({ ...PHONE, permissions: ['camera'] });
     const page = await open(ctx, '/gate.html');
-    assert.match(await page.textContent('#heads'), /^Registry data up to date: fetched just now .*, update \d+\.$/);
+    assert.match(await page.textContent('#heads'), /^Registry data fetched just now: update \d+ of .*\.$/);
     await shot(page, '07-gate-ready');
     await page.click('#camera-start');
     await page.waitForSelector('#result:not([hidden])', { timeout: 60_000 });
@@ -383,12 +383,58 @@ test('bad input gives a clear message on the screen', async () => {
   });
   const wrongGate = await open(wrong, '/gate.html');
   // Said where the guard looks, the status line, not as a second alert under it.
-  await wrongGate.waitForFunction(() => /refused/.test(document.querySelector('#heads').textContent), null, { timeout: 60_000 });
-  assert.match(await wrongGate.textContent('#heads'), /^The registry's data was refused: tell your supervisor .* No code can be checked until this is fixed\. Technical detail: head of epoch \d+: .*polic/);
+  await wrongGate.waitForFunction(() => /failed this checkpoint's checks/.test(document.querySelector('#heads').textContent), null, { timeout: 60_000 });
+  assert.match(await wrongGate.textContent('#heads'), /^Cannot check codes yet: this checkpoint has no registry data\. .* The registry's newest data failed this checkpoint's checks and is not used: tell your supervisor .* Technical detail: head of epoch \d+: .*polic/);
   assert.equal(await wrongGate.getAttribute('#heads', 'data-state'), 'bad');
   assert.ok(await wrongGate.locator('#error').isHidden(), 'no second alert');
   await shot(wrongGate, '17-gate-other-policy');
   await wrong.close();
+  await ctx.close();
+});
+
+test('the checkpoint says which registry data it checks codes against, and keeps a refusal in sight', async () => {
+  const ctx = await browser.newContext(PHONE);
+  const gate = await open(ctx, '/gate.html');
+  const status = () => gate.textContent('#heads');
+  const update = async (pattern) => {
+    await gate.click('#heads-refresh');
+    await gate.waitForFunction((p) => new RegExp(p).test(document.querySelector('#heads').textContent), pattern.source, { timeout: 30_000 });
+    return gate.getAttribute('#heads', 'data-state');
+  };
+  await gate.click('summary:has-text("Registry data")');
+  assert.match(await status(), /^Registry data fetched just now: /);
+  // Today's answer, kept to be served again once the registry has moved on.
+  let old = null;
+  await ctx.route('**/v1/heads?*', async (route) => {
+    const r = await route.fetch();
+    old = await r.text();
+    route.fulfill({ response: r, body: old });
+  });
+  await update(/^Registry data fetched just now: /);
+  await ctx.unroute('**/v1/heads?*');
+  env.publish();
+  assert.equal(await update(/^Registry data fetched just now: update \d+/), 'ok');
+  const newest = Number((await status()).match(/update (\d+)/)[1]);
+
+  // The registry fails: said on the status line, the data in use and its age with it.
+  await ctx.route('**/v1/heads?*', (route) => route.fulfill({ status: 500, body: 'down' }));
+  assert.equal(await update(/could not send newer data \(it answered 500\)/), 'warn');
+  await ctx.unroute('**/v1/heads?*');
+
+  // Someone on the way serves the older answer (every head in it validly signed): refused as a
+  // roll-back, said on the status line, and codes are still checked against the newer data.
+  await ctx.route('**/v1/heads?*', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: old }));
+  assert.equal(await update(/failed this checkpoint's checks/), 'bad');
+  assert.match(await status(), new RegExp(`^Codes are checked against registry data fetched .*: update ${newest} of .* Technical detail: `));
+  assert.ok(await gate.locator('#error').isHidden(), 'said once, on the status line');
+
+  // The network goes: the refusal stays in sight until an update is accepted.
+  await ctx.unroute('**/v1/heads?*');
+  await ctx.route('**/v1/heads?*', (route) => route.abort());
+  assert.equal(await update(/^Offline: using registry data fetched .* failed this checkpoint's checks/), 'bad');
+  await ctx.unroute('**/v1/heads?*');
+  assert.equal(await update(/^Registry data fetched just now: [^]*$/), 'ok');
+  assert.doesNotMatch(await status(), /failed/);
   await ctx.close();
 });
 
