@@ -90,17 +90,13 @@ fn a_lying_witness_cannot_poison_the_served_checkpoint() {
 /// insist on seeing the newest ones, contiguously.
 #[test]
 fn a_gate_refuses_an_answer_with_heads_left_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, reg_key, log_vkey) = new_registry(dir.path());
-    let w = start_witness("w.example", &dir.path().join("w.state"), &log_vkey);
-    let operator = key(1);
-    let server = start_registry(&db, &operator, vec![w.config.clone()]);
-    let client = Client::new(&server.url);
-    let world = populate(&client, &operator, 2);
-    client.publish(&operator).unwrap();
+    let scene = witnessed(2);
+    let (reg_key, operator, client, world, w) =
+        (scene.reg_key, &scene.operator, &scene.client, &scene.world, scene.witness.as_ref().unwrap());
+    client.publish(operator).unwrap();
     client.submit_event(&test_event(reg_key, &world.lab, world.holders[0].1, 60)).unwrap();
-    client.publish(&operator).unwrap();
-    client.publish(&operator).unwrap();
+    client.publish(operator).unwrap();
+    client.publish(operator).unwrap();
     let trust = GateTrust::new(reg_key, policy_digest(), std::slice::from_ref(&w.vkey), 1).unwrap();
     let full = client.recent_heads(16).unwrap();
     assert_eq!(full.heads.len() as u64, full.checkpoint_size);
@@ -201,13 +197,10 @@ async fn strangers_cannot_fill_the_replay_guard() {
 /// role signed it, including after the signer is looked up in the database.
 #[test]
 fn authorised_requests_replay_only_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, reg_key, _) = new_registry(dir.path());
-    let operator = key(1);
-    let server = start_registry(&db, &operator, vec![]);
-    let client = Client::new(&server.url);
-    let world = populate(&client, &operator, 1);
-    client.publish(&operator).unwrap();
+    let scene = scene(1);
+    let (reg_key, operator, client, world) = (scene.reg_key, &scene.operator, &scene.client, &scene.world);
+    let server = &scene.server;
+    client.publish(operator).unwrap();
     let device = world.holders[0].0.device_key();
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let h = auth::sign(&reg_key, &device, "GET", path::HOLDER_WITNESS, unix_now(), b"");
@@ -339,16 +332,13 @@ fn as_headers(h: &[(String, String); 4]) -> Vec<(&str, String)> {
 /// panic (the catch-panic layer would answer 500).
 #[test]
 fn odd_requests_are_refused_without_a_server_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, reg_key, _) = new_registry(dir.path());
-    let operator = key(1);
-    let server = start_registry(&db, &operator, vec![]);
-    let client = Client::new(&server.url);
-    let world = populate(&client, &operator, 1);
+    let scene = scene(1);
+    let (reg_key, operator, client, world) = (scene.reg_key, &scene.operator, &scene.client, &scene.world);
+    let server = &scene.server;
     let auditor = key(40);
     client
         .add_auditor(
-            &operator,
+            operator,
             &healthcode_service::api::AddAuditor {
                 name: "aud".into(),
                 key: hex::encode(auditor.verifying_key().as_bytes()),
@@ -358,7 +348,7 @@ fn odd_requests_are_refused_without_a_server_error() {
     // Before the first publish after enrolment: the holder's witness is not there yet.
     let (s, _) = raw("GET", &format!("{}{}", server.url, path::HOLDER_WITNESS), b"", &[]);
     assert_eq!(s, 401);
-    client.publish(&operator).unwrap();
+    client.publish(operator).unwrap();
     let u = &server.url;
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let big_string = serde_json::to_vec(&serde_json::json!({ "event": "x".repeat(900_000) })).unwrap();
@@ -399,7 +389,7 @@ fn odd_requests_are_refused_without_a_server_error() {
     }
     // A signed request replayed with its headers spelled differently (upper-case hex, "+time",
     // upper-case header names): the same signature, so still a replay.
-    let h = auth::sign(&reg_key, &operator, "POST", path::OPERATOR_PUBLISH, unix_now(), b"");
+    let h = auth::sign(&reg_key, operator, "POST", path::OPERATOR_PUBLISH, unix_now(), b"");
     let (s, _) = raw("POST", &format!("{u}{}", path::OPERATOR_PUBLISH), b"", &as_headers(&h));
     assert_eq!(s, 200);
     let respelled: Vec<(&str, String)> = vec![
@@ -414,7 +404,7 @@ fn odd_requests_are_refused_without_a_server_error() {
     let huge = vec![(auth::KEY_HEADER, "a".repeat(60_000))];
     let (s, text) = raw("POST", &format!("{u}{}", path::OPERATOR_PUBLISH), b"", &huge);
     assert!((400..500).contains(&s), "huge header: {s} {text}");
-    let h = auth::sign(&reg_key, &operator, "POST", path::OPERATOR_PUBLISH, unix_now(), b"");
+    let h = auth::sign(&reg_key, operator, "POST", path::OPERATOR_PUBLISH, unix_now(), b"");
     let mut dup = as_headers(&h);
     dup.push((auth::SIGNATURE_HEADER, "00".repeat(64)));
     let (s, _) = raw("POST", &format!("{u}{}", path::OPERATOR_PUBLISH), b"", &dup);
@@ -435,12 +425,9 @@ fn odd_requests_are_refused_without_a_server_error() {
 /// and events that are refused; each gets exactly its own verdicts, in its own order.
 #[test]
 fn each_submitter_gets_its_own_verdicts() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, reg_key, _) = new_registry(dir.path());
-    let operator = key(1);
-    let server = start_registry(&db, &operator, vec![]);
-    let client = Client::new(&server.url);
-    let world = populate(&client, &operator, 24);
+    let scene = scene(24);
+    let (reg_key, world) = (scene.reg_key, &scene.world);
+    let server = &scene.server;
     let stranger = key(99);
     std::thread::scope(|s| {
         for (i, (_, leaf)) in world.holders.iter().enumerate() {
@@ -488,17 +475,13 @@ fn each_submitter_gets_its_own_verdicts() {
 /// own age (`max_root_age`) bounds this.
 #[test]
 fn a_gate_refuses_a_rolled_back_answer() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, reg_key, log_vkey) = new_registry(dir.path());
-    let w = start_witness("w.example", &dir.path().join("w.state"), &log_vkey);
-    let operator = key(1);
-    let server = start_registry(&db, &operator, vec![w.config.clone()]);
-    let client = Client::new(&server.url);
-    let world = populate(&client, &operator, 1);
-    client.publish(&operator).unwrap();
+    let scene = witnessed(1);
+    let (reg_key, operator, client, world, w) =
+        (scene.reg_key, &scene.operator, &scene.client, &scene.world, scene.witness.as_ref().unwrap());
+    client.publish(operator).unwrap();
     let old = client.recent_heads(16).unwrap();
     client.submit_event(&test_event(reg_key, &world.lab, world.holders[0].1, 60)).unwrap();
-    client.publish(&operator).unwrap();
+    client.publish(operator).unwrap();
     let trust = GateTrust::new(reg_key, policy_digest(), std::slice::from_ref(&w.vkey), 1).unwrap();
     let new = verify_recent(&trust, &client.recent_heads(16).unwrap(), unix_now()).unwrap();
     // The gate has seen the newer checkpoint; the old answer must not be accepted after it,
@@ -589,24 +572,11 @@ fn a_witness_cuts_off_a_client_that_never_finishes_its_headers() {
         state: dir.path().join("w.state"),
         logs: vec![log_vkey],
     };
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let cosigner = kf.cosigner().unwrap();
-    let thread = std::thread::spawn(move || {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(
-            healthcode_service::witness::serve(config, cosigner, async {
-                let _ = rx.await;
-            }),
-        )
+    let witness = on_thread(format!("http://{addr}"), move |stop| {
+        healthcode_service::witness::serve(config, cosigner, stop)
     });
-    let mut s = None;
-    for _ in 0..200 {
-        if let Ok(c) = std::net::TcpStream::connect(addr) {
-            s = Some(c);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    let mut s = s.expect("the witness did not come up");
+    let mut s = poll_until("the witness", || std::net::TcpStream::connect(addr).ok());
     s.write_all(b"POST /add-checkpoint HTTP/1.1\r\nHost: x\r\n").unwrap();
     s.set_read_timeout(Some(Duration::from_secs(healthcode_service::witness::HEADER_TIMEOUT.as_secs() + 5)))
         .unwrap();
@@ -617,8 +587,7 @@ fn a_witness_cuts_off_a_client_that_never_finishes_its_headers() {
         "the half-sent request still holds its connection after {:?}: {got:?}",
         started.elapsed()
     );
-    let _ = stop.send(());
-    thread.join().unwrap().unwrap();
+    witness.stop().unwrap();
 }
 
 /// Enrolment racing: the same device key (or the same commitment) enrolled from many
@@ -862,18 +831,15 @@ fn a_witness_that_comes_back_gets_asked_again() {
 /// `503 clock_behind` (the operator's problem, not the submitter's) and stores nothing.
 #[test]
 fn acceptance_behind_the_latest_head_is_refused_as_the_clock() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, reg_key, _) = new_registry(dir.path());
-    let operator = key(1);
-    let server = start_registry(&db, &operator, vec![]);
-    let client = Client::new(&server.url);
-    let world = populate(&client, &operator, 1);
+    let scene = scene(1);
+    let (reg_key, operator, client, world) = (scene.reg_key, &scene.operator, &scene.client, &scene.world);
+    let db = &scene.db;
     let leaf = world.holders[0].1;
     let early = client.submit_event(&test_event(reg_key, &world.lab, leaf, 120)).unwrap();
-    client.publish(&operator).unwrap();
+    client.publish(operator).unwrap();
     let ahead = unix_now() + 3600;
-    healthcode_registry::Registry::open(&db).unwrap().publish(ahead).unwrap();
-    let queued = || healthcode_registry::Registry::open(&db).unwrap().queue_len().unwrap();
+    healthcode_registry::Registry::open(db).unwrap().publish(ahead).unwrap();
+    let queued = || healthcode_registry::Registry::open(db).unwrap().queue_len().unwrap();
     let before = queued();
     let late = test_event(reg_key, &world.lab, leaf, 60);
     for refused in [

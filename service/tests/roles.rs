@@ -132,13 +132,10 @@ fn every_role_happy_path_over_http() {
 
 #[test]
 fn every_refusal_has_its_status_and_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, reg_key, _) = new_registry(dir.path());
-    let operator = key(1);
-    let server = start_registry(&db, &operator, vec![]);
-    let client = Client::new(&server.url);
-    let world = populate(&client, &operator, 1);
-    client.publish(&operator).unwrap();
+    let scene = scene(1);
+    let (reg_key, operator, client, world) = (scene.reg_key, &scene.operator, &scene.client, &scene.world);
+    let server = &scene.server;
+    client.publish(operator).unwrap();
     let leaf = world.holders[0].1;
 
     // Wrong signer: a key nobody accredited; a tracer signing a lab's kind; another registry.
@@ -169,19 +166,19 @@ fn every_refusal_has_its_status_and_reason() {
     assert_eq!(refused(client.publish(&intruder).unwrap_err()), (403, "forbidden".into()));
     let url = format!("{}{}", server.url, path::OPERATOR_PUBLISH);
     assert_eq!(raw("POST", &url, b"", &[]), (401, "unauthenticated".into()));
-    let signed = auth::sign(&reg_key, &operator, "POST", path::OPERATOR_PUBLISH, unix_now(), b"");
+    let signed = auth::sign(&reg_key, operator, "POST", path::OPERATOR_PUBLISH, unix_now(), b"");
     assert_eq!(raw("POST", &url, b"", &signed).0, 200);
     assert_eq!(raw("POST", &url, b"", &signed), (401, "unauthenticated".into()), "a replay");
-    let stale = auth::sign(&reg_key, &operator, "POST", path::OPERATOR_PUBLISH, unix_now() - 3600, b"");
+    let stale = auth::sign(&reg_key, operator, "POST", path::OPERATOR_PUBLISH, unix_now() - 3600, b"");
     assert_eq!(raw("POST", &url, b"", &stale), (401, "unauthenticated".into()));
     let signers_url = format!("{}{}", server.url, path::OPERATOR_SIGNERS);
     let body = br#"{"name":"x","role":"lab","key":"00","accredited_from":0}"#;
-    let other = auth::sign(&reg_key, &operator, "POST", path::OPERATOR_SIGNERS, unix_now(), b"{}");
+    let other = auth::sign(&reg_key, operator, "POST", path::OPERATOR_SIGNERS, unix_now(), b"{}");
     assert_eq!(raw("POST", &signers_url, body, &other), (401, "unauthenticated".into()));
 
     // A holder's witness: only a registered device; an operator or lab key is no holder.
     assert_eq!(refused(client.witness(&key(77)).unwrap_err()), (403, "forbidden".into()));
-    assert_eq!(refused(client.witness(&operator).unwrap_err()), (403, "forbidden".into()));
+    assert_eq!(refused(client.witness(operator).unwrap_err()), (403, "forbidden".into()));
     assert_eq!(
         raw("GET", &format!("{}{}", server.url, path::HOLDER_WITNESS), b"", &[]),
         (401, "unauthenticated".into())
@@ -191,7 +188,7 @@ fn every_refusal_has_its_status_and_reason() {
         auth::sign(&reg_key, &world.holders[0].0.device_key(), "GET", path::HOLDER_WITNESS, unix_now(), b"");
     assert_eq!(raw("GET", &format!("{}{}", server.url, path::HOLDER_HISTORY), b"", &sig).0, 401);
     // Full entries: auditors only.
-    assert_eq!(refused(client.entries(&operator, 0, 10).unwrap_err()), (403, "forbidden".into()));
+    assert_eq!(refused(client.entries(operator, 0, 10).unwrap_err()), (403, "forbidden".into()));
 
     // Oversized body, malformed JSON, unknown route, wrong method, bad batch sizes.
     let big = vec![b' '; healthcode_service::api::MAX_BODY + 1];
@@ -214,6 +211,7 @@ fn every_refusal_has_its_status_and_reason() {
     assert_eq!(raw("GET", &format!("{}/v1/heads?count=0", server.url), b"", &[]), (400, "bad_count".into()));
 
     // Nothing refused reached the registry.
+    let Scene { server, db, dir: _dir, .. } = scene;
     server.stop().unwrap();
     let reg = Registry::open(&db).unwrap();
     assert_eq!(reg.queue_len().unwrap(), 0);
@@ -379,36 +377,23 @@ fn the_service_serves_https() {
         tls: Some((cert_pem, key_pem)),
         ..serve_config(&db)
     };
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = std::thread::spawn(move || {
-        tokio::runtime::Runtime::new().unwrap().block_on(healthcode_service::server::serve_on(
-            config,
-            listener,
-            async {
-                let _ = rx.await;
-            },
-        ))
+    let server = on_thread(format!("https://localhost:{port}"), move |stop| {
+        healthcode_service::server::serve_on(config, listener, stop)
     });
     let root = ureq::tls::Certificate::from_der(cert.cert.der()).to_owned();
     let tls =
         ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::new_with_certs(&[root])).build();
     let agent: ureq::Agent = ureq::Agent::config_builder().tls_config(tls).build().into();
     let url = format!("https://localhost:{port}/v1/heads/latest");
-    let mut body = None;
-    for _ in 0..200 {
-        if let Ok(mut r) = agent.get(&url).call() {
-            body = Some(r.body_mut().read_to_string().unwrap());
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(25));
-    }
-    let head: healthcode_registry::SignedHead = serde_json::from_str(&body.expect("HTTPS answered")).unwrap();
+    let body = poll_until("HTTPS", || {
+        agent.get(&url).call().ok().map(|mut r| r.body_mut().read_to_string().unwrap())
+    });
+    let head: healthcode_registry::SignedHead = serde_json::from_str(&body).unwrap();
     assert_eq!(head.epoch, 0);
     // The default client trusts only public roots: a self-signed service is refused, not trusted.
     assert!(Client::new(&format!("https://localhost:{port}")).latest_head().unwrap_err().is_network());
     assert!(ureq::get(&format!("http://localhost:{port}/healthz")).call().is_err());
-    let _ = stop.send(());
-    server.join().unwrap().unwrap();
+    server.stop().unwrap();
 }
 
 /// Gates count only cosignatures from the last hour, so a registry that publishes rarely asks its

@@ -49,15 +49,39 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
-/// Waits until `url/healthz` answers (the server opens the registry before it listens).
-fn wait_ready(url: &str) {
+/// The signal a server started by [`on_thread`] stops on.
+pub type Shutdown = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Runs `serve` (given the signal it must stop on) on a runtime thread of its own, as the server
+/// at `url`; the returned handle stops it and says what it returned.
+pub fn on_thread<F, Fut, E>(url: String, serve: F) -> Running
+where
+    F: FnOnce(Shutdown) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let (stop, rx) = oneshot::channel::<()>();
+    let shutdown: Shutdown = Box::pin(async {
+        let _ = rx.await;
+    });
+    let thread = std::thread::spawn(move || runtime().block_on(serve(shutdown)).map_err(|e| e.to_string()));
+    Running { url, stop: Some(stop), thread: Some(thread) }
+}
+
+/// Tries `attempt` every 25 ms for 5 s until it gives something (a server coming up).
+pub fn poll_until<T>(what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
     for _ in 0..200 {
-        if ureq::get(&format!("{url}/healthz")).call().is_ok() {
-            return;
+        if let Some(t) = attempt() {
+            return t;
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-    panic!("{url} did not come up");
+    panic!("{what} did not come up");
+}
+
+/// Waits until `url/healthz` answers (the server opens the registry before it listens).
+fn wait_ready(url: &str) {
+    poll_until(url, || ureq::get(&format!("{url}/healthz")).call().ok());
 }
 
 pub fn start_registry(db: &Path, operator: &SigningKey, witnesses: Vec<WitnessConfig>) -> Running {
@@ -87,16 +111,9 @@ pub fn serve_config(db: &Path) -> ServeConfig {
 pub fn start_registry_with(config: ServeConfig) -> Running {
     let listener = TcpListener::bind(config.listen).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, rx) = oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        runtime()
-            .block_on(server::serve_on(config, listener, async {
-                let _ = rx.await;
-            }))
-            .map_err(|e| e.to_string())
-    });
-    wait_ready(&url);
-    Running { url, stop: Some(stop), thread: Some(thread) }
+    let running = on_thread(url, move |stop| server::serve_on(config, listener, stop));
+    wait_ready(&running.url);
+    running
 }
 
 pub struct RunningWitness {
@@ -117,24 +134,12 @@ pub fn start_witness_with(kf: &WitnessKeyFile, state: &Path, log_vkey: &str) -> 
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, rx) = oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        runtime().block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(listener, healthcode_service::witness::router(witness))
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-                .map_err(|e| e.to_string())
-        })
+    let server = on_thread(url.clone(), move |stop| async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        axum::serve(listener, healthcode_service::witness::router(witness)).with_graceful_shutdown(stop).await
     });
     wait_ready(&url);
-    RunningWitness {
-        config: WitnessConfig { url: url.clone(), vkey: kf.vkey.clone() },
-        vkey: kf.vkey.clone(),
-        server: Running { url, stop: Some(stop), thread: Some(thread) },
-    }
+    RunningWitness { config: WitnessConfig { url, vkey: kf.vkey.clone() }, vkey: kf.vkey.clone(), server }
 }
 
 /// A new registry file; returns its path and the head log's vkey.
@@ -204,6 +209,41 @@ pub fn populate(client: &Client, operator: &SigningKey, holders: usize) -> World
         })
         .collect();
     World { lab, tracer, holders }
+}
+
+/// The commonest scene of these tests: a registry service, its operator (`key(1)`), a client,
+/// and a lab, a tracer and `holders` enrolled holders; with a witness (`w.example`) cosigning its
+/// heads if asked. Fields drop in order: the servers stop before their directory goes.
+pub struct Scene {
+    pub reg_key: ed25519_dalek::VerifyingKey,
+    pub operator: SigningKey,
+    pub client: Client,
+    pub world: World,
+    pub server: Running,
+    pub witness: Option<RunningWitness>,
+    pub db: PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+/// [`Scene`] without a witness.
+pub fn scene(holders: usize) -> Scene {
+    scene_with(holders, false)
+}
+
+/// [`Scene`] with its witness.
+pub fn witnessed(holders: usize) -> Scene {
+    scene_with(holders, true)
+}
+
+fn scene_with(holders: usize, witnessed: bool) -> Scene {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, reg_key, log_vkey) = new_registry(dir.path());
+    let witness = witnessed.then(|| start_witness("w.example", &dir.path().join("w.state"), &log_vkey));
+    let operator = key(1);
+    let server = start_registry(&db, &operator, witness.iter().map(|w| w.config.clone()).collect());
+    let client = Client::new(&server.url);
+    let world = populate(&client, &operator, holders);
+    Scene { reg_key, operator, client, world, server, witness, db, dir }
 }
 
 pub fn test_event(
