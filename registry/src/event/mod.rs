@@ -5,6 +5,20 @@
 //! be reused for another message type nor replayed into another registry (where the same leaf
 //! index is someone else). Integers are big-endian, strings length-prefixed; decoders refuse
 //! trailing bytes, so each message has exactly one encoding.
+//!
+//! Here: events and retractions. The log entries that carry them are in `entry`, the byte
+//! encoding both share in `wire`, and the JSON forms of keys, signatures and hashes in
+//! `serde_hex`.
+
+mod entry;
+mod serde_hex;
+mod wire;
+
+pub use entry::{Entry, EntryBody, Summary, ENTRY_VERSION};
+pub(crate) use serde_hex::opt_hash;
+pub use serde_hex::{hex_key, hex_sig, key_from_hex};
+pub(crate) use wire::Reader;
+use wire::Writer;
 
 use crate::log::Hash;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
@@ -134,89 +148,6 @@ pub struct SignedRetraction {
     pub signature: Signature,
 }
 
-struct Writer(Vec<u8>);
-
-impl Writer {
-    fn u8(&mut self, v: u8) -> &mut Self {
-        self.0.push(v);
-        self
-    }
-    fn u32(&mut self, v: u32) -> &mut Self {
-        self.0.extend_from_slice(&v.to_be_bytes());
-        self
-    }
-    fn u64(&mut self, v: u64) -> &mut Self {
-        self.0.extend_from_slice(&v.to_be_bytes());
-        self
-    }
-    fn bytes(&mut self, v: &[u8]) -> &mut Self {
-        self.0.extend_from_slice(v);
-        self
-    }
-    /// A length-prefixed string. Names longer than `u16::MAX` bytes cannot be encoded; they are
-    /// cut there rather than panicking, and every such message is refused anyway (names are
-    /// limited to [`MAX_NAME`] bytes before any signature is checked).
-    fn str(&mut self, s: &str) -> &mut Self {
-        let b = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
-        self.0.extend_from_slice(&(b.len() as u16).to_be_bytes());
-        self.bytes(b)
-    }
-}
-
-/// A strict reader: every field must be present and nothing may follow the last one.
-pub(crate) struct Reader<'a> {
-    what: &'static str,
-    rest: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    pub(crate) fn new(what: &'static str, bytes: &'a [u8]) -> Self {
-        Self { what, rest: bytes }
-    }
-    fn err(&self, why: impl Into<String>) -> DecodeError {
-        DecodeError { what: self.what, why: why.into() }
-    }
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        if self.rest.len() < n {
-            return Err(self.err("truncated"));
-        }
-        let (a, b) = self.rest.split_at(n);
-        self.rest = b;
-        Ok(a)
-    }
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        Ok(self.take(N)?.try_into().expect("length taken"))
-    }
-    fn u8(&mut self) -> Result<u8, DecodeError> {
-        Ok(self.take(1)?[0])
-    }
-    fn u32(&mut self) -> Result<u32, DecodeError> {
-        Ok(u32::from_be_bytes(self.array()?))
-    }
-    fn u64(&mut self) -> Result<u64, DecodeError> {
-        Ok(u64::from_be_bytes(self.array()?))
-    }
-    fn str(&mut self) -> Result<String, DecodeError> {
-        let len = u16::from_be_bytes(self.array()?) as usize;
-        let b = self.take(len)?;
-        String::from_utf8(b.to_vec()).map_err(|_| self.err("a name is not UTF-8"))
-    }
-    fn key(&mut self) -> Result<VerifyingKey, DecodeError> {
-        let b = self.array::<32>()?;
-        VerifyingKey::from_bytes(&b).map_err(|_| self.err("not an Ed25519 public key"))
-    }
-    fn sig(&mut self) -> Result<Signature, DecodeError> {
-        Ok(Signature::from_bytes(&self.array::<64>()?))
-    }
-    fn end(&self) -> Result<(), DecodeError> {
-        if self.rest.is_empty() {
-            Ok(())
-        } else {
-            Err(self.err(format!("{} trailing bytes", self.rest.len())))
-        }
-    }
-}
-
 /// Longest kind or signer name accepted (bytes).
 pub const MAX_NAME: usize = 64;
 
@@ -299,233 +230,6 @@ impl Retraction {
 impl SignedRetraction {
     pub fn verify(&self) -> bool {
         self.retraction.signer.verify_strict(&self.retraction.signing_bytes(), &self.signature).is_ok()
-    }
-}
-
-/// One record of the append-only log. The log holds everything needed to recompute the holder
-/// tree from nothing: enrolments (leaf index and commitment), signer accreditations and
-/// revocations, signed events and signed retractions. `at` is when the registry accepted it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
-    pub at: u64,
-    pub body: EntryBody,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EntryBody {
-    Enrol {
-        leaf_index: u32,
-        commitment: [u8; 32],
-    },
-    SignerAdd {
-        key: VerifyingKey,
-        role: Role,
-        name: String,
-        accredited_from: u64,
-    },
-    SignerRevoke {
-        key: VerifyingKey,
-        revoked_at: u64,
-    },
-    Event(SignedEvent),
-    Retraction(SignedRetraction),
-    /// An auditor accredited by the operator: may read the full entries through the service.
-    AuditorAdd {
-        key: VerifyingKey,
-        name: String,
-    },
-    AuditorRevoke {
-        key: VerifyingKey,
-        revoked_at: u64,
-    },
-}
-
-/// Version byte of the entry encoding.
-pub const ENTRY_VERSION: u8 = 1;
-
-impl Entry {
-    /// `version ‖ tag ‖ at ‖ body`; the body of an event is its fields after the domain line,
-    /// then its signature.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer(Vec::with_capacity(200));
-        w.u8(ENTRY_VERSION);
-        let tag = match &self.body {
-            EntryBody::Enrol { .. } => 1,
-            EntryBody::SignerAdd { .. } => 2,
-            EntryBody::SignerRevoke { .. } => 3,
-            EntryBody::Event(_) => 4,
-            EntryBody::Retraction(_) => 5,
-            EntryBody::AuditorAdd { .. } => 6,
-            EntryBody::AuditorRevoke { .. } => 7,
-        };
-        w.u8(tag).u64(self.at);
-        match &self.body {
-            EntryBody::Enrol { leaf_index, commitment } => {
-                w.u32(*leaf_index).bytes(commitment);
-            }
-            EntryBody::SignerAdd { key, role, name, accredited_from } => {
-                w.bytes(key.as_bytes()).u8(role.code()).str(name).u64(*accredited_from);
-            }
-            EntryBody::SignerRevoke { key, revoked_at } => {
-                w.bytes(key.as_bytes()).u64(*revoked_at);
-            }
-            EntryBody::Event(e) => {
-                e.event.write_body(&mut w);
-                w.bytes(&e.signature.to_bytes());
-            }
-            EntryBody::Retraction(r) => {
-                let x = &r.retraction;
-                w.bytes(x.registry.as_bytes()).bytes(&x.event).bytes(x.signer.as_bytes());
-                w.bytes(&r.signature.to_bytes());
-            }
-            EntryBody::AuditorAdd { key, name } => {
-                w.bytes(key.as_bytes()).str(name);
-            }
-            EntryBody::AuditorRevoke { key, revoked_at } => {
-                w.bytes(key.as_bytes()).u64(*revoked_at);
-            }
-        }
-        w.0
-    }
-
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new("log entry", bytes);
-        if r.u8()? != ENTRY_VERSION {
-            return Err(r.err("unknown entry version"));
-        }
-        let tag = r.u8()?;
-        let at = r.u64()?;
-        let body = match tag {
-            1 => EntryBody::Enrol { leaf_index: r.u32()?, commitment: r.array()? },
-            2 => {
-                let key = r.key()?;
-                let role = Role::from_code(r.u8()?).ok_or_else(|| r.err("unknown role"))?;
-                let name = r.str()?;
-                EntryBody::SignerAdd { key, role, name, accredited_from: r.u64()? }
-            }
-            3 => EntryBody::SignerRevoke { key: r.key()?, revoked_at: r.u64()? },
-            4 => {
-                let event = Event::read_body(&mut r)?;
-                EntryBody::Event(SignedEvent { event, signature: r.sig()? })
-            }
-            5 => {
-                let retraction = Retraction { registry: r.key()?, event: r.array()?, signer: r.key()? };
-                EntryBody::Retraction(SignedRetraction { retraction, signature: r.sig()? })
-            }
-            6 => EntryBody::AuditorAdd { key: r.key()?, name: r.str()? },
-            7 => EntryBody::AuditorRevoke { key: r.key()?, revoked_at: r.u64()? },
-            _ => return Err(r.err(format!("unknown entry tag {tag}"))),
-        };
-        r.end()?;
-        Ok(Self { at, body })
-    }
-}
-
-/// What `publish` needs from a queued entry, read without decompressing any public key (the
-/// entry was fully validated when it was accepted; this is the hot loop of an epoch).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Summary {
-    Enrol {
-        leaf_index: u32,
-    },
-    Event {
-        id: Hash,
-        holder: u32,
-        kind: String,
-        time: u64,
-    },
-    Retraction {
-        event: Hash,
-    },
-    /// A signer's or an auditor's accreditation or revocation: no effect on the holder tree.
-    Accreditation,
-}
-
-impl Entry {
-    pub fn summary(bytes: &[u8]) -> Result<Summary, DecodeError> {
-        let mut r = Reader::new("log entry", bytes);
-        if r.u8()? != ENTRY_VERSION {
-            return Err(r.err("unknown entry version"));
-        }
-        let tag = r.u8()?;
-        r.u64()?;
-        Ok(match tag {
-            1 => Summary::Enrol { leaf_index: r.u32()? },
-            2 | 3 | 6 | 7 => Summary::Accreditation,
-            4 => {
-                let body_start = bytes.len() - r.rest.len();
-                r.array::<32>()?;
-                let holder = r.u32()?;
-                let kind = r.str()?;
-                let time = r.u64()?;
-                if r.rest.len() < 64 {
-                    return Err(r.err("truncated"));
-                }
-                let body = &bytes[body_start..bytes.len() - 64];
-                let id = Sha256::new().chain_update(EVENT_DOMAIN).chain_update(body).finalize().into();
-                Summary::Event { id, holder, kind, time }
-            }
-            5 => {
-                r.array::<32>()?;
-                Summary::Retraction { event: r.array()? }
-            }
-            _ => return Err(r.err(format!("unknown entry tag {tag}"))),
-        })
-    }
-}
-
-/// Hex (no prefix) for Ed25519 public keys in JSON.
-pub mod hex_key {
-    use ed25519_dalek::VerifyingKey;
-    use serde::{de::Error, Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(k: &VerifyingKey, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(k.as_bytes()))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<VerifyingKey, D::Error> {
-        super::key_from_hex(&String::deserialize(d)?).map_err(D::Error::custom)
-    }
-}
-
-/// Parses an Ed25519 public key from 64 hex digits.
-pub fn key_from_hex(s: &str) -> Result<VerifyingKey, String> {
-    let b = crate::log::hash_from_hex(s.trim()).map_err(|e| format!("public key: {e}"))?;
-    VerifyingKey::from_bytes(&b).map_err(|_| "not a valid Ed25519 public key".to_string())
-}
-
-/// Serde for signatures as hex; shared by events, retractions and heads.
-pub mod hex_sig {
-    use ed25519_dalek::Signature;
-    use serde::{de::Error, Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(sig: &Signature, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(sig.to_bytes()))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Signature, D::Error> {
-        let b = hex::decode(String::deserialize(d)?).map_err(D::Error::custom)?;
-        let b: [u8; 64] = b.try_into().map_err(|_| D::Error::custom("a signature is 64 bytes"))?;
-        Ok(Signature::from_bytes(&b))
-    }
-}
-
-/// Serde for an optional hash as hex; shared by events and histories.
-pub(crate) mod opt_hash {
-    use crate::log::Hash;
-    use serde::{de::Error, Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &Option<Hash>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(h) => s.serialize_some(&hex::encode(h)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Hash>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|h| crate::log::hash_from_hex(&h).map_err(D::Error::custom))
-            .transpose()
     }
 }
 
