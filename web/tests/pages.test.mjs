@@ -396,9 +396,12 @@ test('the checkpoint says which registry data it checks codes against, and keeps
   const ctx = await browser.newContext(PHONE);
   const gate = await open(ctx, '/gate.html');
   const status = () => gate.textContent('#heads');
+  // One press of "Update now", waited for until the page has handled the answer (or its absence).
   const update = async (pattern) => {
+    const before = await gate.evaluate(() => window.headsChecks || 0);
     await gate.click('#heads-refresh');
-    await gate.waitForFunction((p) => new RegExp(p).test(document.querySelector('#heads').textContent), pattern.source, { timeout: 30_000 });
+    await gate.waitForFunction((n) => (window.headsChecks || 0) > n, before, { timeout: 30_000 });
+    assert.match(await status(), pattern);
     return gate.getAttribute('#heads', 'data-state');
   };
   await gate.click('summary:has-text("Registry data")');
@@ -408,16 +411,17 @@ test('the checkpoint says which registry data it checks codes against, and keeps
   await ctx.route('**/v1/heads?*', async (route) => {
     const r = await route.fetch();
     old = await r.text();
-    route.fulfill({ response: r, body: old });
+    await route.fulfill({ response: r, body: old });
   });
   await update(/^Registry data fetched just now: /);
+  assert.ok(old && old.startsWith('{'), 'the answer was kept');
   await ctx.unroute('**/v1/heads?*');
   env.publish();
   assert.equal(await update(/^Registry data fetched just now: update \d+/), 'ok');
   const newest = Number((await status()).match(/update (\d+)/)[1]);
 
   // The registry fails: said on the status line, the data in use and its age with it.
-  await ctx.route('**/v1/heads?*', (route) => route.fulfill({ status: 500, body: 'down' }));
+  await ctx.route('**/v1/heads?*', async (route) => route.fulfill({ status: 500, body: 'down' }));
   assert.equal(await update(/could not send newer data \(it answered 500\)/), 'warn');
   await ctx.unroute('**/v1/heads?*');
 
