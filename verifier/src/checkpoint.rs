@@ -358,11 +358,11 @@ impl Checkpoint {
         posted: Posted,
         expected_id_hash: Option<Fr>,
     ) -> Vec<Result<Colour, Invalid>> {
+        let [current, previous] = crate::challenge::posted_slots(clock);
         let first = match posted {
             Posted::Venue(v) => v,
-            Posted::Slot => crate::challenge::time_slot(clock),
+            Posted::Slot => current,
         };
-        let previous = crate::challenge::time_slot(clock.saturating_sub(crate::challenge::SLOT_SECONDS));
         let mut results = self.verify_batch(codes, clock, Some(first), expected_id_hash);
         for (r, code) in results.iter_mut().zip(codes) {
             match r {

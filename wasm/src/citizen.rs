@@ -139,6 +139,9 @@ struct ProvedCode {
     because: Option<String>,
     events: Vec<EventShown>,
     now: u64,
+    /// The first second at which checkpoints refuse it (`challenge::refused_from`): the page's
+    /// "checkpoints take it until".
+    refused_from: u64,
     epoch: u64,
     /// The code's text form (`HCV1:…`).
     code: String,
@@ -147,6 +150,13 @@ struct ProvedCode {
     png: Vec<u8>,
     qr_version: i16,
     bytes: usize,
+}
+
+/// What the page shows with a code besides the proof: the line under its picture, and until
+/// when checkpoints take it.
+struct Shown {
+    caption: String,
+    refused_from: u64,
 }
 
 /// Bytes as a JavaScript `Uint8Array` (serde's default would make an array of numbers).
@@ -170,9 +180,9 @@ self_cell::self_cell!(
 #[wasm_bindgen]
 pub struct ProverSession {
     loaded: Loaded,
-    /// The code begun by [`ProverSession::begin`], waiting for the helper's sums, and the
-    /// caption of its picture.
-    pending: RefCell<Option<(PendingCode, String)>>,
+    /// The code begun by [`ProverSession::begin`], waiting for the helper's sums, and what is
+    /// shown with it.
+    pending: RefCell<Option<(PendingCode, Shown)>>,
 }
 
 /// The second worker of a proof ([`healthcode_prover::ab_queries`]): it holds only the key's `A`
@@ -223,15 +233,13 @@ impl ProverSession {
         self.loaded.borrow_dependent().ab_queries().to_bytes()
     }
 
-    /// The policy's id, version and digest (hex), its event kinds, and how long checkpoints take
-    /// a code: `max_code_age`, and for a code made without a venue code the end of the five-minute
-    /// slot after the one it was made in (`slot_seconds`), whichever comes first.
+    /// The policy's id, version and digest (hex), its event kinds, and its `max_code_age`.
     #[wasm_bindgen(js_name = policyInfo)]
     pub fn policy_info(&self) -> Result<JsValue, JsError> {
         let p = &self.loaded.borrow_owner().policy;
         to_js(&serde_json::json!({
             "id": p.id, "version": p.version, "digest": hex::encode(p.digest()),
-            "events": p.events, "max_code_age": p.max_code_age, "slot_seconds": challenge::SLOT_SECONDS,
+            "events": p.events, "max_code_age": p.max_code_age,
         }))
     }
 
@@ -263,13 +271,13 @@ impl ProverSession {
     pub fn prove(&self, options: JsValue) -> Result<JsValue, JsError> {
         // A code left pending by a failed helper is dropped with its witness values.
         self.pending.take();
-        let (pending, caption) = self.checked(options)?;
+        let (pending, shown) = self.checked(options)?;
         let proved = self
             .loaded
             .borrow_dependent()
             .finish_code(pending, None, &mut rand::rngs::OsRng)
             .map_err(|e| error("proving", e))?;
-        picture(proved, &caption)
+        picture(proved, &shown)
     }
 
     /// [`Self::prove`] in three steps, with a [`ProofHelper`] in a second worker: checks the
@@ -277,9 +285,9 @@ impl ProverSession {
     /// helper; then [`Self::compute_c`] while the helper works, and [`Self::finish`] with its
     /// answer.
     pub fn begin(&self, options: JsValue) -> Result<Vec<u8>, JsError> {
-        let (pending, caption) = self.checked(options)?;
+        let (pending, shown) = self.checked(options)?;
         let z = assignment_to_bytes(pending.assignment().z());
-        *self.pending.borrow_mut() = Some((pending, caption));
+        *self.pending.borrow_mut() = Some((pending, shown));
         Ok(z)
     }
 
@@ -295,18 +303,18 @@ impl ProverSession {
     /// Finishes the pending code with the helper's `sums`, checked as every proof is: wrong sums
     /// give no code, but an error.
     pub fn finish(&self, sums: &[u8]) -> Result<JsValue, JsError> {
-        let (pending, caption) = self.pending.take().ok_or_else(|| JsError::new("no proof is under way"))?;
+        let (pending, shown) = self.pending.take().ok_or_else(|| JsError::new("no proof is under way"))?;
         let sums = AbSums::from_bytes(sums).map_err(|e| error("proving", e))?;
         let proved = self
             .loaded
             .borrow_dependent()
             .finish_code(pending, Some(sums), &mut rand::rngs::OsRng)
             .map_err(|e| error("proving", e))?;
-        picture(proved, &caption)
+        picture(proved, &shown)
     }
 
-    /// The checks of a proof request, and its assignment; with the caption for its picture.
-    fn checked(&self, options: JsValue) -> Result<(PendingCode, String), JsError> {
+    /// The checks of a proof request, and its assignment; with what is shown with the code.
+    fn checked(&self, options: JsValue) -> Result<(PendingCode, Shown), JsError> {
         let o: ProveOptions =
             serde_wasm_bindgen::from_value(options).map_err(|e| error("prove options", e))?;
         let now = unix(o.now)?;
@@ -332,20 +340,24 @@ impl ProverSession {
                 )));
             }
         }
-        let challenge = match (&o.venue, &o.nonce) {
-            (_, Some(n)) => challenge::nonce(n).map_err(|e| error("the checkpoint's nonce", e))?,
-            (Some(v), None) if !v.trim().is_empty() => challenge::venue(v.trim()),
-            _ => challenge::time_slot(now),
+        let (challenge, slotted) = match (&o.venue, &o.nonce) {
+            (_, Some(n)) => (challenge::nonce(n).map_err(|e| error("the checkpoint's nonce", e))?, false),
+            (Some(v), None) if !v.trim().is_empty() => (challenge::venue(v.trim()), false),
+            _ => (challenge::time_slot(now), true),
+        };
+        let shown = Shown {
+            caption: o.caption,
+            refused_from: challenge::refused_from(now, policy.max_code_age, slotted),
         };
         let request = healthcode_prover::ProveRequest { head, now, challenge, bind: o.bind, claim: None };
         let pending =
             self.loaded.borrow_dependent().begin_code(&witness, &request).map_err(|e| error("proving", e))?;
-        Ok((pending, o.caption))
+        Ok((pending, shown))
     }
 }
 
 /// The proved code as the page shows it.
-fn picture(proved: Proved, caption: &str) -> Result<JsValue, JsError> {
+fn picture(proved: Proved, shown: &Shown) -> Result<JsValue, JsError> {
     let qr = HealthQr::new(&proved.payload).map_err(|e| error("the QR code", e))?;
     let e = proved.explanation;
     to_js(&ProvedCode {
@@ -354,9 +366,10 @@ fn picture(proved: Proved, caption: &str) -> Result<JsValue, JsError> {
         because: e.because,
         events: e.events.into_iter().map(|x| EventShown { kind: x.kind, time: x.time }).collect(),
         now: proved.public.now,
+        refused_from: shown.refused_from,
         epoch: proved.payload.epoch,
         code: proved.payload.to_text().map_err(|e| error("the code", e))?,
-        png: qr.to_coloured_png(e.colour, caption),
+        png: qr.to_coloured_png(e.colour, &shown.caption),
         qr_version: qr.version(),
         bytes: proved.payload.encode().map_err(|e| error("the code", e))?.len(),
     })

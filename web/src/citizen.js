@@ -80,23 +80,24 @@ async function latestHeads() {
   }
 }
 
-/** "from 3 Dec 2026, 14:05, 2 days ago": when the registry issued the update a record is from. */
-function recordAge(witnessJson) {
+/** The signed head a record (witness JSON) is from, or null for one that does not parse. */
+function recordHead(witnessJson) {
   try {
-    const w = JSON.parse(witnessJson);
-    return `from ${when(w.head.issued_at)}, ${ago(w.head.issued_at)}`;
+    return JSON.parse(witnessJson).head;
   } catch {
-    return 'of unknown age';
+    return null;
   }
 }
 
+/** "from 3 Dec 2026, 14:05, 2 days ago": when the registry issued the update a record is from. */
+function recordAge(witnessJson) {
+  const h = recordHead(witnessJson);
+  return h ? `from ${when(h.issued_at)}, ${ago(h.issued_at)}` : 'of unknown age';
+}
+
 function describeRecord(witnessJson) {
-  try {
-    const w = JSON.parse(witnessJson);
-    return `Your record: registry update ${w.head.epoch}, ${when(w.head.issued_at)} (${ago(w.head.issued_at)}).`;
-  } catch {
-    return '';
-  }
+  const h = recordHead(witnessJson);
+  return h ? `Your record: registry update ${h.epoch}, ${when(h.issued_at)} (${ago(h.issued_at)}).` : '';
 }
 
 // ---- screens ------------------------------------------------------------------------------
@@ -125,7 +126,7 @@ async function makeCode() {
   const started = performance.now();
   setProgress('Loading the policy', 10);
   try {
-    const policy = await loadPolicy();
+    await loadPolicy();
     setProgress('Fetching your latest record from the registry', 35);
     const [fresh, heads] = await Promise.all([fetchWitness(), latestHeads()]);
     const witness = fresh ?? (await store.get('witness'));
@@ -158,38 +159,27 @@ async function makeCode() {
     // A checkpoint's nonce binds one code: the next one is not bound unless asked again.
     $('#nonce').value = '';
     code.total_ms = Math.round(performance.now() - started);
-    code.slotted = !options.venue && !options.nonce;
     window.lastCode = code; // for the page's tests
-    showCode(code, policy, fresh ? null : witness);
+    showCode(code, fresh ? null : witness);
   } catch (e) {
     await showHome();
     showError(e);
   }
 }
 
-/** Until when checkpoints take a code made at `madeAt`: `max_code_age` after it, and for a code
- * made without a venue code (`slotted`) no later than the end of the time slot after its own
- * (a checkpoint takes the current slot or the one before). Null when the policy does not say. */
-function takenUntil(madeAt, policy, slotted) {
-  if (!policy || !policy.max_code_age) return null;
-  const byAge = madeAt + policy.max_code_age;
-  const slot = policy.slot_seconds;
-  return slotted && slot ? Math.min(byAge, (Math.floor(madeAt / slot) + 2) * slot) : byAge;
-}
-
-/** The code full screen. `policy` gives how long a checkpoint accepts it; `offlineRecord` is the
- * kept record it was made from when the registry could not be reached (a checkpoint may find
- * it too old), else null. */
-function showCode(c, policy, offlineRecord) {
+/** The code full screen, with until when checkpoints take it (`c.refused_from`, computed where
+ * the checkpoint's rule lives). `offlineRecord` is the kept record it was made from when the
+ * registry could not be reached (a checkpoint may find it too old), else null. */
+function showCode(c, offlineRecord) {
   const screen = $('#code-screen');
   screen.dataset.colour = c.colour.toLowerCase();
   $('#code-colour').textContent = c.colour.toUpperCase();
   const img = $('#code-qr');
   if (img.src) URL.revokeObjectURL(img.src);
   img.src = URL.createObjectURL(new Blob([new Uint8Array(c.png)], { type: 'image/png' }));
-  const until = takenUntil(c.now, policy, c.slotted);
-  const end = until == null ? '' : new Date(until * 1000).toDateString() === new Date(c.now * 1000).toDateString() ? time(until) : when(until);
-  $('#code-time').textContent = until == null ? `Made ${when(c.now)}` : `Made ${when(c.now)}; checkpoints take it until ${end} (${duration(until - c.now)})`;
+  const until = c.refused_from;
+  const end = new Date(until * 1000).toDateString() === new Date(c.now * 1000).toDateString() ? time(until) : when(until);
+  $('#code-time').textContent = `Made ${when(c.now)}; checkpoints take it until ${end} (${duration(until - c.now)})`;
   $('#code-offline').textContent = offlineRecord
     ? `Made offline from the record kept on this phone (${recordAge(offlineRecord)}). If the checkpoint says STALE, connect to the internet and make a new code.`
     : '';
